@@ -1,0 +1,5 @@
+"""Allow ``python -m scalinglab``."""
+
+from scalinglab.cli.app import main
+
+main()

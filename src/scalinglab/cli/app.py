@@ -1,0 +1,54 @@
+"""The ``scalinglab`` command.
+
+Each command lives in its own module under ``scalinglab.cli`` and is registered here.
+Command modules import only typer and the standard library at import time, so that
+``scalinglab COMMAND --help`` answers fast; heavy imports happen inside the command.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from scalinglab import __version__
+from scalinglab.errors import ScalingLabError
+
+app = typer.Typer(
+    name="scalinglab",
+    help="Scaling laws of language models: train ladders, fit laws, plan compute.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"scalinglab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Scaling laws of language models: train ladders, fit laws, plan compute."""
+
+
+def _register_commands() -> None:
+    """Attach every command; one line per command module, in the order of ``--help``."""
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Run the CLI; user errors print one line and exit 2 without a traceback."""
+    try:
+        app()
+    except ScalingLabError as error:
+        typer.secho(f"error: {error}", err=True, fg=typer.colors.RED)
+        sys.exit(error.exit_code)

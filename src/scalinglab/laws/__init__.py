@@ -1,0 +1,1 @@
+"""Scaling-law forms and their fitting. Pure numpy/scipy: never imports torch."""

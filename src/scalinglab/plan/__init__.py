@@ -1,0 +1,1 @@
+"""Compute planning from fitted laws. Pure numpy/scipy: never imports torch."""
