@@ -38,7 +38,11 @@ class InputError(ScalingLabError):
         super().__init__(self._format())
 
     def _format(self) -> str:
-        where = [part for part in (self.file, _opt("line", self.line), _opt("column", self.column)) if part]
+        where = [
+            part
+            for part in (self.file, _opt("line", self.line), _opt("column", self.column))
+            if part
+        ]
         prefix = ", ".join(where) + ": " if where else ""
         return f"{prefix}{self.problem}; {self.fix}"
 

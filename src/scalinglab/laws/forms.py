@@ -166,7 +166,10 @@ class KaplanN(LawForm):
 
     form: ClassVar[str] = "kaplan_n"
     inputs: ClassVar[tuple[str, ...]] = ("N",)
-    bounds: ClassVar[dict[str, Bound]] = {"Nc": Bound(1.0, 1e20, log=True), "alphaN": Bound(0.0, 2.0)}
+    bounds: ClassVar[dict[str, Bound]] = {
+        "Nc": Bound(1.0, 1e20, log=True),
+        "alphaN": Bound(0.0, 2.0),
+    }
 
     def predict(self, N: ArrayLike) -> np.ndarray:  # type: ignore[override]
         return (self.Nc / _as_array(N)) ** self.alphaN
@@ -181,7 +184,10 @@ class KaplanD(LawForm):
 
     form: ClassVar[str] = "kaplan_d"
     inputs: ClassVar[tuple[str, ...]] = ("D",)
-    bounds: ClassVar[dict[str, Bound]] = {"Dc": Bound(1.0, 1e20, log=True), "alphaD": Bound(0.0, 2.0)}
+    bounds: ClassVar[dict[str, Bound]] = {
+        "Dc": Bound(1.0, 1e20, log=True),
+        "alphaD": Bound(0.0, 2.0),
+    }
 
     def predict(self, D: ArrayLike) -> np.ndarray:  # type: ignore[override]
         return (self.Dc / _as_array(D)) ** self.alphaD
@@ -196,7 +202,10 @@ class KaplanC(LawForm):
 
     form: ClassVar[str] = "kaplan_c"
     inputs: ClassVar[tuple[str, ...]] = ("C",)
-    bounds: ClassVar[dict[str, Bound]] = {"Cc": Bound(1.0, 1e40, log=True), "alphaC": Bound(0.0, 2.0)}
+    bounds: ClassVar[dict[str, Bound]] = {
+        "Cc": Bound(1.0, 1e40, log=True),
+        "alphaC": Bound(0.0, 2.0),
+    }
 
     def predict(self, C: ArrayLike) -> np.ndarray:  # type: ignore[override]
         return (self.Cc / _as_array(C)) ** self.alphaC
@@ -292,7 +301,10 @@ class TaskLossFromLM(LawForm):
 
     form: ClassVar[str] = "task_loss_from_lm"
     inputs: ClassVar[tuple[str, ...]] = ("loss",)
-    bounds: ClassVar[dict[str, Bound]] = {"A": Bound(1e-6, 1e6, log=True), "alpha": Bound(0.0, 20.0)}
+    bounds: ClassVar[dict[str, Bound]] = {
+        "A": Bound(1e-6, 1e6, log=True),
+        "alpha": Bound(0.0, 20.0),
+    }
 
     def predict(self, loss: ArrayLike) -> np.ndarray:  # type: ignore[override]
         return self.A * _as_array(loss) ** self.alpha
