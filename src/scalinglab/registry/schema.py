@@ -1,0 +1,106 @@
+"""The registry's SQLite schema and its migrations, one numbered step per schema version.
+
+The schema version lives in SQLite's ``PRAGMA user_version``. Opening a database applies
+every step above its version, in order, each in its own transaction, so a database written
+by an older scalinglab is brought up to date in place and never loses rows.
+
+- version 1: ``sweeps``, ``runs`` (without ``out_dir``) and ``evaluations``.
+- version 2: ``runs.out_dir`` (the run folder, where its checkpoints live) and the
+  ``artifacts`` table (files a run wrote: summary, metrics, checkpoints).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+RUN_STATUSES: tuple[str, ...] = ("pending", "running", "completed", "diverged", "failed")
+
+_V1 = """
+CREATE TABLE sweeps (
+    name TEXT PRIMARY KEY,
+    design TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY,
+    sweep TEXT NOT NULL REFERENCES sweeps(name),
+    config TEXT NOT NULL,
+    config_hash TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending'
+        CHECK (status IN ('pending', 'running', 'completed', 'diverged', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    worker TEXT,
+    started_at REAL,
+    ended_at REAL,
+    summary TEXT,
+    error TEXT,
+    UNIQUE (sweep, config_hash)
+);
+CREATE INDEX runs_by_sweep ON runs (sweep, status);
+CREATE TABLE evaluations (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    step INTEGER NOT NULL,
+    tokens REAL,
+    flops REAL,
+    flops_6nd REAL,
+    train_loss REAL,
+    val_loss REAL,
+    lr REAL,
+    wall_seconds REAL,
+    tokens_per_second REAL,
+    mfu REAL,
+    PRIMARY KEY (run_id, step)
+);
+"""
+
+_V2 = """
+ALTER TABLE runs ADD COLUMN out_dir TEXT;
+CREATE TABLE artifacts (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    path TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    PRIMARY KEY (run_id, path)
+);
+"""
+
+#: Migration steps: ``MIGRATIONS[v]`` takes a database from version ``v - 1`` to ``v``.
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
+SCHEMA_VERSION: int = max(MIGRATIONS)
+
+
+def schema_version(connection: sqlite3.Connection) -> int:
+    """The schema version recorded in the database (0 for a new, empty file)."""
+    return int(connection.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(connection: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Apply every migration step above the database's version up to ``target``.
+
+    Each step and its version bump commit together, so a crash mid-migration leaves the
+    database at the previous version. Returns the version reached.
+    """
+    current = schema_version(connection)
+    for version in range(current + 1, target + 1):
+        statements = [s.strip() for s in MIGRATIONS[version].split(";") if s.strip()]
+        with transaction(connection):
+            for statement in statements:
+                connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {version}")
+    return schema_version(connection)
+
+
+@contextmanager
+def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """An explicit write transaction on an autocommit connection (``isolation_level=None``):
+    ``BEGIN IMMEDIATE`` takes the write lock up front, so a busy database waits (busy
+    timeout) instead of failing half-way."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield connection
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")

@@ -1,0 +1,123 @@
+"""The registry on a real SQLite file: WAL, idempotent upserts, outcomes, migration."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from scalinglab.errors import ScalingLabError
+from scalinglab.registry import SCHEMA_VERSION, Registry, config_hash
+from scalinglab.registry.schema import migrate, schema_version
+
+
+def test_new_registry_is_wal_with_current_schema(tmp_path):
+    with Registry(tmp_path / "r.db") as registry:
+        assert registry.journal_mode == "wal"
+        assert registry.schema_version == SCHEMA_VERSION
+
+
+def test_add_run_is_idempotent_by_config_hash(tmp_path):
+    with Registry(tmp_path / "r.db") as registry:
+        registry.add_sweep("s", {"kind": "explicit"})
+        first = registry.add_run("s", "s-1", {"tokens": 10, "seed": 0})
+        again = registry.add_run("s", "s-other-name", {"seed": 0, "tokens": 10})
+        other = registry.add_run("s", "s-2", {"tokens": 20, "seed": 0})
+        assert again.run_id == first.run_id == "s-1"
+        assert first.config_hash == config_hash({"seed": 0, "tokens": 10})
+        assert [r.run_id for r in registry.runs("s")] == ["s-1", "s-2"]
+        assert other.status == "pending"
+
+
+def test_attempt_lifecycle_and_evaluations(tmp_path):
+    with Registry(tmp_path / "r.db") as registry:
+        registry.add_sweep("s", {})
+        registry.add_run("s", "s-1", {"tokens": 10})
+        registry.mark_running("s-1", worker="host:1", out_dir="/runs/s-1")
+        registry.mark_pending("s-1", error="worker died")
+        registry.mark_running("s-1", worker="host:2")
+        evaluations = [
+            {"step": 10, "tokens": 100, "val_loss": 3.0},
+            {"step": 20, "tokens": 200, "val_loss": 2.5, "mfu": 0.1},
+        ]
+        registry.finish_run(
+            "s-1",
+            "completed",
+            summary={"final_val_loss": 2.5},
+            evaluations=evaluations,
+            artifacts=[("/runs/s-1/summary.json", "summary")],
+        )
+        run = registry.run("s-1")
+        assert (run.status, run.attempts, run.worker, run.out_dir) == (
+            "completed",
+            2,
+            "host:2",
+            "/runs/s-1",
+        )
+        assert run.summary == {"final_val_loss": 2.5}
+        assert run.started_at <= run.ended_at
+        rows = registry.evaluations("s-1")
+        assert [r["step"] for r in rows] == [10, 20]
+        assert rows[1]["mfu"] == 0.1
+        assert rows[0]["mfu"] is None
+        assert registry.artifacts("s-1") == [("/runs/s-1/summary.json", "summary")]
+        assert registry.progress("s") == {"completed": 1}
+
+
+def test_finish_rejects_non_final_status(tmp_path):
+    with Registry(tmp_path / "r.db") as registry:
+        registry.add_sweep("s", {})
+        registry.add_run("s", "s-1", {})
+        with pytest.raises(ScalingLabError, match="ends as one of"):
+            registry.finish_run("s-1", "running")
+
+
+def test_unknown_sweep_names_known_ones(tmp_path):
+    with Registry(tmp_path / "r.db") as registry:
+        registry.add_sweep("alpha", {})
+        with pytest.raises(ScalingLabError, match="sweeps: alpha"):
+            registry.require_sweep("beta")
+
+
+def test_version_1_database_is_migrated_in_place(tmp_path):
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    assert migrate(db, target=1) == 1
+    db.execute("INSERT INTO sweeps VALUES ('old', '{}', 0, 0)")
+    db.execute(
+        "INSERT INTO runs (run_id, sweep, config, config_hash, status) "
+        "VALUES ('old-1', 'old', '{\"tokens\": 5}', 'h', 'completed')"
+    )
+    db.execute("INSERT INTO evaluations (run_id, step, val_loss) VALUES ('old-1', 1, 4.0)")
+    db.close()
+    with Registry(path) as registry:
+        assert registry.schema_version == SCHEMA_VERSION == 2
+        run = registry.run("old-1")
+        assert (run.status, run.config, run.out_dir) == ("completed", {"tokens": 5}, None)
+        assert registry.evaluations("old-1")[0]["val_loss"] == 4.0
+        assert registry.artifacts("old-1") == []
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "new.db"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(ScalingLabError, match="newer"):
+        Registry(path)
+
+
+def test_not_a_database_is_a_user_error(tmp_path):
+    path = tmp_path / "junk.db"
+    path.write_text("this is not sqlite " * 100)
+    with pytest.raises(ScalingLabError, match="not a usable scalinglab registry"):
+        Registry(path)
+
+
+def test_reader_sees_writer_commits_while_open(tmp_path):
+    path = tmp_path / "r.db"
+    with Registry(path) as writer, Registry(path) as reader:
+        writer.add_sweep("s", {})
+        writer.add_run("s", "s-1", {})
+        assert [r.run_id for r in reader.runs("s")] == ["s-1"]
+        assert schema_version(sqlite3.connect(path)) == SCHEMA_VERSION
