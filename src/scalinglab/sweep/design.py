@@ -1,0 +1,357 @@
+"""Sweep designs: which runs a scaling study trains (pure Python, no torch).
+
+Four designs, each a function returning the planned runs:
+
+- :func:`isoflop_grid` (Hoffmann et al. 2022, approach 2): for each compute budget
+  ``C_i``, 5 to 9 sizes log-spaced around the optimum a prior law predicts, from
+  ``N*/width`` to ``N* width``; each size gets the tokens that spend exactly ``C_i``.
+- :func:`model_ladder`: a ladder of sizes, each trained on ``tokens_per_param * N`` tokens.
+- :func:`wsd_design` (Hägele et al. 2024): one warmup-stable-decay run per size; cooldown
+  branches from its stable phase end at several token budgets, so one run yields a loss
+  for every budget at a fraction of the compute of separate runs.
+- :func:`explicit_runs`: a list of shapes and token counts.
+
+``N`` is Kaplan's non-embedding parameter count (as in :mod:`scalinglab.models.ladder`),
+``D`` training tokens, ``C`` the exact training FLOPs of
+:func:`scalinglab.models.counting.training_flops`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from scalinglab.errors import ScalingLabError
+from scalinglab.models.counting import count_params, training_flops
+from scalinglab.models.ladder import ladder, shape_for_params
+from scalinglab.models.shape import ShapeSpec
+
+#: Chinchilla's rule of thumb, ``D* ≈ 20 N*`` (Hoffmann et al. 2022, Table 3), the prior
+#: that centres an IsoFLOP grid when no law is given.
+CHINCHILLA_TOKENS_PER_PARAM = 20.0
+MIN_SIZES_PER_BUDGET = 5
+MAX_SIZES_PER_BUDGET = 9
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run of a sweep.
+
+    ``tokens`` is ``D``; ``flops`` the exact training FLOPs ``C`` (for a WSD run, of the
+    stable run to its largest budget plus every cooldown); ``budget`` the design's target
+    ``C_i`` (IsoFLOP) or ``None``; ``branches`` the token budgets of WSD cooldowns (empty
+    for a single run). ``config`` is what the worker trains: the shape, the tokens, the
+    seed, the schedule and the sweep's training options.
+    """
+
+    run_id: str
+    shape: ShapeSpec
+    tokens: int
+    flops: float
+    budget: float | None
+    schedule: str
+    seed: int
+    branches: tuple[int, ...] = ()
+    train: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_params(self) -> int:
+        return count_params(self.shape).total
+
+    @property
+    def n_params_nonembed(self) -> int:
+        return count_params(self.shape).nonembed
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The run's training configuration as plain JSON values (hashed by the registry)."""
+        config: dict[str, Any] = {
+            **dict(self.train),
+            "shape": self.shape.to_dict(),
+            "tokens": int(self.tokens),
+            "seed": int(self.seed),
+            "schedule": self.schedule,
+        }
+        if self.branches:
+            config["branches"] = [int(b) for b in self.branches]
+        return config
+
+
+@dataclass(frozen=True)
+class SweepDesign:
+    """A named set of planned runs and the options that produced them."""
+
+    name: str
+    kind: str
+    runs: tuple[PlannedRun, ...]
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def total_flops(self) -> float:
+        """Sum of the exact training FLOPs of every run (FLOPs)."""
+        return float(sum(run.flops for run in self.runs))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The design as stored in the registry: kind, options and run ids."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "options": dict(self.options),
+            "runs": [run.run_id for run in self.runs],
+            "total_flops": self.total_flops,
+        }
+
+
+def run_label(prefix: str, shape: ShapeSpec, tokens: int) -> str:
+    """A readable, stable run id: ``PREFIX-L<n_layer>d<d_model>-D<tokens>``."""
+    return f"{prefix}-L{shape.n_layer}d{shape.d_model}-D{tokens:.3g}".replace("+", "")
+
+
+def optimal_params_prior(flops: float, tokens_per_param: float) -> float:
+    """``N*`` under the prior ``D* = r N*`` and ``C = 6 N D``: ``sqrt(C / (6 r))``."""
+    return math.sqrt(flops / (6.0 * tokens_per_param))
+
+
+def _unique_shapes(shapes: Iterable[ShapeSpec]) -> list[ShapeSpec]:
+    seen: list[ShapeSpec] = []
+    for shape in shapes:
+        if shape not in seen:
+            seen.append(shape)
+    return sorted(seen, key=lambda s: count_params(s).nonembed)
+
+
+def _tokens_for(shape: ShapeSpec, flops: float) -> int:
+    tokens = int(flops // (training_flops(shape, 1)))
+    if tokens < 1:
+        raise ScalingLabError(
+            f"budget {flops:.3g} FLOPs buys no token for shape L{shape.n_layer} "
+            f"d{shape.d_model}; raise the budget or lower the sizes"
+        )
+    return tokens
+
+
+def isoflop_grid(
+    name: str,
+    budgets: Sequence[float],
+    *,
+    sizes_per_budget: int = 7,
+    width: float = 4.0,
+    tokens_per_param: float = CHINCHILLA_TOKENS_PER_PARAM,
+    optimal_params: Mapping[float, float] | None = None,
+    family: str = "gpt",
+    vocab_size: int | None = None,
+    n_ctx: int | None = None,
+    seed: int = 0,
+    schedule: str = "cosine",
+    train: Mapping[str, Any] | None = None,
+) -> SweepDesign:
+    """An IsoFLOP grid: for each budget ``C`` (FLOPs), ``sizes_per_budget`` shapes with
+    non-embedding ``N`` log-spaced from ``N*/width`` to ``N* width``, each trained on the
+    tokens that spend ``C``.
+
+    ``N*`` comes from ``optimal_params[C]`` when given (e.g. a fitted law's
+    ``compute_optimal``), else from the prior ``D* = tokens_per_param N*``. Sizes that
+    round to the same shape are planned once.
+    """
+    if not MIN_SIZES_PER_BUDGET <= sizes_per_budget <= MAX_SIZES_PER_BUDGET:
+        raise ScalingLabError(
+            f"sizes_per_budget must be between {MIN_SIZES_PER_BUDGET} and "
+            f"{MAX_SIZES_PER_BUDGET}, got {sizes_per_budget}"
+        )
+    if width <= 1:
+        raise ScalingLabError(f"width must be > 1 (a factor each side of N*), got {width}")
+    if not budgets:
+        raise ScalingLabError("an IsoFLOP grid needs at least one budget")
+    runs = []
+    for budget in sorted(float(b) for b in budgets):
+        if optimal_params is not None and budget in optimal_params:
+            centre = float(optimal_params[budget])
+        else:
+            centre = optimal_params_prior(budget, tokens_per_param)
+        ratio = width ** (2.0 / (sizes_per_budget - 1))
+        targets = [centre / width * ratio**i for i in range(sizes_per_budget)]
+        shapes = _unique_shapes(
+            shape_for_params(t, family, vocab_size, n_ctx)  # type: ignore[arg-type]
+            for t in targets
+        )
+        for shape in shapes:
+            tokens = _tokens_for(shape, budget)
+            runs.append(
+                PlannedRun(
+                    run_id=run_label(f"{name}-C{budget:.2g}", shape, tokens),
+                    shape=shape,
+                    tokens=tokens,
+                    flops=training_flops(shape, tokens),
+                    budget=budget,
+                    schedule=schedule,
+                    seed=seed,
+                    train=dict(train or {}),
+                )
+            )
+    options = {
+        "budgets": sorted(float(b) for b in budgets),
+        "sizes_per_budget": sizes_per_budget,
+        "width": width,
+        "tokens_per_param": tokens_per_param,
+        "family": family,
+    }
+    return SweepDesign(name, "isoflop", tuple(runs), options)
+
+
+def model_ladder(
+    name: str,
+    n_min: float,
+    n_max: float,
+    count: int,
+    *,
+    tokens_per_param: float = CHINCHILLA_TOKENS_PER_PARAM,
+    family: str = "gpt",
+    vocab_size: int | None = None,
+    n_ctx: int | None = None,
+    seed: int = 0,
+    schedule: str = "cosine",
+    train: Mapping[str, Any] | None = None,
+) -> SweepDesign:
+    """``count`` sizes from ``n_min`` to ``n_max`` (non-embedding parameters), each
+    trained on ``tokens_per_param * N`` tokens."""
+    if tokens_per_param <= 0:
+        raise ScalingLabError(f"tokens_per_param must be positive, got {tokens_per_param}")
+    runs = []
+    for shape in ladder(n_min, n_max, count, family, vocab_size, n_ctx):
+        tokens = max(1, round(tokens_per_param * count_params(shape).nonembed))
+        runs.append(
+            PlannedRun(
+                run_id=run_label(name, shape, tokens),
+                shape=shape,
+                tokens=tokens,
+                flops=training_flops(shape, tokens),
+                budget=None,
+                schedule=schedule,
+                seed=seed,
+                train=dict(train or {}),
+            )
+        )
+    options = {"n_min": n_min, "n_max": n_max, "count": count, "tokens_per_param": tokens_per_param}
+    return SweepDesign(name, "ladder", tuple(runs), options)
+
+
+def wsd_flops(shape: ShapeSpec, branches: Sequence[int], cooldown_fraction: float) -> float:
+    """Exact FLOPs of one WSD run: the stable phase up to the largest branch's cooldown
+    start, plus each branch's cooldown (``cooldown_fraction`` of its budget)."""
+    largest = max(branches)
+    stable = largest * (1.0 - cooldown_fraction)
+    cooldowns = sum(b * cooldown_fraction for b in branches)
+    return training_flops(shape, stable + cooldowns)
+
+
+def wsd_design(
+    name: str,
+    n_min: float,
+    n_max: float,
+    count: int,
+    *,
+    tokens_per_param: Sequence[float] = (5.0, 10.0, 20.0, 40.0),
+    cooldown_fraction: float = 0.2,
+    family: str = "gpt",
+    vocab_size: int | None = None,
+    n_ctx: int | None = None,
+    seed: int = 0,
+    train: Mapping[str, Any] | None = None,
+) -> SweepDesign:
+    """One WSD run per size; cooldown branches at ``r N`` tokens for each ratio ``r`` in
+    ``tokens_per_param``; each branch decays over its last ``cooldown_fraction``."""
+    if not 0 < cooldown_fraction < 1:
+        raise ScalingLabError(f"cooldown_fraction must be in (0, 1), got {cooldown_fraction}")
+    if not tokens_per_param or min(tokens_per_param) <= 0:
+        raise ScalingLabError("tokens_per_param needs at least one positive ratio")
+    runs = []
+    for shape in ladder(n_min, n_max, count, family, vocab_size, n_ctx):
+        n = count_params(shape).nonembed
+        branches = tuple(sorted({max(1, round(r * n)) for r in tokens_per_param}))
+        options = {**dict(train or {}), "cooldown_fraction": cooldown_fraction}
+        runs.append(
+            PlannedRun(
+                run_id=run_label(name, shape, branches[-1]),
+                shape=shape,
+                tokens=branches[-1],
+                flops=wsd_flops(shape, branches, cooldown_fraction),
+                budget=None,
+                schedule="wsd",
+                seed=seed,
+                branches=branches,
+                train=options,
+            )
+        )
+    options = {
+        "n_min": n_min,
+        "n_max": n_max,
+        "count": count,
+        "tokens_per_param": list(tokens_per_param),
+        "cooldown_fraction": cooldown_fraction,
+    }
+    return SweepDesign(name, "wsd", tuple(runs), options)
+
+
+def explicit_runs(
+    name: str,
+    entries: Sequence[Mapping[str, Any]],
+    *,
+    family: str = "gpt",
+    vocab_size: int | None = None,
+    n_ctx: int | None = None,
+    seed: int = 0,
+    schedule: str = "cosine",
+    train: Mapping[str, Any] | None = None,
+) -> SweepDesign:
+    """Runs listed one by one. Each entry gives ``tokens`` (or ``flops``) and either a
+    shape (``n_layer``, ``d_model``, optional ``n_head``, ``d_ff``) or ``n_params`` (a
+    non-embedding target for :func:`~scalinglab.models.ladder.shape_for_params`); an
+    entry's ``seed`` and ``schedule`` override the sweep's."""
+    runs = []
+    for index, entry in enumerate(entries):
+        shape = _entry_shape(entry, index, family, vocab_size, n_ctx)
+        if "tokens" in entry:
+            tokens = int(float(entry["tokens"]))
+        elif "flops" in entry:
+            tokens = _tokens_for(shape, float(entry["flops"]))
+        else:
+            raise ScalingLabError(f"run {index + 1} needs tokens or flops")
+        if tokens < 1:
+            raise ScalingLabError(f"run {index + 1}: tokens must be positive, got {tokens}")
+        runs.append(
+            PlannedRun(
+                run_id=run_label(f"{name}-{index:02d}", shape, tokens),
+                shape=shape,
+                tokens=tokens,
+                flops=training_flops(shape, tokens),
+                budget=float(entry["flops"]) if "flops" in entry else None,
+                schedule=str(entry.get("schedule", schedule)),
+                seed=int(entry.get("seed", seed)),
+                train=dict(train or {}),
+            )
+        )
+    if not runs:
+        raise ScalingLabError("an explicit design needs at least one [[runs]] entry")
+    return SweepDesign(name, "explicit", tuple(runs), {"count": len(runs)})
+
+
+def _entry_shape(
+    entry: Mapping[str, Any], index: int, family: str, vocab_size: int | None, n_ctx: int | None
+) -> ShapeSpec:
+    if "n_params" in entry:
+        return shape_for_params(float(entry["n_params"]), family, vocab_size, n_ctx)  # type: ignore[arg-type]
+    if "n_layer" not in entry or "d_model" not in entry:
+        raise ScalingLabError(
+            f"run {index + 1} needs n_layer and d_model, or n_params (non-embedding target)"
+        )
+    return ShapeSpec.create(
+        family,  # type: ignore[arg-type]
+        n_layer=int(entry["n_layer"]),
+        d_model=int(entry["d_model"]),
+        n_head=int(entry["n_head"]) if "n_head" in entry else None,
+        d_ff=int(entry["d_ff"]) if "d_ff" in entry else None,
+        vocab_size=vocab_size,
+        n_ctx=n_ctx,
+    )

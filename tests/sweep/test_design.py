@@ -1,0 +1,133 @@
+"""Sweep designs and the TOML design file."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scalinglab.errors import InputError, ScalingLabError
+from scalinglab.models.counting import training_flops
+from scalinglab.sweep.design import (
+    explicit_runs,
+    isoflop_grid,
+    model_ladder,
+    optimal_params_prior,
+    wsd_design,
+    wsd_flops,
+)
+from scalinglab.sweep.designfile import design_from_dict, load_design
+
+
+def test_isoflop_grid_spends_each_budget_around_the_prior_optimum():
+    budgets = [1e13, 4e13]
+    design = isoflop_grid("iso", budgets, sizes_per_budget=5, width=4.0, n_ctx=128)
+    for budget in budgets:
+        runs = [r for r in design.runs if r.budget == budget]
+        assert 4 <= len(runs) <= 5
+        sizes = [r.n_params_nonembed for r in runs]
+        assert sizes == sorted(sizes)
+        centre = optimal_params_prior(budget, 20.0)
+        assert min(sizes) < centre < max(sizes)
+        assert max(sizes) / min(sizes) > 4
+        for run in runs:
+            assert run.flops <= budget
+            assert run.flops > budget - training_flops(run.shape, 1)
+    assert len({r.run_id for r in design.runs}) == len(design.runs)
+    assert math.isclose(design.total_flops, sum(r.flops for r in design.runs))
+
+
+def test_isoflop_rejects_too_few_sizes():
+    with pytest.raises(ScalingLabError, match="between 5 and 9"):
+        isoflop_grid("iso", [1e13], sizes_per_budget=3)
+
+
+def test_ladder_uses_fixed_tokens_per_param():
+    design = model_ladder("lad", 2e4, 2e5, 4, tokens_per_param=10)
+    for run in design.runs:
+        assert run.tokens == round(10 * run.n_params_nonembed)
+        assert run.config["tokens"] == run.tokens
+
+
+def test_wsd_branches_and_cost_below_separate_runs():
+    design = wsd_design("wsd", 2e4, 1e5, 3, tokens_per_param=(5, 10, 20), cooldown_fraction=0.2)
+    for run in design.runs:
+        assert len(run.branches) == 3
+        assert run.config["branches"] == list(run.branches)
+        assert run.schedule == "wsd"
+        separate = sum(training_flops(run.shape, b) for b in run.branches)
+        assert run.flops == wsd_flops(run.shape, run.branches, 0.2)
+        assert run.flops < separate
+
+
+def test_explicit_runs_accept_shape_or_size():
+    design = explicit_runs(
+        "ex",
+        [
+            {"n_layer": 2, "d_model": 64, "tokens": 1000, "seed": 3},
+            {"n_params": 5e4, "flops": 1e11},
+        ],
+    )
+    assert design.runs[0].seed == 3
+    assert design.runs[0].shape.n_layer == 2
+    assert design.runs[1].flops <= 1e11
+
+
+def test_design_file_round_trip(tmp_path):
+    path = tmp_path / "iso.toml"
+    path.write_text(
+        '[sweep]\nname = "iso"\ndesign = "isoflop"\nn_ctx = 64\nvocab_size = 512\n'
+        "[train]\nbatch_size = 8\n"
+        "[isoflop]\nbudgets = [1e12, 3e12]\nsizes_per_budget = 5\n"
+    )
+    design = load_design(path)
+    assert design.kind == "isoflop"
+    assert design.runs[0].config["batch_size"] == 8
+    assert design.runs[0].shape.vocab_size == 512
+    assert design.runs[0].shape.n_ctx == 64
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[sweep]\nname = "x"\ndesign = "grid"\n', "design is 'grid'"),
+        ('[sweep]\ndesign = "isoflop"\n', "has no name"),
+        ('[sweep]\nname = "x"\ndesign = "isoflop"\n[isoflop]\nwidth = 2\n', "lacks budgets"),
+        ('[sweep]\nname = "x"\ndesign = "ladder"\n[ladder]\nn_mn = 1\n', "unknown key 'n_mn'"),
+        ('[sweep]\nname = "x"\ndesign = "explicit"\n', "lists no runs"),
+        ("[sweep\n", "not valid TOML"),
+    ],
+)
+def test_design_file_errors_name_file_and_fix(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=message) as info:
+        load_design(path)
+    assert str(path) in str(info.value)
+
+
+def test_example_design_files_load():
+    from pathlib import Path
+
+    examples = sorted((Path(__file__).parents[2] / "examples").glob("*.toml"))
+    assert examples
+    for path in examples:
+        assert load_design(path).runs
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    budgets=st.lists(st.floats(1e12, 1e15), min_size=1, max_size=3, unique=True),
+    sizes=st.integers(5, 9),
+)
+def test_isoflop_runs_never_exceed_their_budget(budgets, sizes):
+    design = design_from_dict(
+        {
+            "sweep": {"name": "p", "design": "isoflop", "n_ctx": 64, "vocab_size": 256},
+            "isoflop": {"budgets": budgets, "sizes_per_budget": sizes},
+        }
+    )
+    for run in design.runs:
+        assert 0 < run.flops <= run.budget
