@@ -29,6 +29,14 @@ def test_add_run_is_idempotent_by_config_hash(tmp_path):
         assert other.status == "pending"
 
 
+def test_same_run_id_with_another_config_is_refused(tmp_path):
+    with Registry(tmp_path / "r.db") as registry:
+        registry.add_sweep("s", {})
+        registry.add_run("s", "s-1", {"tokens": 10})
+        with pytest.raises(ScalingLabError, match="new sweep name"):
+            registry.add_run("s", "s-1", {"tokens": 11})
+
+
 def test_attempt_lifecycle_and_evaluations(tmp_path):
     with Registry(tmp_path / "r.db") as registry:
         registry.add_sweep("s", {})

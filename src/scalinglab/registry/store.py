@@ -162,12 +162,18 @@ class Registry:
         unchanged (whatever its status and id).
         """
         digest = config_hash(config)
-        with transaction(self._db):
-            self._db.execute(
-                "INSERT INTO runs (run_id, sweep, config, config_hash) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (sweep, config_hash) DO NOTHING",
-                (run_id, sweep, json.dumps(config, sort_keys=True, default=str), digest),
-            )
+        try:
+            with transaction(self._db):
+                self._db.execute(
+                    "INSERT INTO runs (run_id, sweep, config, config_hash) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (sweep, config_hash) DO NOTHING",
+                    (run_id, sweep, json.dumps(config, sort_keys=True, default=str), digest),
+                )
+        except sqlite3.IntegrityError as error:
+            raise ScalingLabError(
+                f"run id {run_id!r} already exists in {self.path} with another "
+                "configuration; give the changed design a new sweep name"
+            ) from error
         row = self._db.execute(
             "SELECT * FROM runs WHERE sweep = ? AND config_hash = ?", (sweep, digest)
         ).fetchone()

@@ -42,8 +42,9 @@ class PlannedRun:
     ``tokens`` is ``D``; ``flops`` the exact training FLOPs ``C`` (for a WSD run, of the
     stable run to its largest budget plus every cooldown); ``budget`` the design's target
     ``C_i`` (IsoFLOP) or ``None``; ``branches`` the token budgets of WSD cooldowns (empty
-    for a single run). ``config`` is what the worker trains: the shape, the tokens, the
-    seed, the schedule and the sweep's training options.
+    for a single run). ``config`` is what the worker trains: the fields of a
+    :class:`scalinglab.train.config.TrainConfig` (shape, tokens, seed, schedule and the
+    sweep's training options) plus ``branches`` for a WSD run.
     """
 
     run_id: str
@@ -67,9 +68,16 @@ class PlannedRun:
     @property
     def config(self) -> dict[str, Any]:
         """The run's training configuration as plain JSON values (hashed by the registry)."""
+        shape = self.shape
         config: dict[str, Any] = {
             **dict(self.train),
-            "shape": self.shape.to_dict(),
+            "family": shape.family,
+            "n_layer": shape.n_layer,
+            "d_model": shape.d_model,
+            "n_head": shape.n_head,
+            "d_ff": shape.d_ff,
+            "vocab_size": shape.vocab_size,
+            "n_ctx": shape.n_ctx,
             "tokens": int(self.tokens),
             "seed": int(self.seed),
             "schedule": self.schedule,
@@ -94,12 +102,23 @@ class SweepDesign:
         return float(sum(run.flops for run in self.runs))
 
     def to_dict(self) -> dict[str, Any]:
-        """The design as stored in the registry: kind, options and run ids."""
+        """The design as stored in the registry: kind, options and each planned run's id,
+        IsoFLOP budget, ``N`` (non-embedding), ``D``, ``C`` and WSD branches."""
         return {
             "name": self.name,
             "kind": self.kind,
             "options": dict(self.options),
-            "runs": [run.run_id for run in self.runs],
+            "runs": [
+                {
+                    "run_id": run.run_id,
+                    "budget": run.budget,
+                    "N": run.n_params_nonembed,
+                    "D": run.tokens,
+                    "C": run.flops,
+                    "branches": list(run.branches),
+                }
+                for run in self.runs
+            ],
             "total_flops": self.total_flops,
         }
 

@@ -1,0 +1,208 @@
+"""Where runs execute: a local process pool, or Ray tasks on a cluster.
+
+Both executors run the same function (``run_fn``, a ``"module:function"`` path so that it
+imports cleanly in a fresh process or on another machine) on a task dict and hand its
+outcome dict back to the driver, which alone writes the registry. An executor never
+touches the registry. A worker that dies (killed, out of memory) surfaces as an outcome
+with status ``failed`` and ``lost: True``, so the driver can retry the run.
+
+Tasks and outcomes are plain JSON values (see :mod:`scalinglab.sweep.worker`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import os
+import traceback
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Protocol
+
+from scalinglab.errors import ScalingLabError
+
+Task = dict[str, Any]
+Outcome = dict[str, Any]
+DEFAULT_RUN_FN = "scalinglab.sweep.worker:execute_run"
+
+
+def resolve_run_fn(path: str) -> Callable[[Task], Outcome]:
+    """Import ``"module:function"``."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def call_run_fn(path: str, task: Task) -> Outcome:
+    """Run ``path`` on ``task`` in a worker; an exception becomes a ``failed`` outcome."""
+    try:
+        return resolve_run_fn(path)(task)
+    except Exception as error:
+        return lost_outcome(task, f"{type(error).__name__}: {error}", lost=False, trace=True)
+
+
+def lost_outcome(task: Task, error: str, *, lost: bool = True, trace: bool = False) -> Outcome:
+    """The outcome of an attempt that produced no result."""
+    detail = traceback.format_exc(limit=-3) if trace else ""
+    return {
+        "run_id": task["run_id"],
+        "status": "failed",
+        "error": error + (f"\n{detail}" if detail else ""),
+        "lost": lost,
+        "summary": None,
+        "evaluations": [],
+        "artifacts": [],
+        "worker": None,
+    }
+
+
+def default_workers() -> int:
+    """Cores this process may use (its CPU affinity where the platform tells)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+class Executor(Protocol):
+    """What the sweep driver needs from an executor."""
+
+    name: str
+    slots: int
+
+    def submit(self, task: Task) -> Any: ...
+
+    def wait_any(self, handles: list[Any]) -> list[tuple[Any, Outcome]]: ...
+
+    def close(self) -> None: ...
+
+
+def _init_local_worker(threads: int) -> None:
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    os.environ["MKL_NUM_THREADS"] = str(threads)
+
+
+class LocalExecutor:
+    """A pool of ``workers`` spawned processes on this machine, each training with
+    ``cores // workers`` torch threads (set by the worker from ``task["threads"]``)."""
+
+    name = "local"
+
+    def __init__(self, workers: int | None = None, run_fn: str = DEFAULT_RUN_FN) -> None:
+        cores = default_workers()
+        self.slots = workers or cores
+        if self.slots < 1:
+            raise ScalingLabError(f"--workers must be at least 1, got {workers}")
+        self.threads = max(1, cores // self.slots)
+        self.run_fn = run_fn
+        self._pool: ProcessPoolExecutor | None = None
+        self._tasks: dict[Future, Task] = {}
+
+    def _ensure_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.slots,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_local_worker,
+                initargs=(self.threads,),
+            )
+        return self._pool
+
+    def submit(self, task: Task) -> Future:
+        task = {**task, "threads": self.threads}
+        try:
+            future = self._ensure_pool().submit(call_run_fn, self.run_fn, task)
+        except BrokenProcessPool:
+            self._pool = None
+            future = self._ensure_pool().submit(call_run_fn, self.run_fn, task)
+        self._tasks[future] = task
+        return future
+
+    def wait_any(self, handles: list[Future]) -> list[tuple[Future, Outcome]]:
+        done, _ = wait(handles, return_when=FIRST_COMPLETED)
+        results = []
+        for future in done:
+            task = self._tasks.pop(future)
+            try:
+                results.append((future, future.result()))
+            except BrokenProcessPool as error:
+                self._discard_broken_pool()
+                results.append((future, lost_outcome(task, f"worker process died ({error})")))
+        return results
+
+    def _discard_broken_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+class RayExecutor:
+    """Each run a Ray task declaring ``num_cpus`` and ``num_gpus``; ``address`` is
+    ``"auto"`` (a running cluster on this machine), ``"HOST:PORT"``, or ``None`` (start a
+    local Ray instance for this process). Ray's own retries are off: the driver counts
+    attempts."""
+
+    name = "ray"
+
+    def __init__(
+        self,
+        address: str | None = "auto",
+        *,
+        num_cpus: float = 1.0,
+        num_gpus: float = 0.0,
+        workers: int | None = None,
+        run_fn: str = DEFAULT_RUN_FN,
+    ) -> None:
+        import ray
+
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        try:
+            ray.init(address=address, log_to_driver=False, ignore_reinit_error=True)
+        except (ConnectionError, RuntimeError) as error:
+            raise ScalingLabError(
+                f"cannot connect to a Ray cluster at {address!r} ({error}); start one with "
+                "`ray start --head` or pass --address HOST:PORT"
+            ) from error
+        self._ray = ray
+        cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
+        self.slots = workers or max(1, int(cluster_cpus // max(num_cpus, 1e-9)))
+        self.threads = max(1, int(num_cpus))
+        self.run_fn = run_fn
+        self._remote = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus, max_retries=0)(_ray_call)
+        self._tasks: dict[Any, Task] = {}
+
+    def submit(self, task: Task) -> Any:
+        task = {**task, "threads": self.threads}
+        ref = self._remote.remote(self.run_fn, task)
+        self._tasks[ref] = task
+        return ref
+
+    def wait_any(self, handles: list[Any]) -> list[tuple[Any, Outcome]]:
+        done, _ = self._ray.wait(handles, num_returns=1)
+        results = []
+        for ref in done:
+            task = self._tasks.pop(ref)
+            try:
+                results.append((ref, self._ray.get(ref)))
+            except self._ray.exceptions.RayError as error:
+                first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+                results.append((ref, lost_outcome(task, f"Ray task lost: {first_line}")))
+        return results
+
+    def close(self) -> None:
+        self._ray.shutdown()
+
+
+def _ray_call(run_fn: str, task: Task) -> Outcome:
+    outcome = call_run_fn(run_fn, task)
+    import ray
+
+    node = ray.get_runtime_context().get_node_id()
+    if outcome.get("worker"):
+        outcome["worker"] = f"ray:{node[:8]}:{outcome['worker']}"
+    return outcome
