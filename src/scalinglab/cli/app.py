@@ -44,6 +44,10 @@ def _root(
 
 def _register_commands() -> None:
     """Attach every command; one line per command module, in the order of ``--help``."""
+    from scalinglab.cli import predict, serve
+
+    app.command("predict")(predict.predict)
+    app.command("serve")(serve.serve)
 
 
 _register_commands()

@@ -1,0 +1,222 @@
+"""Plots of scaling-law fits: the compute frontier, IsoFLOP curves and N* versus C.
+
+Each ``plot_*`` function draws on ``ax`` (a new figure when ``None``) and returns the
+figure, so a report can place the plots where it likes; :func:`write_fit_plots` writes
+the PNG files that ``scalinglab fit --plot`` promises. Matplotlib is used through its
+object-oriented API with the Agg canvas (no pyplot, no display, safe in threads).
+
+Units: ``C`` FLOPs, ``N`` parameters, ``D`` tokens, loss in nats per token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import Colormap, LogNorm
+from matplotlib.figure import Figure
+
+from scalinglab.laws.forms import ChinchillaLaw, KaplanC, LawForm, PowerLawOffset
+
+Curve = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class IsoFLOPCurve:
+    """One IsoFLOP budget: its runs and the parabola in ``ln N`` fitted to them.
+
+    ``coefficients`` are ``(c2, c1, c0)`` of ``loss = c2 x**2 + c1 x + c0`` with
+    ``x = ln N``; ``N_opt`` and ``loss_opt`` are the parabola's minimum.
+    """
+
+    C: float
+    N: np.ndarray
+    loss: np.ndarray
+    coefficients: tuple[float, float, float]
+    N_opt: float
+    loss_opt: float
+
+
+def frontier_loss(law: LawForm, C: np.ndarray) -> np.ndarray | None:
+    """Loss along the compute-optimal frontier ``L*(C)``, or ``None`` if ``law`` has none.
+
+    Chinchilla's form is evaluated at its closed-form ``(N*(C), D*(C))``; a law of ``C``
+    alone (Kaplan's ``L(C)``, a power law with offset in ``C``) is evaluated directly.
+    Parameters may be arrays (bootstrap samples, shape ``K x 1``) to get ``K`` curves.
+    """
+    if isinstance(law, ChinchillaLaw):
+        N, D = law.compute_optimal(C)
+        return law.predict(N, D)
+    if isinstance(law, KaplanC):
+        return law.predict(C)
+    if isinstance(law, PowerLawOffset):
+        return law.predict(C)
+    return None
+
+
+def frontier_band(
+    law: LawForm,
+    samples: Mapping[str, Sequence[float]] | None,
+    grid: np.ndarray,
+    ci_level: float = 0.95,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Central ``ci_level`` band of the frontier over bootstrap ``samples`` of ``law``.
+
+    ``samples`` maps each parameter name to its ``K`` bootstrap values; the frontier is
+    evaluated for every sample at each ``C`` (FLOPs) and the percentiles taken.
+    Returns ``(low, high)`` loss arrays, or ``None`` without samples or frontier.
+    """
+    if not samples:
+        return None
+    params = {name: np.asarray(samples[name], dtype=float)[:, None] for name in law.params}
+    curves = frontier_loss(type(law)(**params), grid[None, :])
+    if curves is None:
+        return None
+    tail = 50.0 * (1.0 - ci_level)
+    low, high = np.nanpercentile(curves, [tail, 100.0 - tail], axis=0)
+    return low, high
+
+
+def plot_frontier(
+    runs: pd.DataFrame,
+    law: LawForm | None = None,
+    *,
+    samples: Mapping[str, Sequence[float]] | None = None,
+    ci_level: float = 0.95,
+    held_out: pd.DataFrame | None = None,
+    extrapolate_decades: float = 1.0,
+    title: str | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Loss versus compute for every run, with the fitted frontier and its interval band.
+
+    ``runs`` has columns ``C``, ``loss`` and ``N`` (colour). ``law`` gives the frontier
+    (see :func:`frontier_loss`), drawn a further ``extrapolate_decades`` beyond the
+    largest ``C`` (dashed past the data). ``samples`` (bootstrap draws of the law's
+    parameters, ``{name: [K values]}``) give the central ``ci_level`` band.
+    ``held_out`` runs are ringed in red.
+    """
+    fig, ax = _figure(ax)
+    scatter = ax.scatter(
+        runs["C"],
+        runs["loss"],
+        c=runs["N"],
+        norm=LogNorm(),
+        cmap="viridis",
+        s=14,
+        label="runs",
+        zorder=3,
+    )
+    fig.colorbar(scatter, ax=ax, label="N (parameters)")
+    if held_out is not None and len(held_out):
+        ax.scatter(
+            held_out["C"],
+            held_out["loss"],
+            facecolors="none",
+            edgecolors="red",
+            s=60,
+            label="held out",
+            zorder=4,
+        )
+    low, high = float(runs["C"].min()), float(runs["C"].max())
+    grid = np.geomspace(low, high * 10**extrapolate_decades, 200)
+    inside = grid <= high
+    if law is not None and (curve := frontier_loss(law, grid)) is not None:
+        ax.plot(grid[inside], curve[inside], color="black", label="fitted frontier L*(C)")
+        ax.plot(grid[~inside], curve[~inside], color="black", linestyle="--", label="extrapolated")
+        band = frontier_band(law, samples, grid, ci_level)
+        if band is not None:
+            ax.fill_between(
+                grid, band[0], band[1], color="gray", alpha=0.3, label=f"{ci_level:.0%} interval"
+            )
+    ax.set_xscale("log")
+    ax.set_xlabel("C (FLOPs)")
+    ax.set_ylabel("loss (nats/token)")
+    ax.set_title(title or "Loss versus compute")
+    ax.legend(loc="upper right", fontsize="small")
+    return fig
+
+
+def plot_isoflops(
+    curves: Sequence[IsoFLOPCurve], *, title: str | None = None, ax: Axes | None = None
+) -> Figure:
+    """Loss versus ``N`` at each compute budget, with each parabola and its minimum."""
+    fig, ax = _figure(ax)
+    budgets = np.array([curve.C for curve in curves])
+    norm = LogNorm(budgets.min(), budgets.max()) if len(budgets) else None
+    cmap = colormaps["plasma"]
+    for curve in sorted(curves, key=lambda c: c.C):
+        color = _budget_color(curve.C, norm, cmap)
+        ax.scatter(curve.N, curve.loss, color=color, s=12, zorder=3)
+        span = np.log(np.asarray(curve.N, dtype=float))
+        x = np.linspace(span.min() - 0.2, span.max() + 0.2, 100)
+        ax.plot(
+            np.exp(x), np.polyval(curve.coefficients, x), color=color, label=f"C = {curve.C:.1e}"
+        )
+        ax.scatter([curve.N_opt], [curve.loss_opt], color=color, marker="*", s=120, zorder=4)
+    ax.set_xscale("log")
+    ax.set_xlabel("N (parameters)")
+    ax.set_ylabel("loss (nats/token)")
+    ax.set_title(title or "IsoFLOP curves (stars: parabola minima)")
+    if len(curves) <= 12:
+        ax.legend(fontsize="small")
+    return fig
+
+
+def plot_nstar(
+    lines: Mapping[str, Curve],
+    points: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+    *,
+    C_range: tuple[float, float],
+    extrapolate_decades: float = 1.0,
+    title: str | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Compute-optimal model size ``N*`` versus ``C``: one line per approach, and points.
+
+    ``lines`` maps a label to ``C -> N*(C)``; ``points`` maps a label to ``(C, N*)``
+    arrays (e.g. approach 1's envelope or approach 2's parabola minima). Lines span
+    ``C_range`` plus ``extrapolate_decades``.
+    """
+    fig, ax = _figure(ax)
+    grid = np.geomspace(C_range[0], C_range[1] * 10**extrapolate_decades, 100)
+    for label, (C, N) in (points or {}).items():
+        ax.scatter(C, N, s=20, label=f"{label} (per budget)", zorder=3)
+    for label, curve in lines.items():
+        ax.plot(grid, curve(grid), label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("C (FLOPs)")
+    ax.set_ylabel("N* (parameters)")
+    ax.set_title(title or "Compute-optimal model size")
+    ax.legend(fontsize="small")
+    return fig
+
+
+def save(fig: Figure, path: str | Path) -> Path:
+    """Write ``fig`` as a PNG at ``path`` (folders created) and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    FigureCanvasAgg(fig)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    return path
+
+
+def _figure(ax: Axes | None) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax  # type: ignore[return-value]
+    fig = Figure(figsize=(7.0, 4.8), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
+
+
+def _budget_color(C: float, norm: LogNorm | None, cmap: Colormap) -> object:
+    if norm is None or norm.vmin == norm.vmax:
+        return None
+    return cmap(0.85 * norm(C))

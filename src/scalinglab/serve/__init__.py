@@ -1,0 +1,1 @@
+"""Serving a fine-tuned classifier over HTTP: FastAPI routes and micro-batching."""
