@@ -1,2 +1,16 @@
 """Model families. ``shape``, ``counting`` and ``ladder`` are pure Python (no torch);
-the torch modules live in ``gpt`` and ``bert``."""
+the torch modules live in ``gpt`` and ``bert`` and are built by ``build_model``, which
+imports torch only when first used, so ``import scalinglab.models`` stays torch-free.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def __getattr__(name: str) -> Any:
+    if name == "build_model":
+        from scalinglab.models.build import build_model
+
+        return build_model
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

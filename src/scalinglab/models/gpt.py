@@ -1,0 +1,142 @@
+"""GPT: a decoder-only causal language model in the GPT-2 layout, built from a ShapeSpec.
+
+Pre-LayerNorm blocks (``x + attn(ln_1(x))``, ``x + mlp(ln_2(x))``), learned positions,
+tanh-GELU MLP of width ``d_ff``, a final LayerNorm, and an unembedding tied to the token
+embedding unless ``shape.tied_embeddings`` is false. Attention is one fused Q/K/V linear
+and ``scaled_dot_product_attention(is_causal=True)``.
+
+Module names equal Hugging Face's ``GPT2LMHeadModel`` (``transformer.h.0.attn.c_attn``,
+...), so state_dict keys match one to one; HF stores ``c_attn``, ``c_proj`` and ``c_fc``
+weights as ``Conv1D`` (transposed), which :mod:`scalinglab.models.hf_export` handles.
+
+Unlike ``GPT2LMHeadModel``, ``labels`` are the next-token targets already aligned with
+``input_ids`` (``labels[:, t]`` is the token after ``input_ids[:, t]``; -100 is ignored):
+the data pipeline cuts ``tokens[:-1]`` / ``tokens[1:]`` windows, so no shift happens here.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F  # noqa: N812 (the PyTorch convention)
+from torch import nn
+
+from scalinglab.models.init import init_weights
+from scalinglab.models.output import ModelOutput
+from scalinglab.models.shape import ShapeSpec
+
+LAYER_NORM_EPS = 1e-5
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, shape: ShapeSpec, dropout: float) -> None:
+        super().__init__()
+        self.n_head = shape.n_head
+        self.c_attn = nn.Linear(shape.d_model, 3 * shape.d_model)
+        self.c_proj = nn.Linear(shape.d_model, shape.d_model)
+        self.dropout = dropout
+        self.resid_dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).view(B, T, 3, self.n_head, C // self.n_head).unbind(2)
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        y = F.scaled_dot_product_attention(
+            q,
+            k,
+            v,
+            attn_mask=attn_mask,
+            dropout_p=self.dropout if self.training else 0.0,
+            is_causal=attn_mask is None,
+        )
+        return self.resid_dropout(self.c_proj(y.transpose(1, 2).reshape(B, T, C)))
+
+
+class MLP(nn.Module):
+    def __init__(self, shape: ShapeSpec, dropout: float) -> None:
+        super().__init__()
+        self.c_fc = nn.Linear(shape.d_model, shape.d_ff)
+        self.c_proj = nn.Linear(shape.d_ff, shape.d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.c_proj(F.gelu(self.c_fc(x), approximate="tanh")))
+
+
+class Block(nn.Module):
+    def __init__(self, shape: ShapeSpec, dropout: float) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(shape.d_model, eps=LAYER_NORM_EPS)
+        self.attn = CausalSelfAttention(shape, dropout)
+        self.ln_2 = nn.LayerNorm(shape.d_model, eps=LAYER_NORM_EPS)
+        self.mlp = MLP(shape, dropout)
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), attn_mask)
+        return x + self.mlp(self.ln_2(x))
+
+
+class Transformer(nn.Module):
+    """The body, named ``transformer`` as in ``GPT2LMHeadModel``."""
+
+    def __init__(self, shape: ShapeSpec, dropout: float) -> None:
+        super().__init__()
+        self.wte = nn.Embedding(shape.vocab_size, shape.d_model)
+        self.wpe = nn.Embedding(shape.n_ctx, shape.d_model)
+        self.drop = nn.Dropout(dropout)
+        self.h = nn.ModuleList(Block(shape, dropout) for _ in range(shape.n_layer))
+        self.ln_f = nn.LayerNorm(shape.d_model, eps=LAYER_NORM_EPS)
+
+    def forward(self, input_ids: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+        x = self.drop(self.wte(input_ids) + self.wpe(positions))
+        for block in self.h:
+            x = block(x, attn_mask)
+        return self.ln_f(x)
+
+
+class GPT(nn.Module):
+    """Causal LM; ``forward`` returns :class:`ModelOutput` (logits ``(B, T, vocab)``)."""
+
+    def __init__(self, shape: ShapeSpec, dropout: float = 0.0) -> None:
+        super().__init__()
+        if shape.family != "gpt":
+            raise ValueError(f"GPT needs a gpt shape, got family {shape.family!r}")
+        self.shape = shape
+        self.transformer = Transformer(shape, dropout)
+        self.lm_head = nn.Linear(shape.d_model, shape.vocab_size, bias=False)
+        if shape.tied_embeddings:
+            self.lm_head.weight = self.transformer.wte.weight
+        init_weights(self, shape.n_layer)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> ModelOutput:
+        """``input_ids`` ``(B, T)`` with ``T <= n_ctx``; ``labels`` the aligned next-token
+        targets; ``attention_mask`` ``(B, T)`` with 1 for real tokens, 0 for padding;
+        ``token_type_ids`` is accepted for a common signature and must be ``None``."""
+        if token_type_ids is not None:
+            raise ValueError("GPT has no token types; pass token_type_ids=None")
+        hidden = self.transformer(input_ids, _causal_padding_mask(attention_mask))
+        logits = self.lm_head(hidden)
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(
+                logits.view(-1, logits.shape[-1]).float(), labels.reshape(-1), ignore_index=-100
+            )
+        return ModelOutput(logits=logits, loss=loss)
+
+
+def _causal_padding_mask(attention_mask: torch.Tensor | None) -> torch.Tensor | None:
+    """Boolean ``(B, 1, T, T)`` mask: causal and not padding (each token always sees
+    itself, so no row is empty); ``None`` lets attention use its fast causal path."""
+    if attention_mask is None:
+        return None
+    T = attention_mask.shape[1]
+    causal = torch.ones(T, T, dtype=torch.bool, device=attention_mask.device).tril()
+    keys = attention_mask.bool()[:, None, None, :]
+    eye = torch.eye(T, dtype=torch.bool, device=attention_mask.device)
+    return (causal & keys) | eye
