@@ -44,6 +44,9 @@ def _root(
 
 def _register_commands() -> None:
     """Attach every command; one line per command module, in the order of ``--help``."""
+    from scalinglab.cli import train
+
+    app.command("train")(train.train)
     from scalinglab.cli import predict, serve
 
     app.command("predict")(predict.predict)

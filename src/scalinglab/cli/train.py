@@ -1,0 +1,128 @@
+"""``scalinglab train``: train one run (or one WSD run with cooldown branches)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+
+def _budgets(text: str | None) -> list[int]:
+    if not text:
+        return []
+    try:
+        return [int(float(part)) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a comma-separated list of token counts, e.g. 1e6,2e6,4e6"
+        ) from None
+
+
+def train(
+    family: str = typer.Option("gpt", "--family", help="Model family: gpt (causal LM) or bert."),
+    n_layer: int = typer.Option(2, "--n-layer", help="Transformer blocks (count)."),
+    d_model: int = typer.Option(128, "--d-model", help="Residual width (features)."),
+    n_head: int | None = typer.Option(None, "--n-head", help="Attention heads (default d/64)."),
+    tokens: float = typer.Option(1e6, "--tokens", help="Training tokens D (e.g. 2e6)."),
+    schedule: str = typer.Option(
+        "cosine", "--schedule", help="Learning-rate schedule: cosine or wsd."
+    ),
+    cooldown_at: str | None = typer.Option(
+        None,
+        "--cooldown-at",
+        help="WSD cooldown branches at these token budgets (comma-separated, e.g. "
+        "5e5,1e6,2e6): one stable run, one cooldown per budget.",
+    ),
+    seed: int = typer.Option(0, "--seed", help="Random seed (init and data order)."),
+    corpus: str = typer.Option(
+        "kjv", "--corpus", help="kjv (embedded), hf:NAME, or a .txt/.jsonl/.parquet path."
+    ),
+    vocab: int = typer.Option(4096, "--vocab", help="Tokenizer vocabulary size (tokens)."),
+    ctx: int | None = typer.Option(
+        None, "--ctx", help="Context length (tokens; default gpt 256, bert 128)."
+    ),
+    batch_size: int | None = typer.Option(
+        None, "--batch-size", help="Global batch (sequences; default scale-aware)."
+    ),
+    lr: float | None = typer.Option(
+        None, "--lr", help="Peak learning rate (default Kaplan et al. 2020 fit)."
+    ),
+    unique_tokens: int | None = typer.Option(
+        None, "--unique-tokens", help="Cap on distinct training tokens (data-constrained)."
+    ),
+    eval_every: int | None = typer.Option(
+        None, "--eval-every", help="Evaluate every this many optimizer steps."
+    ),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
+    bf16: bool | None = typer.Option(
+        None, "--bf16/--no-bf16", help="bf16 autocast (default: on for CUDA, off for CPU)."
+    ),
+    compile_model: bool = typer.Option(False, "--compile", help="Compile with torch.compile."),
+    peak_flops: float | None = typer.Option(
+        None, "--peak-flops", help="Peak FLOP/s for MFU (default measured or data sheet)."
+    ),
+    out: str | None = typer.Option(None, "--out", help="Run folder to write."),
+    config: str | None = typer.Option(
+        None, "--config", help="TOML file of training options (replaces the options above)."
+    ),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Train one model and write DIR/summary.json, metrics.jsonl, checkpoints and hf/."""
+    from scalinglab.errors import ScalingLabError
+    from scalinglab.train import TrainConfig, run_training
+    from scalinglab.train.checkpoint import latest_checkpoint
+    from scalinglab.train.wsd import run_wsd_branches
+
+    if config is not None:
+        cfg = TrainConfig.from_toml(config)
+        if out is not None:
+            cfg = cfg.replace(out_dir=out)
+    else:
+        if out is None:
+            raise ScalingLabError("give --out DIR (the run folder) or --config FILE.toml")
+        cfg = TrainConfig(
+            out_dir=out, family=family, n_layer=n_layer, d_model=d_model, n_head=n_head,
+            tokens=int(tokens), schedule=schedule, seed=seed, corpus=corpus, vocab_size=vocab,
+            n_ctx=ctx, batch_size=batch_size, lr=lr, unique_tokens=unique_tokens,
+            eval_every=eval_every, device=device, bf16=bf16, compile=compile_model,
+            peak_flops=peak_flops,
+        )  # fmt: skip
+    budgets = _budgets(cooldown_at)
+    folder = Path(cfg.out_dir)
+    started = latest_checkpoint(folder) is not None or (folder / "stable").exists()
+    if started and not resume:
+        raise ScalingLabError(
+            f"{folder} already holds a run; pass --resume to continue it or choose another --out"
+        )
+    if budgets:
+        summaries = run_wsd_branches(cfg, budgets, progress=not quiet)
+    else:
+        summaries = [run_training(cfg, progress=not quiet)]
+    _print([s.to_dict() for s in summaries], as_json)
+
+
+def _print(rows: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(rows if len(rows) > 1 else rows[0], indent=1))
+        return
+    table = Table(title="scalinglab train")
+    for column in ("run", "status", "N (non-emb)", "D", "C (FLOPs)", "val loss", "tok/s"):
+        table.add_column(column)
+    for row in rows:
+        loss = row["final_val_loss"]
+        table.add_row(
+            Path(row["out_dir"]).name,
+            row["status"] + (f" ({row['reason']})" if row["reason"] else ""),
+            f"{row['n_params_nonembed']:,}",
+            f"{row['tokens']:,}",
+            f"{row['flops']:.3g}",
+            "-" if loss is None else f"{loss:.4f}",
+            f"{row['tokens_per_second']:,.0f}",
+        )
+    Console().print(table)

@@ -1,0 +1,114 @@
+"""Scale-aware defaults for the fields of a :class:`TrainConfig` left ``None``.
+
+Learning rate: Kaplan et al. 2020 (arXiv:2001.08361, eq. D.1) fit the best Adam learning
+rate of their decoder-only models as ``LR(N) ≈ 0.003239 − 0.0001395 · ln N`` with ``N``
+the non-embedding parameters. Their fit spans models from about 1e3 to 1e9 non-embedding
+parameters, so it covers the tiny models a CPU trains; the newer fit of DeepSeek LLM 2024
+(``η = 0.3118 C^−0.125``) was measured at 1e17–3e20 FLOPs and would be an extrapolation
+over five orders of magnitude here. We clamp the result to [1e-4, 3e-3].
+
+Batch size: DeepSeek LLM 2024 (arXiv:2401.02954, section 3.1) fit the best batch as
+``B_opt = 0.2920 · C^0.3271`` tokens for compute ``C`` in FLOPs, the same trend as the
+critical batch size of McCandlish et al. 2018 / Kaplan et al. 2020 (larger runs tolerate
+larger batches). Below their range this is an extrapolation, so we additionally cap the
+batch so that a run has at least ``MIN_STEPS`` optimizer steps: tiny budgets need steps
+more than they need large batches. The batch is rounded to whole sequences.
+
+Warmup: 5% of the steps (at least one); evaluation: about ``EVALS_PER_RUN`` times per
+run; ``min_lr_ratio``: 0.1 for cosine (Hoffmann et al. 2022), 0 for WSD (Hägele et al.
+2024 cool down to zero).
+"""
+
+from __future__ import annotations
+
+import math
+
+from scalinglab.errors import ScalingLabError
+from scalinglab.models.counting import count_params, flops_per_token
+from scalinglab.train.config import TrainConfig
+from scalinglab.train.schedule import COOLDOWN_SHAPES, SCHEDULES
+
+MIN_STEPS = 100
+EVALS_PER_RUN = 10
+LR_RANGE = (1e-4, 3e-3)
+
+
+def kaplan_lr(n_params_nonembed: int) -> float:
+    """Kaplan et al. 2020 eq. D.1, clamped to ``LR_RANGE``."""
+    lr = 0.003239 - 0.0001395 * math.log(max(n_params_nonembed, 1))
+    return min(max(lr, LR_RANGE[0]), LR_RANGE[1])
+
+
+def deepseek_batch_tokens(flops: float) -> float:
+    """DeepSeek LLM 2024 optimal batch in tokens for a budget of ``flops`` FLOPs."""
+    return 0.2920 * flops**0.3271
+
+
+def default_batch_size(tokens: int, n_ctx: int, flops: float) -> int:
+    """Global batch in sequences: DeepSeek's B_opt, capped for ``MIN_STEPS`` steps."""
+    by_compute = deepseek_batch_tokens(flops) / n_ctx
+    by_steps = tokens / (n_ctx * MIN_STEPS)
+    return max(1, math.floor(min(by_compute, by_steps)))
+
+
+def total_steps(config: TrainConfig) -> int:
+    """Optimizer steps that spend ``config.tokens`` (rounded up to a whole step)."""
+    assert config.batch_size is not None
+    per_step = config.batch_size * config.shape().n_ctx
+    return max(1, math.ceil(config.tokens / per_step))
+
+
+def resolve(config: TrainConfig, world_size: int = 1) -> TrainConfig:
+    """A copy of ``config`` with every ``None`` default filled in and the fields checked."""
+    _check(config)
+    shape = config.shape()
+    changes: dict[str, object] = {}
+    if config.lr is None:
+        changes["lr"] = kaplan_lr(count_params(shape).nonembed)
+    if config.min_lr_ratio is None:
+        changes["min_lr_ratio"] = 0.1 if config.schedule == "cosine" else 0.0
+    batch = config.batch_size
+    if batch is None:
+        flops = flops_per_token(shape).exact * config.tokens
+        batch = default_batch_size(config.tokens, shape.n_ctx, flops)
+        batch = max(world_size, batch - batch % world_size)
+        changes["batch_size"] = batch
+    micro = config.micro_batch_size or batch // world_size
+    if batch % (micro * world_size):
+        raise ScalingLabError(
+            f"batch_size {batch} is not a multiple of micro_batch_size {micro} x "
+            f"{world_size} processes; choose sizes that divide"
+        )
+    changes["micro_batch_size"] = micro
+    resolved = config.replace(**changes)
+    steps = total_steps(resolved)
+    if config.warmup_steps is None:
+        changes["warmup_steps"] = max(1, round(0.05 * steps))
+    if config.eval_every is None:
+        changes["eval_every"] = max(1, steps // EVALS_PER_RUN)
+    if config.checkpoint_every is None:
+        changes["checkpoint_every"] = changes.get("eval_every", config.eval_every)
+    return config.replace(**changes)
+
+
+def _check(config: TrainConfig) -> None:
+    if config.schedule not in SCHEDULES:
+        raise ScalingLabError(
+            f"unknown schedule {config.schedule!r}; use one of {', '.join(SCHEDULES)}"
+        )
+    if config.cooldown_shape not in COOLDOWN_SHAPES:
+        raise ScalingLabError(
+            f"unknown cooldown shape {config.cooldown_shape!r}; use sqrt or linear"
+        )
+    if config.tokens <= 0:
+        raise ScalingLabError(f"tokens must be positive, got {config.tokens}")
+    if not 0.0 < config.cooldown_fraction <= 1.0:
+        raise ScalingLabError(
+            f"cooldown_fraction must lie in (0, 1], got {config.cooldown_fraction}"
+        )
+    if config.device not in ("auto", "cpu", "cuda"):
+        raise ScalingLabError(f"unknown device {config.device!r}; use auto, cpu or cuda")
+    for name in ("batch_size", "micro_batch_size", "eval_every", "checkpoint_every"):
+        value = getattr(config, name)
+        if value is not None and value <= 0:
+            raise ScalingLabError(f"{name} must be a positive integer, got {value}")

@@ -1,0 +1,72 @@
+"""The result of one run, as written to ``DIR/summary.json`` (plain data, no torch)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+STATUSES = ("completed", "diverged", "failed", "stopped")
+
+
+@dataclass
+class RunSummary:
+    """What a run measured. Units: loss in nats/token; ``tokens`` trained (with repeats);
+    ``flops`` exact training FLOPs and ``flops_6nd`` = 6 x n_params x tokens; seconds;
+    ``tokens_per_second`` over training time (evaluation and checkpoints excluded);
+    ``mfu`` = achieved FLOP/s / ``peak_flops``. ``status`` is ``completed``, ``diverged``
+    (``reason`` says why), ``failed`` (an error; ``reason`` holds it) or ``stopped``
+    (``stop_at_step`` reached: a stable WSD run that branches continue)."""
+
+    status: str
+    out_dir: str
+    family: str
+    shape: dict[str, Any]
+    seed: int
+    n_params: int
+    n_params_nonembed: int
+    tokens: int = 0
+    steps: int = 0
+    flops: float = 0.0
+    flops_6nd: float = 0.0
+    final_val_loss: float | None = None
+    final_train_loss: float | None = None
+    unique_tokens: int = 0
+    epochs: float = 0.0
+    wall_seconds: float = 0.0
+    train_seconds: float = 0.0
+    tokens_per_second: float = 0.0
+    flops_per_second: float = 0.0
+    mfu: float | None = None
+    peak_flops: float | None = None
+    peak_flops_source: str = ""
+    reason: str = ""
+    schedule: str = ""
+    lr: float = 0.0
+    batch_size: int = 0
+    world_size: int = 1
+    device: str = "cpu"
+    bf16: bool = False
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSummary:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def write(self, path: str | Path) -> None:
+        """Write as JSON atomically (a reader never sees half a file)."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        tmp.write_text(json.dumps(self.to_dict(), indent=1))
+        os.replace(tmp, path)
+
+    @classmethod
+    def read(cls, path: str | Path) -> RunSummary:
+        return cls.from_dict(json.loads(Path(path).read_text()))
