@@ -44,6 +44,9 @@ def _root(
 
 def _register_commands() -> None:
     """Attach every command; one line per command module, in the order of ``--help``."""
+    from scalinglab.cli import model
+
+    app.add_typer(model.app, name="model")
     from scalinglab.cli import train
 
     app.command("train")(train.train)

@@ -28,6 +28,7 @@ Beside the exact count, ``six_n`` is Chinchilla's ``6 N`` (all parameters) and
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from scalinglab.models.shape import ShapeSpec
 
@@ -134,3 +135,18 @@ def training_flops(shape: ShapeSpec, tokens: float) -> float:
 def tokens_for_budget(shape: ShapeSpec, flops: float) -> int:
     """The token count whose training spends ``flops`` FLOPs (exact count) on ``shape``."""
     return int(float(flops) // flops_per_token(shape).exact)
+
+
+def describe(shape: ShapeSpec) -> dict[str, Any]:
+    """What ``scalinglab model describe --json`` prints: parameter counts, training FLOPs
+    per token (exact, ``6N``, Kaplan's) and the shape as a dict."""
+    params = count_params(shape)
+    flops = flops_per_token(shape)
+    return {
+        "n_params": params.total,
+        "n_params_nonembed": params.nonembed,
+        "flops_per_token": flops.exact,
+        "flops_per_token_6n": flops.six_n,
+        "flops_per_token_kaplan": flops.kaplan,
+        "shape": shape.to_dict(),
+    }

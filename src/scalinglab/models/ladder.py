@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 from scalinglab.errors import ScalingLabError
-from scalinglab.models.counting import count_params
+from scalinglab.models.counting import count_params, describe
 from scalinglab.models.shape import DEFAULT_CTX, DEFAULT_VOCAB, Family, ShapeSpec
 
 ASPECT_MIN = 20.0
@@ -152,3 +153,16 @@ def ladder(
             "are too close to be distinct; widen the range or use fewer shapes"
         )
     return shapes
+
+
+def describe_ladder(
+    n_min: float,
+    n_max: float,
+    count: int,
+    family: Family = "gpt",
+    vocab_size: int | None = None,
+    n_ctx: int | None = None,
+) -> list[dict[str, Any]]:
+    """:func:`ladder`'s shapes, each as :func:`scalinglab.models.counting.describe` gives
+    it (what ``scalinglab model ladder --json`` prints)."""
+    return [describe(s) for s in ladder(n_min, n_max, count, family, vocab_size, n_ctx)]
