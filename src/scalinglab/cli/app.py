@@ -54,6 +54,9 @@ def _register_commands() -> None:
 
     app.command("predict")(predict.predict)
     app.command("serve")(serve.serve)
+    from scalinglab.cli import plan
+
+    app.command("plan")(plan.plan)
 
 
 _register_commands()

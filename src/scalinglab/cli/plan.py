@@ -1,0 +1,296 @@
+"""``scalinglab plan``: model size, tokens, loss, time, memory and cost for a budget.
+
+Only typer, rich and the standard library are imported at module level, so that
+``scalinglab plan --help`` answers fast; the planner (numpy) is imported inside the
+command. All logic lives in :func:`scalinglab.plan.planner.make_plan`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from scalinglab.errors import ScalingLabError
+
+
+def plan(
+    law: Annotated[
+        str,
+        typer.Option(
+            "--law",
+            help="A preset (chinchilla, epoch2024, kaplan2020, muennighoff2023) or the JSON "
+            "written by `scalinglab fit --json` (its bootstrap gives the loss interval).",
+        ),
+    ] = "chinchilla",
+    flops: Annotated[
+        float | None, typer.Option("--flops", help="Budget: training compute in FLOPs.")
+    ] = None,
+    gpu: Annotated[
+        str | None,
+        typer.Option(
+            "--gpu",
+            help="Accelerator name from the catalogue (a100-40gb, a100-80gb, h100-sxm, "
+            "h100-pcie, h200, b200, l4, t4, mi300x) or from --hardware-file.",
+        ),
+    ] = None,
+    gpus: Annotated[int, typer.Option("--gpus", help="Number of GPUs training together.")] = 1,
+    hours: Annotated[
+        float | None, typer.Option("--hours", help="Budget: wall-clock hours on --gpus x --gpu.")
+    ] = None,
+    days: Annotated[
+        float | None, typer.Option("--days", help="Budget: wall-clock days on --gpus x --gpu.")
+    ] = None,
+    dollars: Annotated[
+        float | None,
+        typer.Option("--dollars", help="Budget: dollars to spend (needs --price-per-gpu-hour)."),
+    ] = None,
+    price_per_gpu_hour: Annotated[
+        float | None,
+        typer.Option("--price-per-gpu-hour", help="Price in dollars per GPU-hour; adds costs."),
+    ] = None,
+    target_loss: Annotated[
+        float | None,
+        typer.Option(
+            "--target-loss", help="Budget: the least compute reaching this loss (nats/token)."
+        ),
+    ] = None,
+    mfu: Annotated[
+        float | None,
+        typer.Option("--mfu", help="Model FLOPs utilisation, 0-1 (default 0.4, assumed)."),
+    ] = None,
+    calibrate_from: Annotated[
+        str | None,
+        typer.Option(
+            "--calibrate-from",
+            help="Calibrate the MFU from 'llama2-70b' (Touvron et al. 2023) or a measured "
+            "run's summary.json (tokens, flops, wall_seconds, peak_flops).",
+        ),
+    ] = None,
+    precision: Annotated[
+        str,
+        typer.Option(
+            "--precision", help="Training and inference precision: bf16, fp16, fp32, fp8."
+        ),
+    ] = "bf16",
+    hardware_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--hardware-file", help="TOML file of [gpu.<key>] entries adding to the catalogue."
+        ),
+    ] = None,
+    inference_tokens: Annotated[
+        float | None,
+        typer.Option(
+            "--inference-tokens",
+            help="Lifetime inference tokens; adds the inference-aware optimum "
+            "(Sardana et al. 2023).",
+        ),
+    ] = None,
+    unique_tokens: Annotated[
+        float | None,
+        typer.Option(
+            "--unique-tokens",
+            help="Distinct training tokens available; adds the data-constrained optimum "
+            "(Muennighoff et al. 2023).",
+        ),
+    ] = None,
+    family: Annotated[
+        str, typer.Option("--family", help="Model family for the shape: gpt (decoder) or bert.")
+    ] = "gpt",
+    vocab: Annotated[int, typer.Option("--vocab", help="Vocabulary size (tokens).")] = 32000,
+    seq_len: Annotated[
+        int,
+        typer.Option("--seq-len", help="Training sequence length and inference context (tokens)."),
+    ] = 2048,
+    micro_batch: Annotated[
+        int, typer.Option("--micro-batch", help="Sequences per GPU per step (activation memory).")
+    ] = 1,
+    batch: Annotated[
+        int, typer.Option("--batch", help="Decode batch (sequences) for inference throughput.")
+    ] = 16,
+    loss_tolerance: Annotated[
+        float,
+        typer.Option(
+            "--loss-tolerance",
+            help="Recommend the cheapest candidate within this many nats/token of the best loss.",
+        ),
+    ] = 0.0,
+    json_out: Annotated[
+        Path | None,
+        typer.Option("--json", help="Write the plan as JSON to this file ('-' for stdout only)."),
+    ] = None,
+) -> None:
+    """Plan a training run: N*, D*, predicted loss, GPU-hours, memory, inference, candidates."""
+    try:
+        if hours is not None and days is not None:
+            raise ScalingLabError("give --hours or --days, not both")
+        from scalinglab.plan.planner import make_plan
+
+        result = make_plan(
+            law,
+            flops=flops,
+            gpu=gpu,
+            gpus=gpus,
+            hours=days * 24.0 if days is not None else hours,
+            dollars=dollars,
+            price_per_gpu_hour=price_per_gpu_hour,
+            target_loss=target_loss,
+            mfu=mfu,
+            calibrate_from=calibrate_from,
+            precision=precision,
+            hardware_file=hardware_file,
+            inference_tokens=inference_tokens,
+            unique_tokens=unique_tokens,
+            family=family,
+            vocab_size=vocab,
+            seq_len=seq_len,
+            micro_batch=micro_batch,
+            batch=batch,
+            loss_tolerance=loss_tolerance,
+        )
+    except ScalingLabError as error:
+        typer.secho(f"error: {error}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(error.exit_code) from None
+    data = result.to_json_dict()
+    if json_out is not None and str(json_out) == "-":
+        typer.echo(json.dumps(data, indent=2))
+        return
+    _print(data)
+    if json_out is not None:
+        json_out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        Console().print(f"plan written to {json_out}")
+
+
+def _num(value: Any, unit: str = "") -> str:
+    """Short human form: 7.22e+10 params -> 72.2B; bytes -> GB; hours with commas."""
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    value = float(value)
+    if unit in ("params", "tokens"):
+        for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+            if abs(value) >= scale:
+                return f"{value / scale:.3g}{suffix}"
+        return f"{value:.3g}"
+    if unit == "bytes":
+        return f"{value / 1e9:,.1f} GB"
+    if unit in ("h", "$"):
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+    if unit in ("FLOPs", "FLOP/s", "bytes/s", "epochs"):
+        return f"{value:.3g}"
+    if unit == "fraction":
+        return f"{value:.3f}"
+    return f"{value:.4g}"
+
+
+def _print(data: dict[str, Any]) -> None:
+    console = Console()
+    law = data["law"]
+    console.print(f"[bold]law[/bold] {law['name']} ({law['source']}): {law['citation']}")
+    if law["notes"]:
+        console.print(f"[dim]{law['notes']}[/dim]")
+    sections: dict[str, list[dict[str, Any]]] = {}
+    for figure in data["figures"]:
+        sections.setdefault(figure["section"], []).append(figure)
+    for section, figures in sections.items():
+        table = Table(title=section, title_justify="left")
+        for column in ("quantity", "value", "unit", "source", "how obtained"):
+            table.add_column(column, overflow="fold")
+        for figure in figures:
+            table.add_row(
+                figure["name"],
+                _num(figure["value"], figure["unit"]),
+                figure["unit"],
+                figure["source"],
+                figure["how"],
+            )
+        console.print(table)
+    if data["hardware"]["gpu"] is not None:
+        console.print(_memory_table(data))
+    console.print(_candidate_table(data))
+    reason = data["recommended"]["reason"]
+    label = data["candidates"][data["recommended"]["index"]]["label"]
+    console.print(f"[bold]recommended:[/bold] {label}: {reason}")
+
+
+def _memory_table(data: dict[str, Any]) -> Table:
+    table = Table(
+        title="memory per GPU (AdamW mixed precision, 16 bytes/param; activations per "
+        "Korthikanti et al. 2022)",
+        title_justify="left",
+    )
+    for column in (
+        "strategy",
+        "weights",
+        "grads",
+        "optimizer",
+        "activations",
+        "act. (checkpointed)",
+        "total",
+        "total (ckpt)",
+        "fits",
+        "fits (ckpt)",
+    ):
+        table.add_column(column)
+    for row in data["memory"]:
+        table.add_row(
+            row["strategy"],
+            *(
+                _num(row[k], "bytes")
+                for k in (
+                    "weights",
+                    "gradients",
+                    "optimizer",
+                    "activations",
+                    "activations_checkpointed",
+                    "total",
+                    "total_checkpointed",
+                )
+            ),
+            _num(row["fits"]),
+            _num(row["fits_checkpointed"]),
+        )
+    return table
+
+
+def _candidate_table(data: dict[str, Any]) -> Table:
+    table = Table(
+        title="candidates (each size trained compute-optimally for itself; * recommended)",
+        title_justify="left",
+    )
+    columns = ["", "candidate", "N", "D", "D/N", "train FLOPs", "train GPU-h", "wall h"]
+    columns += ["inference GPU-h", "decode ms/token", "loss (nats/token)", "cost $", "in budget"]
+    for column in columns:
+        table.add_column(column)
+    for i, row in enumerate(data["candidates"]):
+        interval = row["loss_interval"]
+        loss = f"{row['loss']:.4f}"
+        if interval is not None:
+            loss += f" [{interval[0]:.4f}, {interval[1]:.4f}]"
+        cost = None
+        if row.get("train_cost_dollars") is not None:
+            cost = row["train_cost_dollars"] + (row.get("inference_cost_dollars") or 0.0)
+        table.add_row(
+            "*" if i == data["recommended"]["index"] else "",
+            row["label"],
+            _num(row["n"], "params"),
+            _num(row["d"], "tokens"),
+            f"{row['tokens_per_param']:.3g}",
+            _num(row["flops"], "FLOPs"),
+            _num(row.get("train_gpu_hours"), "h"),
+            _num(row.get("wall_hours"), "h"),
+            _num(row.get("inference_gpu_hours"), "h"),
+            _num(row.get("decode_ms_per_token")),
+            loss,
+            _num(cost, "$"),
+            _num(row["within_budget"]),
+        )
+    return table

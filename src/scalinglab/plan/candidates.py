@@ -1,0 +1,135 @@
+"""The candidate table: model sizes around ``N*``, each with cost and predicted loss.
+
+Like the seed case study (BERT-family sizes against training and inference time), but
+from the law: each size-``k N*`` row is trained compute-optimally for its own size (the
+tokens at which it is the compute-optimal model), so cost grows with size while the loss
+gains shrink. Rows for the inference-aware and data-constrained optima are added when
+asked for.
+
+Hardware figures of a row come from the planner's ``costs`` callback; its decode time
+uses the aspect-64 depth and width estimate for the KV cache
+(:func:`scalinglab.plan.shapes.estimated_depth_and_width`), as only ``L d`` enters there.
+
+The recommended row: among rows inside the training budget whose predicted loss is
+within ``tolerance`` nats of the best in-budget loss, plus the inference-aware row (it
+matches the compute-optimal loss by construction), the one with the least lifetime
+compute (training ``6ND`` plus inference ``2N`` per lifetime token).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from scalinglab.plan.allocation import (
+    INFERENCE_FLOPS_PER_PARAM_TOKEN,
+    Allocation,
+    optimal_compute_for_n,
+)
+from scalinglab.plan.law_source import LoadedLaw
+from scalinglab.plan.loss import loss_interval, predict_loss
+
+SIZE_FACTORS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0)
+_SLACK = 1e-9
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One row: an allocation, its predicted loss (with interval) and its costs.
+
+    ``costs`` holds hardware figures when a GPU is given: ``train_gpu_hours``,
+    ``wall_hours``, ``inference_gpu_hours``, ``decode_ms_per_token``, ``cost_dollars``.
+    """
+
+    label: str
+    allocation: Allocation
+    loss: float
+    loss_interval: tuple[float, float] | None
+    lifetime_flops: float
+    within_budget: bool
+    costs: dict[str, float | None]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            **self.allocation.to_dict(),
+            "loss": self.loss,
+            "loss_interval": self.loss_interval,
+            "lifetime_flops": self.lifetime_flops,
+            "within_budget": self.within_budget,
+            **self.costs,
+        }
+
+
+def build_candidates(
+    loaded: LoadedLaw,
+    budget_flops: float,
+    optimum: Allocation,
+    *,
+    inference_aware: Allocation | None,
+    data_constrained: Allocation | None,
+    unique_tokens: float | None,
+    inference_tokens: float | None,
+    costs: Callable[[Allocation], dict[str, float | None]],
+) -> list[Candidate]:
+    """Rows for ``SIZE_FACTORS x N*`` and the optional optima, smallest ``N`` first."""
+    allocations: list[tuple[str, Allocation]] = []
+    for factor in SIZE_FACTORS:
+        allocation = (
+            optimum if factor == 1.0 else optimal_compute_for_n(loaded.law, factor * optimum.n)
+        )
+        label = "N* (compute-optimal)" if factor == 1.0 else f"{factor:g} x N*"
+        allocations.append((label, allocation))
+    if inference_aware is not None:
+        allocations.append(("inference-aware", inference_aware))
+    if data_constrained is not None:
+        allocations.append(("data-constrained", data_constrained))
+    rows = []
+    for label, allocation in allocations:
+        loss = float(predict_loss(loaded.law, allocation.n, allocation.d, unique_tokens))
+        inference = (
+            INFERENCE_FLOPS_PER_PARAM_TOKEN * allocation.n * inference_tokens
+            if inference_tokens
+            else 0.0
+        )
+        rows.append(
+            Candidate(
+                label=label,
+                allocation=allocation,
+                loss=loss,
+                loss_interval=loss_interval(loaded, allocation.n, allocation.d, unique_tokens),
+                lifetime_flops=allocation.flops + inference,
+                within_budget=allocation.flops <= budget_flops * (1.0 + 1e-6),
+                costs=costs(allocation),
+            )
+        )
+    return sorted(rows, key=lambda row: row.allocation.n)
+
+
+def recommend(rows: list[Candidate], tolerance: float = 0.0) -> tuple[int, str]:
+    """Index of the recommended row and why (see the module docstring)."""
+    in_budget = [row for row in rows if row.within_budget and row.label != "inference-aware"]
+    best = min(row.loss for row in in_budget)
+    eligible = [
+        i
+        for i, row in enumerate(rows)
+        if row.loss <= best + tolerance + _SLACK
+        and (row.within_budget or row.label == "inference-aware")
+    ]
+    chosen = min(eligible, key=lambda i: (rows[i].lifetime_flops, rows[i].loss))
+    row = rows[chosen]
+    best_row = min(in_budget, key=lambda r: r.loss)
+    if row is best_row:
+        return chosen, (
+            f"lowest predicted loss ({row.loss:.4f} nats/token) that the training budget buys"
+        )
+    saving = 1.0 - row.lifetime_flops / best_row.lifetime_flops
+    reason = (
+        f"{saving:.0%} less lifetime compute than {best_row.label} at a predicted loss "
+        f"{row.loss - best_row.loss:+.4f} nats/token from the best in-budget loss"
+    )
+    if not row.within_budget:
+        over = row.allocation.flops / best_row.allocation.flops - 1.0
+        reason += f"; its training takes {over:.0%} more compute than the budget"
+    return chosen, reason

@@ -1,0 +1,124 @@
+"""Inference cost of a dense transformer: prefill FLOPs, decode time, KV cache, throughput.
+
+Roofline lower bounds (Pope et al. 2022, "Efficiently Scaling Transformer Inference";
+Kipply 2022, "Transformer inference arithmetic"): a step takes at least its bytes moved
+over the memory bandwidth and at least its FLOPs over the peak, whichever is larger. A
+decode step at batch ``B`` and context ``T`` reads all weights once and each sequence's
+KV cache, and computes ``2 N + 4 L d T`` FLOPs per sequence (weights, then attention
+logits and values over the cached tokens). Real kernels reach a fraction of both peaks,
+so measured latencies are higher.
+
+KV cache: ``2 (K and V) x L x d_model x T x B x bytes`` (multi-head attention; grouped-query
+attention divides it by the group size). Prefill of ``P`` prompt tokens: ``2 N P + 2 L d P**2``
+FLOPs (causal attention computes half the ``P x P`` scores). An encoder forward pass of
+``s`` tokens: ``2 N s + 4 L d s**2`` FLOPs (bidirectional attention).
+
+>>> t = decode_step_seconds(7e9, n_layer=32, d_model=4096, batch=1, context=1,
+...                         bandwidth=2.039e12, peak_flops=312e12)
+>>> round(t * 1e3, 2)
+6.87
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+BYTES_PER_VALUE = {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1}
+
+
+def kv_cache_bytes(
+    n_layer: int, d_model: int, context: int, batch: int, bytes_per_value: float = 2
+) -> float:
+    """Bytes of the keys and values of ``batch`` sequences of ``context`` tokens."""
+    return 2.0 * n_layer * d_model * context * batch * bytes_per_value
+
+
+def decode_step_seconds(
+    n_params: float,
+    n_layer: int,
+    d_model: int,
+    batch: int,
+    context: int,
+    bandwidth: float,
+    peak_flops: float,
+    bytes_per_value: float = 2,
+) -> float:
+    """Lower bound on one decode step (one new token for each of ``batch`` sequences)."""
+    moved = n_params * bytes_per_value + kv_cache_bytes(
+        n_layer, d_model, context, batch, bytes_per_value
+    )
+    flops = batch * (2.0 * n_params + 4.0 * n_layer * d_model * context)
+    return max(moved / bandwidth, flops / peak_flops)
+
+
+def prefill_flops(n_params: float, n_layer: int, d_model: int, prompt_tokens: int) -> float:
+    """Forward FLOPs over a prompt of ``prompt_tokens`` (causal attention)."""
+    p = float(prompt_tokens)
+    return 2.0 * n_params * p + 2.0 * n_layer * d_model * p * p
+
+
+def encoder_forward_flops(n_params: float, n_layer: int, d_model: int, seq_len: int) -> float:
+    """Forward FLOPs of an encoder over one sequence (bidirectional attention)."""
+    s = float(seq_len)
+    return 2.0 * n_params * s + 4.0 * n_layer * d_model * s * s
+
+
+@dataclass(frozen=True)
+class InferenceCost:
+    """Inference figures for one model on one device (seconds, bytes, FLOPs, tokens/s)."""
+
+    prefill_flops: float
+    prefill_seconds: float
+    decode_seconds_per_token_batch1: float
+    decode_step_seconds: float
+    batch: int
+    context: int
+    kv_cache_bytes: float
+    weights_bytes: float
+    throughput_tokens_per_s: float
+    encoder_seconds_per_sequence: float
+    lifetime_gpu_hours: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def inference_cost(
+    n_params: float,
+    n_layer: int,
+    d_model: int,
+    *,
+    prompt_tokens: int,
+    context: int,
+    batch: int,
+    bandwidth: float,
+    peak_flops: float,
+    bytes_per_value: float = 2,
+    lifetime_tokens: float | None = None,
+) -> InferenceCost:
+    """All inference figures; ``lifetime_tokens`` generated at ``batch`` give GPU-hours."""
+    step = decode_step_seconds(
+        n_params, n_layer, d_model, batch, context, bandwidth, peak_flops, bytes_per_value
+    )
+    single = decode_step_seconds(
+        n_params, n_layer, d_model, 1, context, bandwidth, peak_flops, bytes_per_value
+    )
+    prefill = prefill_flops(n_params, n_layer, d_model, prompt_tokens)
+    weights = n_params * bytes_per_value
+    prefill_seconds = max(prefill / peak_flops, weights / bandwidth)
+    encoder = encoder_forward_flops(n_params, n_layer, d_model, prompt_tokens)
+    throughput = batch / step
+    return InferenceCost(
+        prefill_flops=prefill,
+        prefill_seconds=prefill_seconds,
+        decode_seconds_per_token_batch1=single,
+        decode_step_seconds=step,
+        batch=batch,
+        context=context,
+        kv_cache_bytes=kv_cache_bytes(n_layer, d_model, context, batch, bytes_per_value),
+        weights_bytes=weights,
+        throughput_tokens_per_s=throughput,
+        encoder_seconds_per_sequence=max(encoder / peak_flops, weights / bandwidth),
+        lifetime_gpu_hours=None if lifetime_tokens is None else lifetime_tokens / throughput / 3600,
+    )

@@ -1,0 +1,151 @@
+"""Training memory per GPU: model state under DDP and ZeRO/FSDP sharding, plus activations.
+
+Model state for AdamW in mixed precision (Rajbhandari et al. 2020, ZeRO, Section 3.1):
+16 bytes per parameter = 2 (bf16 weights) + 2 (bf16 gradients) + 4 (fp32 master weights)
++ 4 + 4 (fp32 Adam first and second moments). Over ``K`` data-parallel GPUs:
+
+- DDP: everything replicated, ``16 N``;
+- ZeRO-1: optimizer state (master weights and moments, 12 bytes) sharded, ``4 N + 12 N / K``;
+- ZeRO-2: gradients too, ``2 N + 14 N / K``;
+- ZeRO-3 / FSDP full sharding: all of it, ``16 N / K``.
+
+Activations (Korthikanti et al. 2022, "Reducing Activation Recomputation in Large
+Transformer Models", eq. 1, 16-bit activations, no tensor or sequence parallelism) per
+layer and micro-batch of ``b`` sequences of ``s`` tokens, width ``h``, ``a`` heads:
+``s b h (34 + 5 a s / h)`` bytes; a model of ``L`` layers stores ``L`` times that. With full
+activation checkpointing only each layer's input is kept, ``2 s b h L`` bytes, plus one
+layer's activations recomputed during its backward pass. Data parallelism does not shard
+activations. Not counted: the embedding and logits buffers, temporary communication
+buckets, allocator fragmentation and framework overhead; plan on a margin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+WEIGHT_BYTES = 2
+GRAD_BYTES = 2
+OPTIMIZER_BYTES = 12  # fp32 master weights 4 + Adam m 4 + Adam v 4
+STATE_BYTES_PER_PARAM = WEIGHT_BYTES + GRAD_BYTES + OPTIMIZER_BYTES
+STRATEGIES = ("ddp", "zero1", "zero2", "zero3")
+STRATEGY_NAMES = {
+    "ddp": "DDP",
+    "zero1": "ZeRO-1",
+    "zero2": "ZeRO-2",
+    "zero3": "ZeRO-3 / FSDP",
+}
+
+
+@dataclass(frozen=True)
+class TrainingMemory:
+    """Bytes per GPU under one sharding ``strategy``; ``fits`` compares with the device."""
+
+    strategy: str
+    weights: float
+    gradients: float
+    optimizer: float
+    activations: float
+    activations_checkpointed: float
+    device_bytes: float | None
+
+    @property
+    def state(self) -> float:
+        return self.weights + self.gradients + self.optimizer
+
+    @property
+    def total(self) -> float:
+        return self.state + self.activations
+
+    @property
+    def total_checkpointed(self) -> float:
+        return self.state + self.activations_checkpointed
+
+    @property
+    def fits(self) -> bool | None:
+        return None if self.device_bytes is None else self.total <= self.device_bytes
+
+    @property
+    def fits_checkpointed(self) -> bool | None:
+        if self.device_bytes is None:
+            return None
+        return self.total_checkpointed <= self.device_bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **asdict(self),
+            "state": self.state,
+            "total": self.total,
+            "total_checkpointed": self.total_checkpointed,
+            "fits": self.fits,
+            "fits_checkpointed": self.fits_checkpointed,
+        }
+
+
+def model_state_bytes(n_params: float, strategy: str, n_gpus: int) -> tuple[float, float, float]:
+    """``(weights, gradients, optimizer)`` bytes per GPU for AdamW mixed precision."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}")
+    k = max(1, int(n_gpus))
+    weights = WEIGHT_BYTES * n_params
+    grads = GRAD_BYTES * n_params
+    optimizer = OPTIMIZER_BYTES * n_params
+    if strategy in ("zero1", "zero2", "zero3"):
+        optimizer /= k
+    if strategy in ("zero2", "zero3"):
+        grads /= k
+    if strategy == "zero3":
+        weights /= k
+    return weights, grads, optimizer
+
+
+def activation_bytes(
+    n_layer: int, d_model: int, n_head: int, seq_len: int, micro_batch: int
+) -> tuple[float, float]:
+    """``(without, with)`` full activation checkpointing, Korthikanti et al. 2022 eq. 1."""
+    s, b, h, a = float(seq_len), float(micro_batch), float(d_model), float(n_head)
+    per_layer = s * b * h * (34.0 + 5.0 * a * s / h)
+    without = n_layer * per_layer
+    checkpointed = 2.0 * s * b * h * n_layer + per_layer
+    return without, checkpointed
+
+
+def training_memory(
+    n_params: float,
+    n_layer: int,
+    d_model: int,
+    n_head: int,
+    seq_len: int,
+    micro_batch: int,
+    n_gpus: int,
+    device_bytes: float | None = None,
+) -> list[TrainingMemory]:
+    """Memory per GPU under each of :data:`STRATEGIES`."""
+    without, checkpointed = activation_bytes(n_layer, d_model, n_head, seq_len, micro_batch)
+    rows = []
+    for strategy in STRATEGIES:
+        weights, grads, optimizer = model_state_bytes(n_params, strategy, n_gpus)
+        rows.append(
+            TrainingMemory(
+                strategy=strategy,
+                weights=weights,
+                gradients=grads,
+                optimizer=optimizer,
+                activations=without,
+                activations_checkpointed=checkpointed,
+                device_bytes=device_bytes,
+            )
+        )
+    return rows
+
+
+def choose_strategy(rows: list[TrainingMemory]) -> tuple[TrainingMemory, bool]:
+    """``(row, checkpointed)``: the least-sharded strategy that fits without activation
+    checkpointing, else the least-sharded that fits with it, else ZeRO-3 with it."""
+    for row in rows:
+        if row.fits:
+            return row, False
+    for row in rows:
+        if row.fits_checkpointed:
+            return row, True
+    return rows[-1], True

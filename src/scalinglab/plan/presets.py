@@ -1,0 +1,112 @@
+"""Published scaling laws the planner can use without a fit, each with its source.
+
+Loss is in nats per token on each paper's own data and tokenizer, so losses of different
+presets are not comparable with one another, only allocations are.
+
+- ``chinchilla``: Hoffmann et al. 2022, "Training Compute-Optimal Large Language
+  Models", approach 3 (Section 3.3, eq. 10): ``E = 1.69, A = 406.4, B = 410.7,
+  alpha = 0.34, beta = 0.28``; ``N`` counts all parameters.
+- ``epoch2024``: Besiroglu et al. 2024, "Chinchilla Scaling: A replication attempt"
+  (eq. 4): ``E = 1.8172, A = 482.01, B = 2085.43, alpha = 0.3478, beta = 0.3658``,
+  refitted to the points they extracted from Chinchilla's Figure 4.
+- ``kaplan2020``: Kaplan et al. 2020, "Scaling Laws for Neural Language Models", the
+  joint fit L(N, D) of eq. 1.5 with Table 2's constants ``alphaN = 0.076, alphaD = 0.103,
+  Nc = 6.4e13, Dc = 1.8e13``; ``N`` excludes embeddings, the data is WebText2 with the
+  GPT-2 BPE tokenizer (50257 tokens). Their compute law L(C_min) = (3.1e8 PF-days /
+  C_min)**0.050 and compute-efficient frontier N_opt ∝ C_min**0.73 (Section 6) come from
+  early-stopped training and are quoted in :attr:`Preset.notes`, not used.
+- ``muennighoff2023``: Muennighoff et al. 2023, "Scaling Data-Constrained Language
+  Models" (eq. 5 and Appendix A): Chinchilla-form base terms refitted on their runs
+  ``E = 1.87, A = 521, B = 1488, alpha = beta = 0.353`` with repetition half-lives
+  ``R_D* = 15.4`` (epochs of repeated data) and ``R_N* = 5.3`` (excess parameters).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scalinglab.errors import ScalingLabError
+from scalinglab.laws.forms import ChinchillaLaw, DataConstrainedLaw, KaplanND, LawForm
+
+#: Repetition constants of Muennighoff et al. 2023, used to extend a Chinchilla-form law
+#: to repeated data when the user gives ``unique_tokens``.
+MUENNIGHOFF_RD_STAR = 15.4
+MUENNIGHOFF_RN_STAR = 5.3
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A published law: its constants, what ``N`` counts, its citation and caveats."""
+
+    name: str
+    law: LawForm
+    citation: str
+    n_kind: str
+    interval_note: str
+    notes: str = ""
+
+
+_NO_BOOTSTRAP = (
+    "no interval: a preset has no bootstrap samples (fit with --bootstrap and pass its --json file)"
+)
+
+PRESETS: dict[str, Preset] = {
+    "chinchilla": Preset(
+        name="chinchilla",
+        law=ChinchillaLaw(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28),
+        citation="Hoffmann et al. 2022, Training Compute-Optimal Large Language Models, "
+        "approach 3, eq. 10",
+        n_kind="total",
+        interval_note=_NO_BOOTSTRAP + "; the paper gives intervals only for a, b (Table 2)",
+    ),
+    "epoch2024": Preset(
+        name="epoch2024",
+        law=ChinchillaLaw(E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658),
+        citation="Besiroglu et al. 2024, Chinchilla Scaling: A replication attempt, eq. 4",
+        n_kind="total",
+        interval_note=_NO_BOOTSTRAP + "; `fit --example chinchilla` refits the same data",
+    ),
+    "kaplan2020": Preset(
+        name="kaplan2020",
+        law=KaplanND(Nc=6.4e13, Dc=1.8e13, alphaN=0.076, alphaD=0.103),
+        citation="Kaplan et al. 2020, Scaling Laws for Neural Language Models, eq. 1.5 "
+        "with Table 2 constants",
+        n_kind="nonembed",
+        interval_note=_NO_BOOTSTRAP,
+        notes="N excludes embeddings; losses are on WebText2 with the GPT-2 tokenizer, not "
+        "comparable to Chinchilla's MassiveText losses. The allocation minimises eq. 1.5 at "
+        "C = 6ND (converged training); Kaplan's own compute-efficient frontier, "
+        "N_opt = 1.3e9 (C_min / PF-day)**0.73 with L(C_min) = (3.1e8 PF-day / C_min)**0.050, "
+        "comes from early-stopped training and puts more of the budget into N.",
+    ),
+    "muennighoff2023": Preset(
+        name="muennighoff2023",
+        law=DataConstrainedLaw(
+            E=1.87,
+            A=521.0,
+            B=1488.0,
+            alpha=0.353,
+            beta=0.353,
+            rd_star=MUENNIGHOFF_RD_STAR,
+            rn_star=MUENNIGHOFF_RN_STAR,
+        ),
+        citation="Muennighoff et al. 2023, Scaling Data-Constrained Language Models, eq. 5 "
+        "and Appendix A (R_D* = 15.4, R_N* = 5.3)",
+        n_kind="total",
+        interval_note=_NO_BOOTSTRAP,
+        notes="Without --unique-tokens the data-constrained law is its Chinchilla-form base "
+        "(every token unique).",
+    ),
+}
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name``; an unknown name raises an error listing the known."""
+    try:
+        return PRESETS[name.lower()]
+    except KeyError:
+        known = ", ".join(sorted(PRESETS))
+        raise ScalingLabError(
+            f"unknown law preset {name!r}; use one of: {known}, or a JSON file written by "
+            "`scalinglab fit --json`"
+        ) from None

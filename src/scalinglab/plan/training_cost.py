@@ -1,0 +1,165 @@
+"""Training time and cost from FLOPs, a device's peak and the model FLOPs utilisation.
+
+MFU (Chowdhery et al. 2022, PaLM, Appendix B) is achieved model FLOP/s over the
+hardware's peak. Here the model FLOPs are the law's ``6 N D`` (the count published runs
+are quoted in), so a calibration from a run and a plan with it use the same convention:
+``GPU-seconds = 6 N D / (MFU * peak)``.
+
+>>> run = PUBLIC_RUNS["llama2-70b"]
+>>> round(mfu_from_run(6 * run.n_params * run.tokens, run.gpu_hours * 3600, 312e12), 3)
+0.435
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from scalinglab.errors import InputError, ScalingLabError
+from scalinglab.plan.hardware import Gpu, find_gpu
+
+DEFAULT_MFU = 0.4
+SECONDS_PER_HOUR = 3600.0
+
+
+@dataclass(frozen=True)
+class PublicRun:
+    """A published training run: size, tokens, GPU-hours on a catalogue device."""
+
+    name: str
+    n_params: float
+    tokens: float
+    gpu_hours: float
+    gpu: str
+    precision: str
+    citation: str
+
+
+PUBLIC_RUNS: dict[str, PublicRun] = {
+    "llama2-70b": PublicRun(
+        name="llama2-70b",
+        n_params=70e9,
+        tokens=2e12,
+        gpu_hours=1_720_320,
+        gpu="a100-80gb",
+        precision="bf16",
+        citation="Touvron et al. 2023, Llama 2, Table 2: 70B, 2.0T tokens, 1,720,320 "
+        "A100-80GB GPU-hours",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """An MFU with its ``source`` (assumed, user, calibrated) and how it was found."""
+
+    mfu: float
+    source: str
+    how: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def mfu_from_run(model_flops: float, gpu_seconds: float, peak_flops: float) -> float:
+    """``model_flops / (gpu_seconds * peak_flops)``: the fraction of peak achieved."""
+    for value, what in ((model_flops, "flops"), (gpu_seconds, "GPU-seconds"), (peak_flops, "peak")):
+        if not math.isfinite(value) or value <= 0:
+            raise ScalingLabError(f"calibration needs a positive {what}, got {value!r}")
+    return model_flops / (gpu_seconds * peak_flops)
+
+
+def gpu_hours(flops: float, peak_flops: float, mfu: float) -> float:
+    """GPU-hours to execute ``flops`` model FLOPs at ``mfu`` of ``peak_flops`` FLOP/s."""
+    return flops / (mfu * peak_flops) / SECONDS_PER_HOUR
+
+
+def flops_in_gpu_hours(hours: float, peak_flops: float, mfu: float) -> float:
+    """Model FLOPs that ``hours`` GPU-hours execute at ``mfu`` of ``peak_flops``."""
+    return hours * SECONDS_PER_HOUR * mfu * peak_flops
+
+
+def calibrate_from_public(name: str, catalogue: dict[str, Gpu]) -> Calibration:
+    """MFU of a published run (``PUBLIC_RUNS``): ``6 N D / (GPU-hours * 3600 * peak)``."""
+    run = PUBLIC_RUNS[name]
+    peak = catalogue[run.gpu].peak_flops(run.precision)
+    mfu = mfu_from_run(6.0 * run.n_params * run.tokens, run.gpu_hours * SECONDS_PER_HOUR, peak)
+    return Calibration(
+        mfu=mfu,
+        source="calibrated",
+        how=f"6ND / (GPU-hours x 3600 x {run.precision} peak {peak:.3g}) from {run.citation}",
+    )
+
+
+def calibrate_from_summary(path: str | Path, catalogue: dict[str, Gpu]) -> Calibration:
+    """MFU of a measured run of this tool from its ``summary.json``.
+
+    Needs ``tokens``, ``wall_seconds`` and either ``flops`` or ``n_params`` (then
+    ``6 N D``); the device peak comes from ``peak_flops`` (FLOP/s) or from ``gpu`` (a
+    catalogue name) with ``precision`` (default bf16); ``n_devices`` defaults to 1.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScalingLabError(f"calibration file {str(path)!r} does not exist") from None
+    except json.JSONDecodeError as error:
+        raise InputError(
+            f"invalid JSON ({error.msg})",
+            fix="pass a run's summary.json",
+            file=str(path),
+            line=error.lineno,
+            column=str(error.colno),
+        ) from None
+    missing = [k for k in ("tokens", "wall_seconds") if k not in data]
+    if "flops" not in data and "n_params" not in data:
+        missing.append("flops (or n_params)")
+    if "peak_flops" not in data and "gpu" not in data:
+        missing.append("peak_flops (or gpu)")
+    if missing:
+        raise InputError(
+            f"lacks {', '.join(missing)}",
+            fix="give tokens, wall_seconds, flops and the device's peak_flops",
+            file=str(path),
+        )
+    flops = (
+        float(data["flops"])
+        if "flops" in data
+        else 6.0 * float(data["n_params"]) * float(data["tokens"])
+    )
+    if "peak_flops" in data:
+        peak = float(data["peak_flops"])
+    else:
+        peak = find_gpu(str(data["gpu"]), catalogue).peak_flops(str(data.get("precision", "bf16")))
+    devices = int(data.get("n_devices", 1))
+    mfu = mfu_from_run(flops, float(data["wall_seconds"]) * devices, peak)
+    return Calibration(
+        mfu=mfu,
+        source="calibrated",
+        how=f"flops / (wall_seconds x {devices} device(s) x peak {peak:.3g}) from {path}",
+    )
+
+
+def resolve_mfu(
+    mfu: float | None, calibrate_from: str | Path | None, catalogue: dict[str, Gpu]
+) -> Calibration:
+    """The MFU to plan with: given, calibrated (a public run's name or a summary.json),
+    or the stated default."""
+    if mfu is not None and calibrate_from is not None:
+        raise ScalingLabError("give --mfu or --calibrate-from, not both")
+    if mfu is not None:
+        if not 0 < mfu <= 1:
+            raise ScalingLabError(f"--mfu must be in (0, 1], got {mfu}")
+        return Calibration(mfu=float(mfu), source="user", how="given with --mfu")
+    if calibrate_from is not None:
+        if str(calibrate_from).lower() in PUBLIC_RUNS:
+            return calibrate_from_public(str(calibrate_from).lower(), catalogue)
+        return calibrate_from_summary(calibrate_from, catalogue)
+    return Calibration(
+        mfu=DEFAULT_MFU,
+        source="assumed",
+        how="default 0.4 (large dense runs report 0.35-0.55; calibrate with --calibrate-from)",
+    )
