@@ -78,7 +78,7 @@ def test_bad_input_is_one_line_and_exit_2(args, match):
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_real_process_answers_fast_and_imports_no_torch():
+def test_real_process_answers_fast_and_imports_no_torch_nor_scipy():
     # Run the command in a fresh interpreter, then check what it imported. The wall time
     # includes interpreter start-up and is noisy on a shared machine: the bound here is
     # generous, the figure measured on a quiet machine is in BENCHMARKS.md.
@@ -89,6 +89,7 @@ def test_real_process_answers_fast_and_imports_no_torch():
         "app(['plan', '--law', 'epoch2024', '--flops', '1e23'], standalone_mode=False)\n"
         "print('SECONDS', time.perf_counter() - t)\n"
         "print('TORCH', 'torch' in sys.modules)\n"
+        "print('SCIPY', 'scipy' in sys.modules)\n"
     )
     start = time.perf_counter()
     done = subprocess.run(
@@ -96,4 +97,5 @@ def test_real_process_answers_fast_and_imports_no_torch():
     )
     wall = time.perf_counter() - start
     assert "TORCH False" in done.stdout
+    assert "SCIPY False" in done.stdout
     assert wall < 5.0

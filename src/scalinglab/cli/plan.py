@@ -80,7 +80,7 @@ def plan(
     hardware_file: Annotated[
         Path | None,
         typer.Option(
-            "--hardware-file", help="TOML file of [gpu.<key>] entries adding to the catalogue."
+            "--hardware-file", help="TOML file of \\[gpu.<key>] entries adding to the catalogue."
         ),
     ] = None,
     inference_tokens: Annotated[
