@@ -136,3 +136,13 @@ def test_kaplan_preset_counts_non_embedding_parameters():
 def test_user_errors(kwargs, match):
     with pytest.raises(ScalingLabError, match=match):
         make_plan("chinchilla", **kwargs)
+
+
+def test_encoder_family_reports_latency_per_sequence():
+    plan = make_plan("epoch2024", flops=1e21, gpu="l4", family="bert", seq_len=512)
+    names = {figure.name for figure in plan.figures if figure.section == "inference"}
+    assert names == {"encoder latency per sequence"}
+    assert plan.shape.family == "bert"
+    decoder = make_plan("epoch2024", flops=1e21, gpu="l4")
+    names = {figure.name for figure in decoder.figures if figure.section == "inference"}
+    assert "decode time per token, batch 1" in names

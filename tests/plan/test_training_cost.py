@@ -45,6 +45,17 @@ def test_summary_json_of_a_measured_run(tmp_path):
     assert calibrate_from_summary(path, CATALOGUE).mfu == pytest.approx(6e18 / (3600 * 8 * 312e12))
 
 
+def test_summary_json_prefers_6nd_and_counts_world_size(tmp_path):
+    # the fields `scalinglab train` writes: exact `flops`, `flops_6nd`, `world_size`
+    path = tmp_path / "summary.json"
+    summary = {"tokens": 1e9, "flops": 7e18, "flops_6nd": 6e18, "wall_seconds": 100.0,
+               "peak_flops": 1e15, "world_size": 4, "n_params": 1e9}  # fmt: skip
+    path.write_text(json.dumps(summary))
+    calibration = calibrate_from_summary(path, CATALOGUE)
+    assert calibration.mfu == pytest.approx(6e18 / (100 * 4 * 1e15))
+    assert "flops_6nd" in calibration.how
+
+
 def test_summary_json_errors_name_the_file_and_the_missing_fields(tmp_path):
     path = tmp_path / "summary.json"
     path.write_text('{"tokens": 1e9}')

@@ -32,12 +32,12 @@ from scalinglab.plan.allocation import (
 )
 from scalinglab.plan.budget import Budget, resolve_budget
 from scalinglab.plan.candidates import Candidate, build_candidates, recommend
-from scalinglab.plan.figures import Figure
+from scalinglab.plan.figures import Figure, plan_figures
 from scalinglab.plan.hardware import Gpu, find_gpu, load_catalogue
 from scalinglab.plan.inference import BYTES_PER_VALUE, InferenceCost, inference_cost
 from scalinglab.plan.law_source import LoadedLaw, load_law
-from scalinglab.plan.loss import loss_interval, predict_loss
-from scalinglab.plan.memory import STRATEGY_NAMES, TrainingMemory, choose_strategy, training_memory
+from scalinglab.plan.loss import loss_interval
+from scalinglab.plan.memory import TrainingMemory, choose_strategy, training_memory
 from scalinglab.plan.shapes import estimated_depth_and_width, shape_for_law_n
 from scalinglab.plan.training_cost import Calibration, gpu_hours, resolve_mfu
 
@@ -93,7 +93,13 @@ class Plan:
     candidates: list[Candidate]
     recommended: int
     reason: str
-    figures: list[Figure]
+    unique_tokens: float | None
+    family: str
+
+    @property
+    def figures(self) -> list[Figure]:
+        """Every headline number with its source (see :func:`plan_figures`)."""
+        return plan_figures(self)
 
     def to_json_dict(self) -> dict[str, Any]:
         """Plain JSON: headline keys first, then every section and every figure."""
@@ -285,9 +291,9 @@ def make_plan(
         candidates=rows,
         recommended=index,
         reason=reason,
-        figures=[],
+        unique_tokens=unique_tokens,
+        family=family,
     )
-    object.__setattr__(plan, "figures", _figures(plan, unique_tokens))
     return plan
 
 
@@ -314,274 +320,3 @@ def _inference(
         bytes_per_value=BYTES_PER_VALUE[hardware.precision],
         lifetime_tokens=lifetime_tokens,
     )
-
-
-def _figures(plan: Plan, unique_tokens: float | None) -> list[Figure]:
-    """Every headline number with its source; the CLI prints these as tables."""
-    law_source = plan.law.source
-    optimum = plan.compute_optimal
-    figures = [
-        Figure(
-            "budget",
-            "training compute C",
-            plan.budget.flops,
-            "FLOPs",
-            _budget_source(plan),
-            plan.budget.how,
-        ),
-        Figure("allocation", "N* parameters", optimum.n, "params", law_source, optimum.how),
-        Figure("allocation", "D* tokens", optimum.d, "tokens", law_source, "C / (6 N*)"),
-        Figure(
-            "allocation",
-            "tokens per parameter",
-            optimum.tokens_per_param,
-            "tokens/param",
-            "derived",
-            "D* / N*",
-        ),
-        Figure(
-            "allocation",
-            "predicted loss",
-            optimum.loss,
-            "nats/token",
-            law_source,
-            f"L(N*, D*) from {plan.law.citation}",
-        ),
-        Figure(
-            "allocation",
-            "loss interval",
-            "n/a"
-            if plan.loss_interval is None
-            else f"[{plan.loss_interval[0]:.4f}, {plan.loss_interval[1]:.4f}]",
-            "nats/token",
-            law_source,
-            plan.law.interval_note,
-        ),
-    ]
-    if plan.inference_aware is not None:
-        aware = plan.inference_aware
-        base_lifetime = optimum.flops + (aware.inference_flops or 0.0) * optimum.n / aware.n
-        figures += [
-            Figure("inference-aware", "N", aware.n, "params", "derived", aware.how),
-            Figure(
-                "inference-aware",
-                "D",
-                aware.d,
-                "tokens",
-                "derived",
-                "tokens reaching the same loss",
-            ),
-            Figure("inference-aware", "training compute", aware.flops, "FLOPs", "derived", "6ND"),
-            Figure(
-                "inference-aware",
-                "lifetime compute saved vs N*",
-                1.0 - (aware.flops + (aware.inference_flops or 0.0)) / base_lifetime,
-                "fraction",
-                "derived",
-                "1 - (6ND + 2NI) / (6N*D* + 2N*I)",
-            ),
-        ]
-    if plan.data_constrained is not None and unique_tokens is not None:
-        dc = plan.data_constrained
-        figures += [
-            Figure(
-                "data-constrained",
-                "unique tokens",
-                unique_tokens,
-                "tokens",
-                "user",
-                "--unique-tokens",
-            ),
-            Figure("data-constrained", "N", dc.n, "params", "derived", dc.how),
-            Figure("data-constrained", "D (with repeats)", dc.d, "tokens", "derived", "C / (6N)"),
-            Figure(
-                "data-constrained", "epochs", dc.epochs, "epochs", "derived", "D / unique tokens"
-            ),
-            Figure(
-                "data-constrained",
-                "predicted loss",
-                dc.loss,
-                "nats/token",
-                law_source,
-                "Muennighoff eq. 5",
-            ),
-            Figure(
-                "data-constrained",
-                "loss of N*, D* on this data",
-                float(predict_loss(plan.law.law, optimum.n, optimum.d, unique_tokens)),
-                "nats/token",
-                law_source,
-                "the compute-optimal allocation, repeats discounted",
-            ),
-        ]
-    shape = plan.shape
-    counts = count_params(shape)
-    figures += [
-        Figure(
-            "shape",
-            "shape for N*",
-            f"{shape.n_layer} layers x d_model {shape.d_model}, {shape.n_head} heads, "
-            f"d_ff {shape.d_ff}",
-            "",
-            "derived",
-            f"ladder rules (scalinglab.models.ladder), vocab {shape.vocab_size}, "
-            f"context {shape.n_ctx}",
-        ),
-        Figure(
-            "shape", "parameters of the shape", counts.total, "params", "derived", "exact count"
-        ),
-        Figure(
-            "training",
-            "FLOPs 6ND",
-            optimum.flops,
-            "FLOPs",
-            "derived",
-            "6 N* D* (the laws' convention)",
-        ),
-        Figure(
-            "training",
-            "FLOPs exact for the shape",
-            plan.shape_flops_exact,
-            "FLOPs",
-            "derived",
-            "3 x forward matmul FLOPs per token x D* "
-            f"({plan.shape_flops_exact / optimum.flops:.3f} x 6ND)",
-        ),
-    ]
-    hardware = plan.hardware
-    if hardware.gpu is None:
-        return figures
-    gpu = hardware.gpu
-    figures += [
-        Figure("hardware", "device", gpu.name, "", "catalogue", gpu.source),
-        Figure(
-            "hardware",
-            f"peak {hardware.precision}",
-            hardware.peak,
-            "FLOP/s",
-            "catalogue",
-            "dense tensor-core peak",
-        ),
-        Figure("hardware", "memory", gpu.memory_bytes, "bytes", "catalogue", f"entry {gpu.key}"),
-        Figure(
-            "hardware",
-            "bandwidth",
-            gpu.bandwidth_bytes_per_s,
-            "bytes/s",
-            "catalogue",
-            f"entry {gpu.key}",
-        ),
-        Figure(
-            "hardware",
-            "MFU",
-            hardware.calibration.mfu,
-            "fraction",
-            hardware.calibration.source,
-            hardware.calibration.how,
-        ),
-        Figure(
-            "training",
-            "GPU-hours",
-            plan.training["train_gpu_hours"],
-            "h",
-            "derived",
-            "6ND / (MFU x peak) / 3600",
-        ),
-        Figure(
-            "training",
-            f"wall time on {hardware.gpus} GPUs",
-            plan.training["wall_hours"],
-            "h",
-            "derived",
-            "GPU-hours / GPUs (perfect scaling)",
-        ),
-    ]
-    if hardware.price_per_gpu_hour is not None:
-        figures.append(
-            Figure(
-                "training",
-                "cost",
-                plan.training["train_cost_dollars"],
-                "$",
-                "derived",
-                f"GPU-hours x ${hardware.price_per_gpu_hour}/GPU-hour (user)",
-            )
-        )
-    chosen, checkpointed = plan.memory_choice
-    total = chosen.total_checkpointed if checkpointed else chosen.total
-    figures.append(
-        Figure(
-            "memory",
-            "memory per GPU (chosen)",
-            total,
-            "bytes",
-            "derived",
-            f"{STRATEGY_NAMES[chosen.strategy]}, activation checkpointing "
-            f"{'on' if checkpointed else 'off'}; fits {gpu.memory_bytes / 1e9:.0f} GB: "
-            f"{'yes' if total <= gpu.memory_bytes else 'no'}",
-        )
-    )
-    if plan.inference is not None:
-        inf = plan.inference
-        figures += [
-            Figure(
-                "inference",
-                "prefill FLOPs",
-                inf.prefill_flops,
-                "FLOPs",
-                "derived",
-                f"2NP + 2LdP^2, P = {inf.context}",
-            ),
-            Figure(
-                "inference",
-                "decode time per token, batch 1",
-                inf.decode_seconds_per_token_batch1 * 1e3,
-                "ms",
-                "derived",
-                "max(bytes / bandwidth, FLOPs / peak)",
-            ),
-            Figure(
-                "inference",
-                f"KV cache, batch {inf.batch}",
-                inf.kv_cache_bytes,
-                "bytes",
-                "derived",
-                "2 L d T B bytes/value",
-            ),
-            Figure(
-                "inference",
-                f"throughput, batch {inf.batch}",
-                inf.throughput_tokens_per_s,
-                "tokens/s",
-                "derived",
-                "B / decode step time",
-            ),
-            Figure(
-                "inference",
-                "encoder latency per sequence",
-                inf.encoder_seconds_per_sequence * 1e3,
-                "ms",
-                "derived",
-                "max(FLOPs / peak, weights / bandwidth), bidirectional",
-            ),
-        ]
-        if inf.lifetime_gpu_hours is not None:
-            figures.append(
-                Figure(
-                    "inference",
-                    "lifetime inference GPU-hours",
-                    inf.lifetime_gpu_hours,
-                    "h",
-                    "derived",
-                    "inference tokens / throughput / 3600",
-                )
-            )
-    return figures
-
-
-def _budget_source(plan: Plan) -> str:
-    if plan.budget.kind == "flops":
-        return "user"
-    if plan.budget.kind == "target_loss":
-        return plan.law.source
-    return "derived"

@@ -97,9 +97,11 @@ def calibrate_from_public(name: str, catalogue: dict[str, Gpu]) -> Calibration:
 def calibrate_from_summary(path: str | Path, catalogue: dict[str, Gpu]) -> Calibration:
     """MFU of a measured run of this tool from its ``summary.json``.
 
-    Needs ``tokens``, ``wall_seconds`` and either ``flops`` or ``n_params`` (then
-    ``6 N D``); the device peak comes from ``peak_flops`` (FLOP/s) or from ``gpu`` (a
-    catalogue name) with ``precision`` (default bf16); ``n_devices`` defaults to 1.
+    Model FLOPs are ``flops_6nd`` (the planner's convention) when present, else ``flops``,
+    else ``6 x n_params x tokens``; time is ``wall_seconds`` (evaluation and checkpoints
+    included: the planner prices whole runs) on ``world_size`` (or ``n_devices``, default
+    1) devices; the peak is ``peak_flops`` (FLOP/s) or a catalogue ``gpu`` name with
+    ``precision`` (default bf16).
     """
     path = Path(path)
     try:
@@ -114,10 +116,10 @@ def calibrate_from_summary(path: str | Path, catalogue: dict[str, Gpu]) -> Calib
             line=error.lineno,
             column=str(error.colno),
         ) from None
-    missing = [k for k in ("tokens", "wall_seconds") if k not in data]
-    if "flops" not in data and "n_params" not in data:
-        missing.append("flops (or n_params)")
-    if "peak_flops" not in data and "gpu" not in data:
+    missing = [k for k in ("tokens", "wall_seconds") if not data.get(k)]
+    if not any(data.get(k) for k in ("flops_6nd", "flops", "n_params")):
+        missing.append("flops (or flops_6nd, n_params)")
+    if not data.get("peak_flops") and not data.get("gpu"):
         missing.append("peak_flops (or gpu)")
     if missing:
         raise InputError(
@@ -125,21 +127,22 @@ def calibrate_from_summary(path: str | Path, catalogue: dict[str, Gpu]) -> Calib
             fix="give tokens, wall_seconds, flops and the device's peak_flops",
             file=str(path),
         )
-    flops = (
-        float(data["flops"])
-        if "flops" in data
-        else 6.0 * float(data["n_params"]) * float(data["tokens"])
-    )
-    if "peak_flops" in data:
+    if data.get("flops_6nd"):
+        flops, counted = float(data["flops_6nd"]), "flops_6nd"
+    elif data.get("flops"):
+        flops, counted = float(data["flops"]), "flops"
+    else:
+        flops, counted = 6.0 * float(data["n_params"]) * float(data["tokens"]), "6 n_params tokens"
+    if data.get("peak_flops"):
         peak = float(data["peak_flops"])
     else:
         peak = find_gpu(str(data["gpu"]), catalogue).peak_flops(str(data.get("precision", "bf16")))
-    devices = int(data.get("n_devices", 1))
+    devices = int(data.get("world_size", data.get("n_devices", 1)))
     mfu = mfu_from_run(flops, float(data["wall_seconds"]) * devices, peak)
     return Calibration(
         mfu=mfu,
         source="calibrated",
-        how=f"flops / (wall_seconds x {devices} device(s) x peak {peak:.3g}) from {path}",
+        how=f"{counted} / (wall_seconds x {devices} device(s) x peak {peak:.3g}) from {path}",
     )
 
 
