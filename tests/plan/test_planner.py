@@ -146,3 +146,12 @@ def test_encoder_family_reports_latency_per_sequence():
     decoder = make_plan("epoch2024", flops=1e21, gpu="l4")
     names = {figure.name for figure in decoder.figures if figure.section == "inference"}
     assert "decode time per token, batch 1" in names
+
+
+def test_kaplan_preset_reports_its_compute_law():
+    # Kaplan et al. 2020, eq. 1.3: L(C_min) = (3.1e8 PF-days / C_min)^0.050, 1 PF-day =
+    # 8.64e19 FLOPs. At 5.76e23 FLOPs: (2.678e28 / 5.76e23)^0.05 = 46,500^0.05 = 1.711.
+    plan = make_plan("kaplan2020", flops=5.76e23)
+    (figure,) = [f for f in plan.figures if f.name == "loss from the compute law L(C)"]
+    assert figure.value == pytest.approx(1.711, abs=1e-3)
+    assert figure.source == "preset"

@@ -93,6 +93,18 @@ def plan_figures(plan: Plan) -> list[Figure]:
             plan.law.interval_note,
         ),
     ]
+    if plan.law.compute_law is not None:
+        figures.append(
+            Figure(
+                "allocation",
+                "loss from the compute law L(C)",
+                float(plan.law.compute_law.predict(C=plan.budget.flops)),
+                "nats/token",
+                law_source,
+                "Kaplan eq. 1.3, L(C_min) = (3.1e8 PF-days / C)**0.050: early-stopped "
+                "frontier, above the converged L(N*, D*)",
+            )
+        )
     if plan.inference_aware is not None:
         aware = plan.inference_aware
         base_lifetime = optimum.flops + (aware.inference_flops or 0.0) * optimum.n / aware.n

@@ -43,6 +43,7 @@ class LoadedLaw:
     notes: str
     samples: dict[str, np.ndarray] | None = None
     ci_level: float = 0.95
+    compute_law: LawForm | None = None
 
     def sample_laws(self) -> LawForm | None:
         """One law object whose parameters are arrays of the bootstrap samples."""
@@ -66,6 +67,7 @@ def load_law(spec: str | Path | dict[str, Any]) -> LoadedLaw:
             n_kind=preset.n_kind,
             interval_note=preset.interval_note,
             notes=preset.notes,
+            compute_law=preset.compute_law,
         )
     path = Path(text)
     if not path.is_file():

@@ -13,8 +13,9 @@ presets are not comparable with one another, only allocations are.
   joint fit L(N, D) of eq. 1.5 with Table 2's constants ``alphaN = 0.076, alphaD = 0.103,
   Nc = 6.4e13, Dc = 1.8e13``; ``N`` excludes embeddings, the data is WebText2 with the
   GPT-2 BPE tokenizer (50257 tokens). Their compute law L(C_min) = (3.1e8 PF-days /
-  C_min)**0.050 and compute-efficient frontier N_opt ∝ C_min**0.73 (Section 6) come from
-  early-stopped training and are quoted in :attr:`Preset.notes`, not used.
+  C_min)**0.050 (eq. 1.3) is :attr:`Preset.compute_law`, reported beside the allocation;
+  the compute-efficient frontier N_opt ∝ C_min**0.73 comes from early-stopped training
+  and is quoted in :attr:`Preset.notes`, not used.
 - ``muennighoff2023``: Muennighoff et al. 2023, "Scaling Data-Constrained Language
   Models" (eq. 5 and Appendix A): Chinchilla-form base terms refitted on their runs
   ``E = 1.87, A = 521, B = 1488, alpha = beta = 0.353`` with repetition half-lives
@@ -26,12 +27,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scalinglab.errors import ScalingLabError
-from scalinglab.laws.forms import ChinchillaLaw, DataConstrainedLaw, KaplanND, LawForm
+from scalinglab.laws.forms import ChinchillaLaw, DataConstrainedLaw, KaplanC, KaplanND, LawForm
 
 #: Repetition constants of Muennighoff et al. 2023, used to extend a Chinchilla-form law
 #: to repeated data when the user gives ``unique_tokens``.
 MUENNIGHOFF_RD_STAR = 15.4
 MUENNIGHOFF_RN_STAR = 5.3
+#: One petaflop/s-day in FLOPs (Kaplan et al. 2020 quote compute in PF-days).
+PF_DAY = 1e15 * 86400
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class Preset:
     n_kind: str
     interval_note: str
     notes: str = ""
+    compute_law: LawForm | None = None
 
 
 _NO_BOOTSTRAP = (
@@ -78,6 +82,7 @@ PRESETS: dict[str, Preset] = {
         "C = 6ND (converged training); Kaplan's own compute-efficient frontier, "
         "N_opt = 1.3e9 (C_min / PF-day)**0.73 with L(C_min) = (3.1e8 PF-day / C_min)**0.050, "
         "comes from early-stopped training and puts more of the budget into N.",
+        compute_law=KaplanC(Cc=3.1e8 * PF_DAY, alphaC=0.050),
     ),
     "muennighoff2023": Preset(
         name="muennighoff2023",
