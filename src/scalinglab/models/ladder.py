@@ -28,6 +28,7 @@ and depths reach any target within 20% from ``N = 1e5``, 15% from ``3e5`` and 12
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from typing import Any
@@ -73,25 +74,32 @@ def _nonembed(family: Family, n_layer: int, d_model: int, vocab_size: int, n_ctx
     return count_params(_make(family, n_layer, d_model, vocab_size, n_ctx)).nonembed
 
 
+def _depth_bound(target: float, aspect: float) -> float:
+    """Depth at which ``12 n_layer d_model**2 = target`` with ``d_model = aspect n_layer``."""
+    return (target / 12.0 / aspect**2) ** (1.0 / 3.0)
+
+
 def _candidates(target: float, family: Family, vocab_size: int, n_ctx: int) -> list[ShapeSpec]:
-    """For every depth, the two allowed widths in the aspect band whose ``N`` brackets
-    the target (found by bisection, since ``N`` grows with width)."""
-    max_layer = max(1, math.ceil((target / 12.0 / ASPECT_MIN**2) ** (1.0 / 3.0)) + 1)
+    """For every depth that can reach the target inside the aspect band, the two allowed
+    widths whose ``N`` brackets it (found by bisection, since ``N`` grows with width)."""
+    min_layer = max(1, math.floor(_depth_bound(target, ASPECT_MAX)) - 1)
+    max_layer = max(1, math.ceil(_depth_bound(target, ASPECT_MIN)) + 1)
     widths = _widths_up_to(int(ASPECT_MAX * max_layer) + HEAD_DIM)
     shapes = []
-    for n_layer in range(1, max_layer + 1):
-        fits = [w for w in widths if ASPECT_MIN <= w / n_layer <= ASPECT_MAX]
-        if not fits:
+    for n_layer in range(min_layer, max_layer + 1):
+        first = bisect.bisect_left(widths, ASPECT_MIN * n_layer)
+        last = bisect.bisect_right(widths, ASPECT_MAX * n_layer) - 1
+        if first > last:
             continue
-        lo, hi = 0, len(fits) - 1
+        lo, hi = first, last
         while lo < hi:
             mid = (lo + hi) // 2
-            if _nonembed(family, n_layer, fits[mid], vocab_size, n_ctx) >= target:
+            if _nonembed(family, n_layer, widths[mid], vocab_size, n_ctx) >= target:
                 hi = mid
             else:
                 lo = mid + 1
-        for i in sorted({max(0, lo - 1), lo}):
-            shapes.append(_make(family, n_layer, fits[i], vocab_size, n_ctx))
+        for i in sorted({max(first, lo - 1), lo}):
+            shapes.append(_make(family, n_layer, widths[i], vocab_size, n_ctx))
     return shapes
 
 
