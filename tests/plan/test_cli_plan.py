@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+import scalinglab.plan
 from scalinglab.cli.app import app
 
 runner = CliRunner()
@@ -78,24 +82,40 @@ def test_bad_input_is_one_line_and_exit_2(args, match):
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_real_process_answers_fast_and_imports_no_torch_nor_scipy():
-    # Run the command in a fresh interpreter, then check what it imported. The wall time
-    # includes interpreter start-up and is noisy on a shared machine: the bound here is
-    # generous, the figure measured on a quiet machine is in BENCHMARKS.md.
+def test_real_process_answers_fast_and_imports_no_torch():
+    # Run the command in a fresh interpreter, then check what it imported. "Answers in
+    # < 1 s" is checked on the child's CPU time (user + system), which contention on a
+    # shared machine barely changes; wall time there is mostly waiting for a core, so its
+    # bound is generous. Figures measured are in BENCHMARKS.md.
     code = (
-        "import sys, time\n"
-        "t = time.perf_counter()\n"
+        "import sys\n"
         "from scalinglab.cli.app import app\n"
         "app(['plan', '--law', 'epoch2024', '--flops', '1e23'], standalone_mode=False)\n"
-        "print('SECONDS', time.perf_counter() - t)\n"
         "print('TORCH', 'torch' in sys.modules)\n"
-        "print('SCIPY', 'scipy' in sys.modules)\n"
     )
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     assert "TORCH False" in done.stdout
-    assert "SCIPY False" in done.stdout
-    assert wall < 5.0
+    assert cpu < 1.0
+    assert wall < 10.0
+
+
+def test_planner_modules_import_neither_torch_nor_scipy():
+    # scipy.optimize alone costs about 0.35 s of CPU to import, a third of the budget, so
+    # the planner's searches are in scalinglab.plan.search; torch is banned from plan/.
+    for path in Path(scalinglab.plan.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] not in ("torch", "scipy"), f"{path.name} imports {name}"
