@@ -69,8 +69,11 @@ class LawForm:
         hits = []
         for name, value in self.params.items():
             bound = self.bounds[name]
-            span = abs(bound.upper - bound.lower)
-            if abs(value - bound.lower) <= rtol * span or abs(value - bound.upper) <= rtol * span:
+            lower, upper, x = bound.lower, bound.upper, value
+            if bound.log:  # scale parameters: compare on the log scale the fitter searches
+                lower, upper, x = math.log(lower), math.log(upper), math.log(max(value, 1e-300))
+            span = abs(upper - lower)
+            if abs(x - lower) <= rtol * span or abs(x - upper) <= rtol * span:
                 hits.append(name)
         return hits
 

@@ -1,0 +1,377 @@
+"""Fit a law form to data: many starts optimised together, the best polished, diagnosed.
+
+:func:`fit_law` is the one entry point. The default objective is the summed Huber loss
+(``delta`` 1e-3) of log residuals, as Hoffmann et al. 2022; ``"huber_likelihood"`` is
+the Huber log-likelihood with a learned scale of Besiroglu et al. 2024. The search:
+
+1. every start of the grid (:mod:`scalinglab.laws.starts`) runs batched trust-region
+   Gauss-Newton with Huber (IRLS) weights until its relative gain per step is < 1e-6;
+2. the end points are clustered (internal parameters rounded to 0.01): starts in one
+   cluster share a basin; clusters whose objective is within 2x of the best continue to
+   tight convergence (relative gain < 1e-10);
+3. the best ``n_polish`` distinct minima are polished by scipy's L-BFGS-B with
+   analytic gradients; the lowest objective wins.
+
+``n_starts_in_best_basin`` counts the starts whose cluster ends within a relative 1e-6 of
+the best objective.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize
+
+from scalinglab.errors import ScalingLabError
+from scalinglab.laws.forms import FORMS, LawForm
+from scalinglab.laws.newton import newton_batch
+from scalinglab.laws.objective import HuberLikelihood, HuberObjective, LogModel, model_for
+from scalinglab.laws.starts import CHINCHILLA_PUBLISHED, default_starts, starts_from
+
+OBJECTIVES = ("huber", "huber_likelihood")
+BASIN_RTOL = 1e-6
+
+
+@dataclass(frozen=True)
+class ResidualStats:
+    """Statistics of the log residuals ``log predicted - log observed`` (natural log)."""
+
+    n: int
+    mean: float
+    std: float
+    rmse: float
+    max_abs: float
+
+    @classmethod
+    def of(cls, residuals: np.ndarray) -> ResidualStats:
+        r = np.asarray(residuals, dtype=float)
+        return cls(
+            n=int(r.size),
+            mean=float(r.mean()),
+            std=float(r.std()),
+            rmse=float(np.sqrt(np.mean(r * r))),
+            max_abs=float(np.abs(r).max()),
+        )
+
+
+@dataclass
+class FitResult:
+    """Outcome of :func:`fit_law`, in the style of ``scipy.optimize.OptimizeResult``.
+
+    ``value`` is the objective at ``law`` (summed Huber loss, or the negative
+    log-likelihood for ``huber_likelihood``, whose learned scale is ``scale``).
+    """
+
+    law: LawForm
+    objective: str
+    value: float
+    converged: bool
+    message: str
+    n_starts: int
+    n_starts_in_best_basin: int
+    residuals: ResidualStats
+    warnings: list[str] = field(default_factory=list)
+    delta: float = 1e-3
+    scale: float | None = None
+
+    @property
+    def params(self) -> dict[str, float]:
+        """The fitted parameters by name."""
+        return self.law.params
+
+    def predict(self, **inputs: Any) -> np.ndarray:
+        """The fitted law's prediction (see the form's ``predict``)."""
+        return self.law.predict(**inputs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict of the result."""
+        return {
+            **self.law.to_dict(),
+            "objective": self.objective,
+            "value": self.value,
+            "delta": self.delta,
+            "scale": self.scale,
+            "converged": self.converged,
+            "message": self.message,
+            "n_starts": self.n_starts,
+            "n_starts_in_best_basin": self.n_starts_in_best_basin,
+            "residuals": vars(self.residuals).copy(),
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass
+class Problem:
+    """A form's model, prepared inputs, log targets and point weights (internal use)."""
+
+    model: LogModel
+    X: dict[str, np.ndarray]
+    log_y: np.ndarray
+    n_points: int
+
+    def huber(self, delta: float, weights: np.ndarray | None = None) -> HuberObjective:
+        return HuberObjective(self.model, self.X, self.log_y, delta, weights)
+
+
+def resolve_form(form: str | type[LawForm]) -> type[LawForm]:
+    """The form class for a name such as ``"chinchilla"`` (or the class itself)."""
+    if isinstance(form, str):
+        if form not in FORMS:
+            raise ScalingLabError(f"unknown law form {form!r}; use one of: {', '.join(FORMS)}")
+        return FORMS[form]
+    return form
+
+
+def make_problem(form: type[LawForm], data: Any, target: str = "loss") -> Problem:
+    """Validate ``data`` (DataFrame or dict of arrays) for ``form`` and prepare it."""
+    columns = (*form.inputs, target)
+    arrays: dict[str, np.ndarray] = {}
+    for name in columns:
+        try:
+            column = data[name]
+        except (KeyError, IndexError) as missing:
+            raise ScalingLabError(
+                f"fitting form {form.form!r} needs a column {name!r}; "
+                f"give columns {', '.join(columns)}"
+            ) from missing
+        values = np.asarray(column, dtype=float).ravel()
+        if not np.all(np.isfinite(values)) or np.any(values <= 0):
+            raise ScalingLabError(
+                f"column {name!r} must hold finite positive numbers to fit form {form.form!r}"
+            )
+        arrays[name] = values
+    n = len(arrays[target])
+    if any(len(v) != n for v in arrays.values()):
+        raise ScalingLabError("all columns must have the same length")
+    p = len(form.parameter_names())
+    if n < p:
+        raise ScalingLabError(
+            f"form {form.form!r} has {p} parameters but only {n} points were given; "
+            f"give at least {p} points"
+        )
+    model = model_for(form)
+    return Problem(model, model.prepare(arrays), np.log(arrays[target]), n)
+
+
+def fit_law(
+    form: str | type[LawForm],
+    data: Any,
+    *,
+    target: str = "loss",
+    objective: str = "huber",
+    delta: float = 1e-3,
+    starts: str | Mapping[str, float] | LawForm | np.ndarray | Sequence | None = None,
+    max_iter: int = 200,
+    tol: float = 1e-10,
+    n_polish: int = 5,
+) -> FitResult:
+    """Fit ``form`` (a name in ``FORMS`` or a form class) to ``data``.
+
+    ``data``: a pandas DataFrame or a dict of arrays with the form's ``inputs`` columns
+    and ``target`` (loss in nats/token by default). ``starts``: ``None`` (the form's
+    default grid), ``"chinchilla"`` (Hoffmann et al.'s published fit, one start), a dict
+    or law (one start) or an array ``starts x params`` of natural parameters.
+    ``max_iter`` caps the iterations of each batched stage; ``tol`` is the relative
+    objective change at which the final stage stops.
+
+    Raises :class:`ScalingLabError` for an unknown form or objective, a missing or
+    non-positive column, or fewer points than parameters.
+    """
+    form_cls = resolve_form(form)
+    if objective not in OBJECTIVES:
+        raise ScalingLabError(
+            f"unknown objective {objective!r}; use one of {', '.join(OBJECTIVES)}"
+        )
+    problem = make_problem(form_cls, data, target)
+    theta0 = _initial_theta(problem.model, form_cls, starts, np.exp(problem.log_y))
+    search = multistart(problem, theta0, delta, max_iter=max_iter, tol=tol, n_polish=n_polish)
+    if objective == "huber":
+        theta, value, scale = search.theta, search.value, None
+        converged, message = search.converged, search.message
+    else:
+        candidates = theta0 if len(theta0) == 1 else search.candidates
+        theta, value, scale, converged, message = _likelihood_fit(problem, candidates, delta)
+    law = problem.model.law(theta)
+    residuals = problem.model.value(theta[None, :], problem.X)[0] - problem.log_y
+    return FitResult(
+        law=law,
+        objective=objective,
+        value=value,
+        converged=converged,
+        message=message,
+        n_starts=len(theta0),
+        n_starts_in_best_basin=search.n_in_best_basin,
+        residuals=ResidualStats.of(residuals),
+        warnings=diagnose(problem, theta, law, delta),
+        delta=delta,
+        scale=scale,
+    )
+
+
+def _initial_theta(
+    model: LogModel, form: type[LawForm], starts: Any, target: np.ndarray
+) -> np.ndarray:
+    if starts is None:
+        return default_starts(form, target)
+    if isinstance(starts, str):
+        if starts != "chinchilla" or "alpha" not in form.parameter_names():
+            raise ScalingLabError(
+                f"unknown starts {starts!r} for form {form.form!r}; give None, 'chinchilla' "
+                "(Chinchilla-like forms only) or an array of starting parameters"
+            )
+        base = dict(CHINCHILLA_PUBLISHED)
+        for name in form.parameter_names():
+            base.setdefault(name, 5.0)
+        starts = base
+    try:
+        natural = starts_from(form, starts)
+    except (KeyError, ValueError) as bad:
+        raise ScalingLabError(f"bad starts for form {form.form!r}: {bad}") from bad
+    return model.to_internal(natural)
+
+
+@dataclass
+class Search:
+    """Result of :func:`multistart` in internal coordinates."""
+
+    theta: np.ndarray
+    value: float
+    converged: bool
+    message: str
+    n_in_best_basin: int
+    candidates: np.ndarray
+
+
+def multistart(
+    problem: Problem,
+    theta0: np.ndarray,
+    delta: float,
+    *,
+    max_iter: int = 200,
+    tol: float = 1e-10,
+    n_polish: int = 5,
+) -> Search:
+    """Minimise the summed Huber objective from every row of ``theta0`` (internal)."""
+    model, objective = problem.model, problem.huber(delta)
+    lower, upper = model.lower, model.upper
+    coarse = newton_batch(objective, theta0, lower, upper, ftol=1e-6, max_iter=max_iter)
+    if not np.isfinite(coarse.value).any():
+        raise ScalingLabError("every start gave a non-finite objective; check the data")
+    keys = np.round(np.where(np.isfinite(coarse.value)[:, None], coarse.theta, np.inf), 2)
+    _, inverse = np.unique(keys, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    n_clusters = int(inverse.max()) + 1
+    rep_value = np.full(n_clusters, np.inf)
+    np.minimum.at(rep_value, inverse, coarse.value)
+    rep_row = np.empty(n_clusters, dtype=int)
+    rep_row[inverse[np.argsort(-coarse.value)]] = np.argsort(-coarse.value)
+    best_coarse = np.nanmin(rep_value)
+    promising = np.flatnonzero(rep_value <= 2.0 * best_coarse + 1e-300)
+    promising = promising[np.argsort(rep_value[promising])][:256]
+    fine = newton_batch(
+        objective, coarse.theta[rep_row[promising]], lower, upper, ftol=tol, max_iter=max_iter
+    )
+    final = np.full(n_clusters, np.inf)
+    final[promising] = fine.value
+    order = np.argsort(fine.value)[: max(1, n_polish)]
+    best_theta, best_value, polish_ok, message = (
+        fine.theta[order[0]],
+        fine.value[order[0]],
+        bool(fine.converged[order[0]]),
+        "batched Newton converged",
+    )
+    for i in order:
+        theta, value, ok, msg = polish(objective, fine.theta[i], lower, upper)
+        final[promising[i]] = min(final[promising[i]], value)
+        if value < best_value:
+            best_theta, best_value, polish_ok, message = theta, value, ok, msg
+    in_basin = final[inverse] <= best_value * (1 + BASIN_RTOL) + 1e-300
+    return Search(
+        theta=best_theta,
+        value=float(best_value),
+        converged=bool(polish_ok or fine.converged[order[0]]),
+        message=message,
+        n_in_best_basin=int(in_basin.sum()),
+        candidates=fine.theta[order],
+    )
+
+
+def polish(
+    objective: HuberObjective, theta: np.ndarray, lower: np.ndarray, upper: np.ndarray
+) -> tuple[np.ndarray, float, bool, str]:
+    """scipy L-BFGS-B from ``theta`` with the analytic gradient, to machine precision."""
+
+    def value_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
+        f, g = objective.value_grad(x[None, :])
+        return float(f[0]), g[0]
+
+    result = minimize(
+        value_grad,
+        theta,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=list(zip(lower, upper, strict=True)),
+        options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 10_000},
+    )
+    message = f"L-BFGS-B polish: {result.message}"
+    return result.x, float(result.fun), bool(result.success), message
+
+
+def _likelihood_fit(
+    problem: Problem, candidates: np.ndarray, delta: float
+) -> tuple[np.ndarray, float, float, bool, str]:
+    """Minimise the Huber likelihood (learned scale) from each candidate with BFGS."""
+    likelihood = HuberLikelihood(problem.model, problem.X, problem.log_y, delta)
+
+    def value_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
+        with np.errstate(over="ignore", invalid="ignore"):
+            return likelihood.value_grad(x)
+
+    best: tuple[np.ndarray, float, float, bool, str] | None = None
+    for theta in candidates:
+        result = minimize(value_grad, np.append(theta, 0.0), jac=True, method="BFGS")
+        if np.isfinite(result.fun) and (best is None or result.fun < best[1]):
+            message = f"BFGS on the Huber likelihood: {result.message}"
+            best = (
+                result.x[:-1],
+                float(result.fun),
+                float(np.exp(result.x[-1])),
+                bool(result.success),
+                message,
+            )
+    if best is None:
+        raise ScalingLabError("the Huber likelihood fit diverged from every start")
+    return best
+
+
+def diagnose(problem: Problem, theta: np.ndarray, law: LawForm, delta: float) -> list[str]:
+    """Warnings about a fit: parameters at bounds, flat directions, too few points."""
+    notes = []
+    at_bounds = law.parameters_at_bounds()
+    if at_bounds:
+        notes.append(
+            f"parameter(s) {', '.join(at_bounds)} at a bound of the search box: the fit may be "
+            "poor or the form wrong for these data"
+        )
+    _, _, hess = problem.huber(delta).value_grad_hess(theta[None, :], "exact")
+    eigval, eigvec = np.linalg.eigh(hess[0])
+    top = max(abs(eigval).max(), 1e-300)
+    if eigval.min() <= 1e-9 * top:
+        direction = eigvec[:, 0]
+        names = problem.model.names
+        heavy = [names[i] for i in np.argsort(-np.abs(direction))[:2]]
+        notes.append(
+            f"flat direction in the objective (Hessian condition number "
+            f"{top / max(eigval.min(), 1e-300):.1e}), mostly along {' and '.join(heavy)}: "
+            "these parameters trade off and are poorly determined individually"
+        )
+    p = len(problem.model.names)
+    if problem.n_points < 5 * p:
+        notes.append(
+            f"only {problem.n_points} points for {p} parameters: intervals will be wide and the "
+            "fit fragile; add runs"
+        )
+    return notes

@@ -1,0 +1,223 @@
+"""``fit_runs``: the one call behind ``scalinglab fit``, and its JSON-ready report.
+
+>>> import pandas as pd
+>>> from scalinglab.laws import fit_runs
+>>> table = pd.read_csv("tests/data/chinchilla_epoch_2024.csv")  # doctest: +SKIP
+>>> fit_runs(table, method="approach3").to_json_dict()["params"]["alpha"]  # doctest: +SKIP
+0.347...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from scalinglab.errors import ScalingLabError
+from scalinglab.laws.approaches import (
+    ApproachResult,
+    approach1,
+    approach2,
+    approach3,
+    kaplan,
+    kaplan_allocation,
+)
+from scalinglab.laws.bootstrap import (
+    BootstrapResult,
+    bootstrap_law,
+    bootstrap_statistic,
+    percentile_interval,
+)
+from scalinglab.laws.forms import ChinchillaLaw, KaplanND
+from scalinglab.laws.holdout import holdout
+
+METHODS = ("approach1", "approach2", "approach3", "kaplan")
+CI_LEVEL = 0.95
+_FORM_NAMES = {
+    "approach1": "envelope_power_laws",
+    "approach2": "isoflop_power_laws",
+    "approach3": ChinchillaLaw.form,
+    "kaplan": KaplanND.form,
+}
+
+
+@dataclass
+class MethodReport:
+    """One method's result with its bootstrap samples and held-out scores."""
+
+    result: ApproachResult | None
+    error: str | None = None
+    samples: dict[str, np.ndarray] = field(default_factory=dict)
+    failed_resamples: int = 0
+    holdout: list[dict[str, float]] = field(default_factory=list)
+
+    def intervals(self, level: float = CI_LEVEL) -> dict[str, tuple[float, float]]:
+        return {k: percentile_interval(v, level) for k, v in self.samples.items() if v.size}
+
+
+@dataclass
+class FitReport:
+    """What ``fit_runs`` found: one :class:`MethodReport` per method that was run."""
+
+    method: str
+    n_points: int
+    objective: str
+    methods: dict[str, MethodReport]
+    bootstrap: int = 0
+
+    @property
+    def results(self) -> dict[str, ApproachResult]:
+        """The approach results of the methods that succeeded."""
+        return {k: m.result for k, m in self.methods.items() if m.result is not None}
+
+    def _method_json(self, name: str) -> dict[str, Any]:
+        report = self.methods[name]
+        if report.result is None:
+            return {"method": name, "error": report.error}
+        result = report.result
+        fit = result.fit
+        warnings = list(fit.warnings) if fit else []
+        for fit_name, other in list(result.fits.items())[1:]:
+            warnings += [f"{fit_name}: {w}" for w in other.warnings]
+        warnings += [
+            f"budget C={d['C']:.3g} skipped: {d['skipped']}"
+            for d in result.details
+            if "skipped" in d
+        ]
+        if report.failed_resamples:
+            warnings.append(
+                f"{report.failed_resamples} bootstrap resamples failed and were left out"
+            )
+        out: dict[str, Any] = {
+            "method": name,
+            "form": _FORM_NAMES[name],
+            "params": result.params,
+            "a": result.a,
+            "b": result.b,
+            "ci": {k: list(v) for k, v in report.intervals().items()},
+            "ci_level": CI_LEVEL,
+            "n_points": self.n_points,
+            "objective": self.objective if result.fits else "least_squares",
+            "converged": all(f.converged for f in result.fits.values()),
+            "warnings": warnings,
+        }
+        if self.bootstrap > 0:
+            out["bootstrap_params"] = {k: v.tolist() for k, v in report.samples.items()}
+        out["holdout"] = report.holdout
+        return out
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The ``scalinglab fit --json`` document (see docs/fitting.md for the schema)."""
+        if self.method != "all":
+            return self._method_json(self.method)
+        return {
+            "method": "all",
+            "fits": {name: self._method_json(name) for name in self.methods},
+            "n_points": self.n_points,
+        }
+
+
+def _table_arrays(table: Any) -> dict[str, np.ndarray]:
+    try:
+        return {k: np.asarray(table[k], dtype=float) for k in ("N", "D", "C", "loss")}
+    except KeyError as missing:
+        raise ScalingLabError(
+            f"the runs table lacks column {missing}; fit_runs needs N, D, C and loss"
+        ) from missing
+
+
+def _bootstrap_samples(
+    method: str,
+    result: ApproachResult,
+    arrays: dict[str, np.ndarray],
+    k: int,
+    seed: int,
+    n_jobs: int,
+    delta: float,
+) -> tuple[dict[str, np.ndarray], int]:
+    if method in ("approach3", "kaplan"):
+        form = ChinchillaLaw if method == "approach3" else KaplanND
+        boot: BootstrapResult = bootstrap_law(
+            form, arrays, k, seed=seed, n_jobs=n_jobs, delta=delta
+        )
+        samples = boot.param_samples()
+        if method == "kaplan":
+            alloc = np.array([kaplan_allocation(law) for law in boot.laws()])  # type: ignore[arg-type]
+            samples.update(a=alloc[:, 0], b=alloc[:, 1])
+        return samples, 0
+    approach = approach1 if method == "approach1" else approach2
+
+    def statistic(index: np.ndarray) -> dict[str, float]:
+        res = approach({name: v[index] for name, v in arrays.items()})
+        return {"n_coef": res.n_coef, "a": res.a, "d_coef": res.d_coef, "b": res.b}
+
+    return bootstrap_statistic(statistic, len(arrays["loss"]), k, seed=seed)
+
+
+def fit_runs(
+    table: Any,
+    *,
+    method: str = "approach3",
+    bootstrap: int = 0,
+    holdout_largest: int = 0,
+    holdout_by: str = "C",
+    seed: int = 0,
+    objective: str = "huber",
+    n_jobs: int = 2,
+    delta: float = 1e-3,
+) -> FitReport:
+    """Fit a runs table (columns ``N``, ``D``, ``C``, ``loss``) by one method or all.
+
+    ``method``: approach1 | approach2 | approach3 | kaplan | all. ``bootstrap``: number
+    of resamples over runs for 95% percentile intervals (0 for none). ``holdout_largest``:
+    hold out that many largest runs (``holdout_by="C"``) or model sizes (``"N"``), fit
+    the parametric law on the rest and score each held-out run (approaches 1 and 2 do not
+    predict a loss, so their holdout uses the Chinchilla law, Kaplan's uses its L(N, D)).
+    """
+    if method != "all" and method not in METHODS:
+        raise ScalingLabError(f"unknown method {method!r}; use one of {', '.join(METHODS)}, all")
+    if bootstrap < 0 or holdout_largest < 0:
+        raise ScalingLabError("bootstrap and holdout_largest must be >= 0")
+    arrays = _table_arrays(table)
+    names = METHODS if method == "all" else (method,)
+    reports: dict[str, MethodReport] = {}
+    for name in names:
+        try:
+            reports[name] = _run_method(
+                name, arrays, bootstrap, holdout_largest, holdout_by, seed, objective, n_jobs, delta
+            )
+        except ScalingLabError as error:
+            if method != "all":
+                raise
+            reports[name] = MethodReport(None, error=str(error))
+    return FitReport(method, len(arrays["loss"]), objective, reports, bootstrap)
+
+
+def _run_method(
+    name: str,
+    arrays: dict[str, np.ndarray],
+    bootstrap: int,
+    holdout_largest: int,
+    holdout_by: str,
+    seed: int,
+    objective: str,
+    n_jobs: int,
+    delta: float,
+) -> MethodReport:
+    if name in ("approach3", "kaplan"):
+        fitter = approach3 if name == "approach3" else kaplan
+        result = fitter(arrays, objective=objective, delta=delta)
+    else:
+        result = approach1(arrays) if name == "approach1" else approach2(arrays)
+    report = MethodReport(result)
+    if bootstrap:
+        report.samples, report.failed_resamples = _bootstrap_samples(
+            name, result, arrays, bootstrap, seed, n_jobs, delta
+        )
+    if holdout_largest:
+        form = KaplanND if name == "kaplan" else ChinchillaLaw
+        report.holdout = holdout(
+            arrays, holdout_largest, by=holdout_by, form=form, objective=objective, delta=delta
+        )
+    return report
