@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from scalinglab.errors import InputError, ScalingLabError
 from scalinglab.plan.law_source import load_law
 from scalinglab.plan.loss import loss_interval, predict_loss
+from scalinglab.plan.planner import make_plan
 
 EPOCH = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}
 
@@ -75,3 +77,16 @@ def test_bad_inputs(tmp_path):
     del broken["bootstrap_params"]["beta"]
     with pytest.raises(ScalingLabError, match="lacks beta"):
         load_law(broken)
+
+
+def test_a_real_fit_file_plans_with_an_interval():
+    # Written by `scalinglab fit --example chinchilla --method approach3 --bootstrap 20
+    # --json` (scalinglab.laws.fit_file) on 2026-11-28: the Epoch AI points, 20 bootstrap
+    # refits. The planner reads it as is and brackets its point prediction.
+    path = Path(__file__).parent / "data" / "epoch_fit_bootstrap20.json"
+    plan = make_plan(path, flops=5.76e23)
+    assert plan.law.source == "fit"
+    assert plan.compute_optimal.n == pytest.approx(72e9, rel=0.05)
+    lo, hi = plan.loss_interval
+    assert lo < plan.compute_optimal.loss < hi
+    assert "20 bootstrap samples" in plan.law.interval_note
