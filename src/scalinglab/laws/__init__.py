@@ -3,18 +3,18 @@
 The public API: law forms (:mod:`~scalinglab.laws.forms`), :func:`fit_law` (one form,
 many starts), the approaches (:func:`approach1`, :func:`approach2`, :func:`approach3`,
 :func:`kaplan`), :func:`bootstrap_law`, :func:`holdout` and :func:`fit_runs` (what
-``scalinglab fit`` calls). No pandas or matplotlib is imported here.
+``scalinglab fit`` calls).
+
+Only the forms (numpy) load with the package; the fitting names load on first use
+(PEP 562), so that ``scalinglab.plan`` and ``scalinglab fit --help`` never pay for
+importing scipy. No pandas or matplotlib is imported here.
 """
 
-from scalinglab.laws.approaches import (
-    ApproachResult,
-    approach1,
-    approach2,
-    approach3,
-    kaplan,
-)
-from scalinglab.laws.bootstrap import BootstrapResult, bootstrap_law
-from scalinglab.laws.fitter import FitResult, ResidualStats, fit_law
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
 from scalinglab.laws.forms import (
     FORMS,
     ChinchillaLaw,
@@ -31,36 +31,45 @@ from scalinglab.laws.forms import (
     law_from_dict,
     law_from_json,
 )
-from scalinglab.laws.holdout import holdout
-from scalinglab.laws.report import FitReport, MethodReport, fit_runs
+
+_LAZY = {
+    "ApproachResult": "approaches",
+    "approach1": "approaches",
+    "approach2": "approaches",
+    "approach3": "approaches",
+    "kaplan": "approaches",
+    "BootstrapResult": "bootstrap",
+    "bootstrap_law": "bootstrap",
+    "FitResult": "fitter",
+    "ResidualStats": "fitter",
+    "fit_law": "fitter",
+    "holdout": "holdout",
+    "FitReport": "report",
+    "MethodReport": "report",
+    "fit_runs": "report",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f"scalinglab.laws.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'scalinglab.laws' has no attribute {name!r}")
+
 
 __all__ = [
     "FORMS",
-    "ApproachResult",
-    "BootstrapResult",
     "ChinchillaLaw",
     "DataConstrainedLaw",
     "DownstreamLaw",
-    "FitReport",
-    "FitResult",
     "KaplanC",
     "KaplanD",
     "KaplanN",
     "KaplanND",
     "LawForm",
-    "MethodReport",
     "PowerLawOffset",
-    "ResidualStats",
     "SigmoidAccuracy",
     "TaskLossFromLM",
-    "approach1",
-    "approach2",
-    "approach3",
-    "bootstrap_law",
-    "fit_law",
-    "fit_runs",
-    "holdout",
-    "kaplan",
     "law_from_dict",
     "law_from_json",
+    *_LAZY,
 ]
