@@ -267,7 +267,13 @@ def _candidate_table(data: dict[str, Any]) -> Table:
         title_justify="left",
     )
     columns = ["", "candidate", "N", "D", "D/N", "train FLOPs", "train GPU-h", "wall h"]
-    columns += ["inference GPU-h", "decode ms/token", "loss (nats/token)", "cost $", "in budget"]
+    columns += [
+        "inference GPU-h",
+        "decode ms/token",
+        "loss (nats/token)",
+        "cost $ (train+inf.)",
+        "in budget",
+    ]
     for column in columns:
         table.add_column(column)
     for i, row in enumerate(data["candidates"]):

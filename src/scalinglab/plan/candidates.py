@@ -6,9 +6,10 @@ tokens at which it is the compute-optimal model), so cost grows with size while 
 gains shrink. Rows for the inference-aware and data-constrained optima are added when
 asked for.
 
-Hardware figures of a row come from the planner's ``costs`` callback; its decode time
-uses the aspect-64 depth and width estimate for the KV cache
-(:func:`scalinglab.plan.shapes.estimated_depth_and_width`), as only ``L d`` enters there.
+Hardware figures of a row come from the planner's ``costs`` callback: the ``N*`` row uses
+its ladder shape, other rows the aspect-64 depth and width estimate
+(:func:`scalinglab.plan.shapes.estimated_depth_and_width`) for the KV cache, as only
+``L d`` enters there (and the ladder search per row would cost a second).
 
 The recommended row: among rows inside the training budget whose predicted loss is
 within ``tolerance`` nats of the best in-budget loss, plus the inference-aware row (it

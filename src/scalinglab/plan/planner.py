@@ -252,10 +252,13 @@ def make_plan(
         row = hardware.training(allocation.flops)
         if device is None:
             return {**row, "inference_gpu_hours": None, "decode_ms_per_token": None}
-        n_layer, d_model = estimated_depth_and_width(allocation.n)
-        cost = _inference(
-            hardware, n_layer, d_model, allocation.n, seq_len, batch, inference_tokens
-        )
+        if allocation is optimum:
+            cost = inference
+        else:
+            n_layer, d_model = estimated_depth_and_width(allocation.n)
+            cost = _inference(
+                hardware, n_layer, d_model, allocation.n, seq_len, batch, inference_tokens
+            )
         row["decode_ms_per_token"] = cost.decode_seconds_per_token_batch1 * 1e3
         row["inference_gpu_hours"] = cost.lifetime_gpu_hours
         if hardware.price_per_gpu_hour is not None and cost.lifetime_gpu_hours is not None:
