@@ -178,3 +178,14 @@ def test_bad_budget_is_a_user_error():
         compute_optimal(ChinchillaLaw(1.69, 406.4, 410.7, 0.34, 0.28), -1.0)
     with pytest.raises(ScalingLabError, match="positive"):
         compute_optimal(ChinchillaLaw(1.69, 406.4, 410.7, 0.34, 0.28), math.inf)
+
+
+def test_inference_aware_on_the_numeric_path():
+    # Kaplan's L(N, D) has no closed-form iso-loss curve here: D(N) comes from bisection.
+    law = PRESETS["kaplan2020"].law
+    optimum = compute_optimal(law, 1e22)
+    aware = inference_aware(law, 1e22, 1e12)
+    assert aware.n < optimum.n
+    assert aware.loss == pytest.approx(optimum.loss, abs=1e-9)
+    lifetime = aware.flops + aware.inference_flops
+    assert lifetime < optimum.flops + 2 * optimum.n * 1e12
