@@ -19,6 +19,7 @@ from scalinglab.plan.allocation import (
     optimal_compute_for_n,
     tokens_for_loss,
 )
+from scalinglab.plan.loss import predict_loss
 from scalinglab.plan.presets import PRESETS, get_preset
 
 GOPHER_C = 5.76e23  # Gopher's training compute, the budget Hoffmann et al. 2022 discuss
@@ -189,3 +190,16 @@ def test_inference_aware_on_the_numeric_path():
     assert aware.loss == pytest.approx(optimum.loss, abs=1e-9)
     lifetime = aware.flops + aware.inference_flops
     assert lifetime < optimum.flops + 2 * optimum.n * 1e12
+
+
+def test_muennighoff_preset_reproduces_the_authors_figure_1_example():
+    # github.com/huggingface/datablations README, "Parametric Fit": with 25B unique tokens,
+    # 6.34B parameters on 242B tokens reach 2.2256440889984477 and 8.67B parameters on
+    # 178B tokens 2.2269634075087867 (the models of the paper's Figure 1, right): the
+    # smaller model trained for more epochs is better.
+    law = get_preset("muennighoff2023").law
+    smaller = float(predict_loss(law, 6.34e9, 242e9, 25e9))
+    larger = float(predict_loss(law, 8.67e9, 178e9, 25e9))
+    assert smaller == pytest.approx(2.2256440889984477, rel=1e-9)
+    assert larger == pytest.approx(2.2269634075087867, rel=1e-9)
+    assert smaller < larger

@@ -17,13 +17,17 @@ presets are not comparable with one another, only allocations are.
   the compute-efficient frontier N_opt ∝ C_min**0.73 comes from early-stopped training
   and is quoted in :attr:`Preset.notes`, not used.
 - ``muennighoff2023``: Muennighoff et al. 2023, "Scaling Data-Constrained Language
-  Models" (eq. 5 and Appendix A): Chinchilla-form base terms refitted on their runs
-  ``E = 1.87, A = 521, B = 1488, alpha = beta = 0.353`` with repetition half-lives
-  ``R_D* = 15.4`` (epochs of repeated data) and ``R_N* = 5.3`` (excess parameters).
+  Models" (eq. 5 and Appendix A): Chinchilla-form base terms refitted on their runs,
+  ``E = 1.87, A = 521, B = 1488, alpha = beta = 0.353``, with repetition constants
+  ``R_D* = 15.4`` (repeated data) and ``R_N* = 5.3`` (excess parameters). The unrounded
+  values are those of the authors' repository (github.com/huggingface/datablations,
+  README "Parametric Fit": ``log A = 6.255414, log B = 7.3049974, log E = 0.6254804,
+  alpha = beta = 0.3526596, R_D* = 15.387756, R_N* = 5.309743``).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from scalinglab.errors import ScalingLabError
@@ -31,8 +35,8 @@ from scalinglab.laws.forms import ChinchillaLaw, DataConstrainedLaw, KaplanC, Ka
 
 #: Repetition constants of Muennighoff et al. 2023, used to extend a Chinchilla-form law
 #: to repeated data when the user gives ``unique_tokens``.
-MUENNIGHOFF_RD_STAR = 15.4
-MUENNIGHOFF_RN_STAR = 5.3
+MUENNIGHOFF_RD_STAR = 15.387756
+MUENNIGHOFF_RN_STAR = 5.309743
 #: One petaflop/s-day in FLOPs (Kaplan et al. 2020 quote compute in PF-days).
 PF_DAY = 1e15 * 86400
 
@@ -87,16 +91,16 @@ PRESETS: dict[str, Preset] = {
     "muennighoff2023": Preset(
         name="muennighoff2023",
         law=DataConstrainedLaw(
-            E=1.87,
-            A=521.0,
-            B=1488.0,
-            alpha=0.353,
-            beta=0.353,
+            E=math.exp(0.6254804),
+            A=math.exp(6.255414),
+            B=math.exp(7.3049974),
+            alpha=0.3526596,
+            beta=0.3526596,
             rd_star=MUENNIGHOFF_RD_STAR,
             rn_star=MUENNIGHOFF_RN_STAR,
         ),
         citation="Muennighoff et al. 2023, Scaling Data-Constrained Language Models, eq. 5 "
-        "and Appendix A (R_D* = 15.4, R_N* = 5.3)",
+        "(R_D* = 15.4, R_N* = 5.3; unrounded constants from the authors' datablations README)",
         n_kind="total",
         interval_note=_NO_BOOTSTRAP,
         notes="Without --unique-tokens the data-constrained law is its Chinchilla-form base "
