@@ -50,6 +50,12 @@ def _register_commands() -> None:
     from scalinglab.cli import train
 
     app.command("train")(train.train)
+    from scalinglab.cli import finetune
+
+    app.command("finetune")(finetune.finetune)
+    from scalinglab.cli import finetune_sweep
+
+    app.command("finetune-sweep")(finetune_sweep.finetune_sweep)
     from scalinglab.cli import predict, serve
 
     app.command("predict")(predict.predict)

@@ -106,7 +106,9 @@ def save_classifier(
     passed in is not modified (LoRA merges a copy).
     """
     from peft import PeftModel
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     extra: dict[str, Any] = {}
@@ -151,7 +153,9 @@ def load_classifier(path: str | Path, device: str = "cpu") -> LoadedClassifier:
     safetensors weights (pickled ``.bin`` weights are never read).
     """
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
     root = Path(path)
     meta_file = root / METADATA_FILE
     if not meta_file.is_file():

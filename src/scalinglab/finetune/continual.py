@@ -1,0 +1,272 @@
+"""Continual fine-tuning: re-fine-tune a saved classifier on new data, measure forgetting.
+
+Strategies (``ContinualOptions.strategy``):
+
+- ``plain``: fine-tune on the new data alone;
+- ``replay``: add a random, class-stratified sample of the *old* training examples, of
+  size ``replay_fraction`` times the new training set, to the new training set;
+- ``ewc``: elastic weight consolidation (Kirkpatrick et al. 2017): add
+  ``lambda / 2 * sum_i F_i (theta_i - theta*_i)**2`` to the loss, where ``theta*`` are
+  the weights before re-fine-tuning and ``F`` the diagonal of the empirical Fisher
+  information on old training examples (squared per-example gradients of the
+  log-likelihood of the gold label, averaged over ``fisher_examples`` examples).
+
+The label set becomes the union of the old labels (in their old order) and the new ones;
+old head rows keep their weights, new rows start fresh. Forgetting is the drop of the
+old task's test accuracy (and macro-F1), measured on the old test split (rebuilt from
+the seed and ratios saved with the model) before and after. With
+``compare_plain=True`` a plain re-fine-tuning runs beside the chosen strategy, from the
+same starting weights, so the two are measured side by side.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from scalinglab.errors import ScalingLabError
+from scalinglab.finetune.checkpoint import METADATA_FILE
+from scalinglab.finetune.evaluation import collate, encode_texts, evaluate, logits_of
+from scalinglab.finetune.methods import (
+    apply_method,
+    config_to_dict,
+    count_parameters,
+    method_config,
+)
+from scalinglab.finetune.models import ModelSource, load_tokenizer
+from scalinglab.finetune.tasks import Split, TaskData, TaskOptions, load_task, stratified_subsample
+from scalinglab.finetune.training import train_classifier
+
+STRATEGIES = ("plain", "replay", "ewc")
+
+
+@dataclass(frozen=True)
+class ContinualOptions:
+    """Where to resume from and how to protect the old task."""
+
+    resume_from: str
+    strategy: str = "replay"
+    replay_fraction: float = 0.2
+    ewc_lambda: float = 1e4
+    fisher_examples: int = 256
+    compare_plain: bool = True
+
+
+def continual_finetune(options: Any, continual: ContinualOptions) -> Any:
+    """Re-fine-tune ``continual.resume_from`` on ``options.task``; returns a FinetuneResult.
+
+    ``options`` is a :class:`scalinglab.finetune.run.FinetuneOptions` whose ``task`` is
+    the new data; the result's ``extra["continual"]`` holds the forgetting figures.
+    """
+    from scalinglab.finetune.run import finish_run
+
+    if continual.strategy not in STRATEGIES:
+        raise ScalingLabError(
+            f"unknown continual strategy {continual.strategy!r}; use {', '.join(STRATEGIES)}"
+        )
+    if not 0.0 <= continual.replay_fraction <= 10.0:
+        raise ScalingLabError("--replay-fraction must lie between 0 and 10")
+    metadata = _resumable_metadata(Path(continual.resume_from))
+    old_task = load_task(metadata["task"], TaskOptions(**metadata.get("task_options", {})))
+    new_task = load_task(options.task, options.task_options)
+    old_labels = list(metadata["labels"])
+    labels = old_labels + [x for x in new_task.labels if x not in old_labels]
+    old_task, new_task = _relabel(old_task, labels), _relabel(new_task, labels)
+    source = ModelSource(continual.resume_from, continual.resume_from)
+    tokenizer = load_tokenizer(source)
+    start = _expanded_classifier(source, old_labels, labels)
+    max_length, batch = options.train.max_length, options.train.eval_batch_size
+    before = evaluate(start, tokenizer, old_task.test, labels, max_length, batch).metrics
+
+    runs = {}
+    strategies = [continual.strategy]
+    if continual.compare_plain and continual.strategy != "plain":
+        strategies.append("plain")
+    for strategy in strategies:
+        model = copy.deepcopy(start)
+        runs[strategy] = _refinetune(
+            model, tokenizer, old_task, new_task, labels, strategy, options, continual
+        )
+    model, trained, config, counts = runs[continual.strategy]
+    summary = {"old_task": metadata["task"], "resumed_from": continual.resume_from}
+    summary["old_test_before"] = _headline(before)
+    for strategy, (run_model, run_trained, _, _) in runs.items():
+        after = evaluate(run_model, tokenizer, old_task.test, labels, max_length, batch).metrics
+        new = evaluate(run_model, tokenizer, new_task.test, labels, max_length, batch).metrics
+        summary[strategy] = {
+            "old_test_after": _headline(after),
+            "new_test": _headline(new),
+            "forgetting_accuracy": before["accuracy"] - after["accuracy"],
+            "forgetting_macro_f1": before["macro_f1"] - after["macro_f1"],
+            "train_seconds": run_trained.train_seconds,
+        }
+    summary["strategy"] = continual.strategy
+    summary["options"] = {
+        "replay_fraction": continual.replay_fraction,
+        "ewc_lambda": continual.ewc_lambda,
+        "fisher_examples": continual.fisher_examples,
+    }
+    run_options = replace(options, model=continual.resume_from)
+    return finish_run(
+        run_options,
+        new_task,
+        model,
+        tokenizer,
+        trained.__dict__,
+        counts,
+        config_to_dict(config),
+        extra={"continual": summary},
+    )
+
+
+def _refinetune(
+    model: Any,
+    tokenizer: Any,
+    old_task: TaskData,
+    new_task: TaskData,
+    labels: list[str],
+    strategy: str,
+    options: Any,
+    continual: ContinualOptions,
+) -> tuple[Any, Any, Any, tuple[int, int, int]]:
+    n_params, _ = count_parameters(model)
+    config = method_config(options.method, **options.method_options)
+    train = new_task.train
+    penalty = None
+    if strategy == "replay":
+        train = _with_replay(train, old_task.train, continual.replay_fraction, options.train.seed)
+    if strategy == "ewc":
+        penalty = ewc_penalty(model, tokenizer, old_task.train, continual, options.train.max_length)
+    model = apply_method(model, config)
+    total, trainable = count_parameters(model)
+    trained = train_classifier(
+        model,
+        tokenizer,
+        train,
+        new_task.validation,
+        labels,
+        options.method,
+        options.train,
+        extra_loss=penalty,
+    )
+    return model, trained, config, (n_params, total, trainable)
+
+
+def ewc_penalty(
+    model: Any, tokenizer: Any, old_train: Split, continual: ContinualOptions, max_length: int
+):
+    """The EWC loss term for ``model`` anchored at its current weights (see module doc)."""
+    rng = np.random.default_rng(0)
+    size = min(continual.fisher_examples, len(old_train))
+    ids = stratified_subsample(old_train.labels, size, rng)
+    encoded = encode_texts(tokenizer, [old_train.texts[i] for i in ids], max_length)
+    params = dict(model.named_parameters())
+    fisher = {n: torch.zeros_like(p) for n, p in params.items()}
+    model.eval()
+    for item, label in zip(encoded, old_train.labels[ids], strict=True):
+        model.zero_grad(set_to_none=True)
+        logits = logits_of(model, collate(tokenizer, [item]))
+        torch.log_softmax(logits.float(), dim=-1)[0, int(label)].backward()
+        for name, parameter in params.items():
+            if parameter.grad is not None:
+                fisher[name] += parameter.grad.detach() ** 2 / len(encoded)
+    model.zero_grad(set_to_none=True)
+    anchors = {n: p.detach().clone() for n, p in params.items()}
+    strength = continual.ewc_lambda / 2.0
+
+    def penalty(current: Any) -> torch.Tensor:
+        total = torch.zeros(())
+        for name, parameter in current.named_parameters():
+            key = _base_name(name)
+            if parameter.requires_grad and key in fisher:
+                total = total + (fisher[key] * (parameter - anchors[key]) ** 2).sum()
+        return strength * total
+
+    return penalty
+
+
+def _base_name(name: str) -> str:
+    """Parameter name in the un-wrapped model (peft adds ``base_model.model.`` etc.)."""
+    name = name.removeprefix("base_model.model.")
+    return name.replace(".base_layer.", ".").replace(".modules_to_save.default.", ".")
+
+
+def _with_replay(new: Split, old: Split, fraction: float, seed: int) -> Split:
+    size = min(len(old), round(fraction * len(new)))
+    if size == 0:
+        return new
+    ids = stratified_subsample(old.labels, size, np.random.default_rng(seed))
+    return Split(
+        new.texts + [old.texts[i] for i in ids], np.concatenate([new.labels, old.labels[ids]])
+    )
+
+
+def _relabel(task: TaskData, labels: list[str]) -> TaskData:
+    """The task with label ids re-indexed into ``labels`` (a superset of its own)."""
+    mapping = np.array([labels.index(x) for x in task.labels])
+
+    def move(split: Split) -> Split:
+        return Split(split.texts, mapping[split.labels])
+
+    return replace(
+        task,
+        labels=labels,
+        train=move(task.train),
+        validation=move(task.validation),
+        test=move(task.test),
+    )
+
+
+def _expanded_classifier(source: ModelSource, old_labels: list[str], labels: list[str]) -> Any:
+    """The saved classifier with its head grown to ``labels``; old rows keep their weights."""
+    from transformers import AutoModelForSequenceClassification
+
+    old = AutoModelForSequenceClassification.from_pretrained(source.path, use_safetensors=True)
+    return old if labels == old_labels else _grow_head(old, old_labels, labels)
+
+
+def _grow_head(old: Any, old_labels: list[str], labels: list[str]) -> Any:
+    head = old.classifier
+    final = head.out_proj if hasattr(head, "out_proj") else head
+    grown = torch.nn.Linear(final.in_features, len(labels))
+    torch.nn.init.normal_(grown.weight, std=old.config.initializer_range)
+    torch.nn.init.zeros_(grown.bias)
+    with torch.no_grad():
+        grown.weight[: len(old_labels)] = final.weight
+        grown.bias[: len(old_labels)] = final.bias
+    if hasattr(head, "out_proj"):
+        head.out_proj = grown
+    else:
+        old.classifier = grown
+    old.config.num_labels = len(labels)
+    old.config.id2label = dict(enumerate(labels))
+    old.config.label2id = {name: i for i, name in enumerate(labels)}
+    old.num_labels = len(labels)
+    return old
+
+
+def _resumable_metadata(path: Path) -> dict[str, Any]:
+    import json
+
+    meta_file = path / METADATA_FILE
+    if not meta_file.is_file():
+        raise ScalingLabError(
+            f"--resume-from {path}: no {METADATA_FILE}; give a directory written by "
+            "`scalinglab finetune --out DIR`"
+        )
+    metadata = json.loads(meta_file.read_text())
+    if metadata.get("storage") != "merged":
+        raise ScalingLabError(
+            f"--resume-from {path}: continual fine-tuning starts from a full, LoRA or BitFit "
+            f"classifier (merged weights), not {metadata.get('storage')!r} storage"
+        )
+    return metadata
+
+
+def _headline(metrics: dict[str, Any]) -> dict[str, float]:
+    return {key: metrics[key] for key in ("accuracy", "macro_f1", "n")}

@@ -1,0 +1,159 @@
+"""Classification metrics and per-example predictions (scikit-learn's report, never truncated).
+
+:func:`predict_proba` scores every text (batched, length-sorted, results put back in input
+order); :func:`classification_metrics` gives accuracy, macro/weighted F1 and precision/
+recall, per-class figures and the confusion matrix; :func:`write_predictions` writes one
+JSON line per example. Predictions always align one-to-one with the examples: a length
+mismatch is an error, never a silent truncation.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from scalinglab.finetune.tasks import Split
+
+
+@dataclass
+class EvalResult:
+    """Metrics of one split plus the per-example predictions and probabilities."""
+
+    metrics: dict[str, Any]
+    predictions: np.ndarray
+    probabilities: np.ndarray
+
+
+def autocast(bf16: bool):
+    """bf16 autocast on CPU when ``bf16``; a no-op context otherwise."""
+    return torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext()
+
+
+def encode_texts(tokenizer: Any, texts: list[str], max_length: int) -> list[dict[str, list[int]]]:
+    """Token ids (and masks) of each text, unpadded, truncated to ``max_length`` tokens."""
+    encoded = tokenizer(list(texts), truncation=True, max_length=max_length)
+    keys = list(encoded.keys())
+    return [{key: encoded[key][i] for key in keys} for i in range(len(texts))]
+
+
+def collate(tokenizer: Any, features: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
+    """Pad a batch of encoded texts to its longest member."""
+    return dict(tokenizer.pad(features, return_tensors="pt"))
+
+
+def logits_of(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Logits from a Hugging Face/peft classifier (``.logits``) or a logits-returning module."""
+    output = model(**batch)
+    return output.logits if hasattr(output, "logits") else output
+
+
+@torch.inference_mode()
+def predict_proba(
+    model: Any,
+    tokenizer: Any,
+    texts: list[str],
+    max_length: int,
+    batch_size: int = 64,
+    bf16: bool = False,
+) -> np.ndarray:
+    """Class probabilities, one row per text in input order."""
+    was_training = getattr(model, "training", False)
+    model.eval()
+    encoded = encode_texts(tokenizer, texts, max_length)
+    order = np.argsort([len(item["input_ids"]) for item in encoded], kind="stable")
+    rows: list[np.ndarray] = []
+    for start in range(0, len(order), batch_size):
+        batch = collate(tokenizer, [encoded[i] for i in order[start : start + batch_size]])
+        with autocast(bf16):
+            logits = logits_of(model, batch)
+        rows.append(torch.softmax(logits.float(), dim=-1).numpy())
+    if was_training:
+        model.train()
+    if not rows:
+        return np.zeros((0, 0))
+    probabilities = np.empty((len(texts), rows[0].shape[1]))
+    probabilities[order] = np.concatenate(rows)
+    return probabilities
+
+
+def classification_metrics(
+    y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]
+) -> dict[str, Any]:
+    """Accuracy, macro/weighted F1, per-class report and confusion matrix (rows = truth)."""
+    from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
+
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"{len(y_pred)} predictions for {len(y_true)} examples")
+    ids = list(range(len(labels)))
+    report = classification_report(
+        y_true, y_pred, labels=ids, target_names=labels, output_dict=True, zero_division=0
+    )
+    return {
+        "n": len(y_true),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(report["macro avg"]["f1-score"]),
+        "macro_precision": float(report["macro avg"]["precision"]),
+        "macro_recall": float(report["macro avg"]["recall"]),
+        "weighted_f1": float(report["weighted avg"]["f1-score"]),
+        "per_class": {
+            label: {
+                "precision": float(report[label]["precision"]),
+                "recall": float(report[label]["recall"]),
+                "f1": float(report[label]["f1-score"]),
+                "support": int(report[label]["support"]),
+            }
+            for label in labels
+        },
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=ids).tolist(),
+        "report": classification_report(
+            y_true, y_pred, labels=ids, target_names=labels, zero_division=0, digits=4
+        ),
+    }
+
+
+def evaluate(
+    model: Any,
+    tokenizer: Any,
+    split: Split,
+    labels: list[str],
+    max_length: int,
+    batch_size: int = 64,
+    bf16: bool = False,
+) -> EvalResult:
+    """Score every example of ``split`` and compute its metrics."""
+    probabilities = predict_proba(model, tokenizer, split.texts, max_length, batch_size, bf16)
+    predictions = probabilities.argmax(axis=1) if len(probabilities) else np.zeros(0, int)
+    metrics = classification_metrics(split.labels, predictions, labels)
+    return EvalResult(metrics, predictions, probabilities)
+
+
+def write_predictions(
+    path: str | Path, split: Split, result: EvalResult, labels: list[str]
+) -> Path:
+    """One JSON line per example: text, gold and predicted label, probabilities."""
+    if not len(result.predictions) == len(split) == len(result.probabilities):
+        raise ValueError("predictions must align with every example of the split")
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as handle:
+        for i, text in enumerate(split.texts):
+            gold, predicted = int(split.labels[i]), int(result.predictions[i])
+            record = {
+                "index": i,
+                "text": text,
+                "label": labels[gold],
+                "predicted": labels[predicted],
+                "correct": gold == predicted,
+                "probabilities": {
+                    label: round(float(p), 6)
+                    for label, p in zip(labels, result.probabilities[i], strict=True)
+                },
+            }
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return out

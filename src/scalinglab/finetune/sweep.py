@@ -1,0 +1,343 @@
+"""Downstream scaling: fine-tune a ladder of models with several methods, fit error vs N.
+
+``finetune_sweep`` runs every (model, method, seed), plus zero-shot and few-shot
+prompting baselines per model, and returns:
+
+- ``runs``: one row per run, everything measured (:class:`FinetuneResult` fields);
+- ``table``: the case-study table, one row per (model, method), means over seeds:
+  ``n_params``, trainable parameters, training seconds, inference latency p50/p95 (ms),
+  throughput (examples/s at batch 64), test macro-F1 (and its spread over seeds),
+  accuracy;
+- ``laws``: per method, test error ``1 - macro-F1`` (or ``1 - accuracy``) as a law of
+  ``N`` (parameters of the classifier), ``err(N) = E + A N**-alpha``, fitted by
+  :func:`scalinglab.laws.fit_law` with a bootstrap interval (:func:`bootstrap_law`,
+  resampling the sizes): the fitted floor ``E``, and the error predicted at 2x and 10x
+  the largest size with 95% bands, which say where gains flatten;
+- ``recommendation``: the smallest model within ``f1_tolerance`` of the best F1 and the
+  best model under a latency and/or training-time budget.
+
+Every run writes its own directory under ``out_dir/runs/``; a sweep started again with
+the same ``out_dir`` reuses runs whose ``result.json`` exists (a killed sweep resumes).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scalinglab.errors import ScalingLabError
+from scalinglab.finetune.models import LADDER
+from scalinglab.finetune.tasks import TaskOptions, load_task
+from scalinglab.finetune.training import TrainConfig
+
+TABLE_COLUMNS = (
+    "model",
+    "method",
+    "n_params",
+    "trainable_params",
+    "train_seconds",
+    "latency_ms_p50",
+    "latency_ms_p95",
+    "throughput_per_s",
+    "macro_f1",
+    "macro_f1_std",
+    "accuracy",
+    "seeds",
+)
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    """What to sweep and how to judge it; budgets in milliseconds and seconds."""
+
+    models: tuple[str, ...] = LADDER
+    methods: tuple[str, ...] = ("full", "lora", "bitfit")
+    seeds: tuple[int, ...] = (0,)
+    task: str = "tweets-binary"
+    out_dir: str = "runs/finetune-sweep"
+    task_options: TaskOptions = field(default_factory=TaskOptions)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    method_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    baselines: tuple[str, ...] = ("zero-shot", "few-shot")
+    few_shot_k: int = 16
+    metric: str = "macro_f1"
+    f1_tolerance: float = 0.01
+    latency_budget_ms: float | None = None
+    train_seconds_budget: float | None = None
+    bootstrap: int = 200
+    latency_repeats: int = 20
+    throughput_batches: int = 2
+
+
+@dataclass
+class SweepResult:
+    """Runs, the aggregated table, the error laws and the recommendation."""
+
+    runs: list[dict[str, Any]]
+    table: list[dict[str, Any]]
+    laws: dict[str, dict[str, Any]]
+    recommendation: dict[str, Any]
+    task: dict[str, Any]
+    options: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def finetune_sweep(options: SweepOptions) -> SweepResult:
+    """Run the sweep described by ``options`` (see the module docstring)."""
+    from scalinglab.finetune.prompting import prompt_baseline
+    from scalinglab.finetune.run import FinetuneOptions, finetune
+    from scalinglab.finetune.tasks import counts_table
+
+    _check(options)
+    task = load_task(options.task, options.task_options)
+    out = Path(options.out_dir)
+    runs: list[dict[str, Any]] = []
+    for model in options.models:
+        for method in options.methods:
+            for seed in options.seeds:
+                run_dir = out / "runs" / f"{model}-{method}-s{seed}".replace("/", "_")
+                done = run_dir / "result.json"
+                if done.is_file():
+                    record = json.loads(done.read_text())
+                else:
+                    record = finetune(
+                        FinetuneOptions(
+                            model=model,
+                            task=options.task,
+                            method=method,
+                            out_dir=str(run_dir),
+                            method_options=options.method_options.get(method, {}),
+                            task_options=options.task_options,
+                            train=replace(options.train, seed=seed),
+                            latency_repeats=options.latency_repeats,
+                            throughput_batches=options.throughput_batches,
+                        ),
+                        task=task,
+                    ).to_dict()
+                runs.append(_run_row(record, seed))
+        for baseline in options.baselines:
+            shots = options.few_shot_k if baseline == "few-shot" else 0
+            result = prompt_baseline(
+                model,
+                task,
+                shots=shots,
+                max_length=options.train.max_length,
+                seed=options.task_options.seed,
+                latency_repeats=options.latency_repeats,
+            )
+            runs.append(_baseline_row(result))
+    table = aggregate(runs, options.metric)
+    laws = {
+        method: error_law(
+            [row for row in table if row["method"] == method], options.metric, options.bootstrap
+        )
+        for method in options.methods
+    }
+    result = SweepResult(
+        runs=runs,
+        table=table,
+        laws=laws,
+        recommendation=recommend(
+            [row for row in table if row["method"] in options.methods],
+            options.f1_tolerance,
+            options.latency_budget_ms,
+            options.train_seconds_budget,
+            options.metric,
+        ),
+        task=counts_table(task),
+        options=asdict(options),
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "sweep.json").write_text(json.dumps(result.to_dict(), indent=2, default=str))
+    write_table_csv(table, out / "table.csv")
+    return result
+
+
+def aggregate(runs: list[dict[str, Any]], metric: str = "macro_f1") -> list[dict[str, Any]]:
+    """One row per (model, method): means over seeds, ``*_std`` the spread of the metric."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for run in runs:
+        groups.setdefault((run["model"], run["method"]), []).append(run)
+    table = []
+    for (model, method), rows in groups.items():
+        row: dict[str, Any] = {"model": model, "method": method, "seeds": len(rows)}
+        for key in (
+            "n_params",
+            "trainable_params",
+            "train_seconds",
+            "latency_ms_p50",
+            "latency_ms_p95",
+            "throughput_per_s",
+            "macro_f1",
+            "accuracy",
+            "val_macro_f1",
+            "size_on_disk_bytes",
+        ):
+            values = [r[key] for r in rows if r.get(key) is not None]
+            row[key] = float(np.mean(values)) if values else None
+        for key in ("n_params", "trainable_params"):
+            row[key] = int(row[key]) if row[key] is not None else None
+        scores = [r["macro_f1"] for r in rows]
+        row["macro_f1_std"] = float(np.std(scores, ddof=1)) if len(scores) > 1 else 0.0
+        row["error"] = 1.0 - row[metric]
+        table.append(row)
+    return sorted(table, key=lambda r: (r["method"], r["n_params"]))
+
+
+def error_law(rows: list[dict[str, Any]], metric: str, bootstrap: int) -> dict[str, Any]:
+    """Fit ``error = 1 - metric`` as ``E + A N**-alpha`` over the rows of one method."""
+    from scalinglab.laws import bootstrap_law, fit_law
+
+    sizes = np.array([row["n_params"] for row in rows], dtype=float)
+    errors = np.array([row["error"] for row in rows], dtype=float)
+    base = {"form": "power_offset", "x": "n_params", "y": f"1 - {metric}", "points": len(rows)}
+    if len(np.unique(sizes)) < 4:
+        return {**base, "law": None, "note": "needs at least 4 model sizes to fit 3 parameters"}
+    errors = np.maximum(errors, 1e-6)  # the fitter works on log error
+    data = {"x": sizes, "loss": errors}
+    fit = fit_law("power_offset", data)
+    law = fit.law
+    largest = float(sizes.max())
+    at = {"2x_largest": 2 * largest, "10x_largest": 10 * largest}
+    prediction = {name: float(law.predict(x=value)) for name, value in at.items()}
+    result: dict[str, Any] = {
+        **base,
+        "law": law.to_dict(),
+        "converged": bool(fit.converged),
+        "message": fit.message,
+        "warnings": list(fit.warnings),
+        "parameters_at_bounds": law.parameters_at_bounds(),
+        "rmse_log": float(fit.residuals.rmse),
+        "predicted_error": prediction,
+        "gain_from_doubling_largest": float(law.predict(x=largest) - prediction["2x_largest"]),
+    }
+    if bootstrap > 0:
+        boot = bootstrap_law("power_offset", data, n_resamples=bootstrap, n_jobs=1, seed=0)
+        intervals = boot.intervals(0.95)
+        result["intervals_95"] = {k: [float(v) for v in pair] for k, pair in intervals.items()}
+        bands = {}
+        for name, value in at.items():
+            lo, hi = boot.predict_interval(0.95, x=np.array([value]))
+            bands[name] = [float(lo[0]), float(hi[0])]
+        result["predicted_error_95"] = bands
+        result["bootstrap_resamples"] = bootstrap
+    return result
+
+
+def recommend(
+    rows: list[dict[str, Any]],
+    tolerance: float,
+    latency_budget_ms: float | None,
+    train_seconds_budget: float | None,
+    metric: str = "macro_f1",
+) -> dict[str, Any]:
+    """Smallest model within ``tolerance`` of the best score; best under the budgets."""
+    if not rows:
+        return {"note": "no fine-tuned rows"}
+    best = max(rows, key=lambda r: r[metric])
+    near = [r for r in rows if r[metric] >= best[metric] - tolerance]
+    smallest = min(near, key=lambda r: (r["n_params"], r["train_seconds"], -r[metric]))
+    out: dict[str, Any] = {
+        "metric": metric,
+        "tolerance": tolerance,
+        "best": _pick(best, metric),
+        "smallest_within_tolerance": _pick(smallest, metric),
+    }
+    if latency_budget_ms is not None or train_seconds_budget is not None:
+        allowed = [
+            r
+            for r in rows
+            if (latency_budget_ms is None or r["latency_ms_p50"] <= latency_budget_ms)
+            and (train_seconds_budget is None or r["train_seconds"] <= train_seconds_budget)
+        ]
+        out["budget"] = {
+            "latency_ms_p50": latency_budget_ms,
+            "train_seconds": train_seconds_budget,
+        }
+        out["best_under_budget"] = (
+            _pick(max(allowed, key=lambda r: r[metric]), metric) if allowed else None
+        )
+        if not allowed:
+            out["budget"]["note"] = "no model meets the budget"
+    return out
+
+
+def write_table_csv(table: list[dict[str, Any]], path: str | Path) -> Path:
+    """The aggregated table as CSV (columns of :data:`TABLE_COLUMNS`)."""
+    import csv
+
+    out = Path(path)
+    with out.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(TABLE_COLUMNS), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(table)
+    return out
+
+
+def _pick(row: dict[str, Any], metric: str) -> dict[str, Any]:
+    keys = ("model", "method", "n_params", "train_seconds", "latency_ms_p50", metric)
+    return {key: row[key] for key in keys}
+
+
+def _run_row(record: dict[str, Any], seed: int) -> dict[str, Any]:
+    return {
+        "model": record["model"],
+        "method": record["method"],
+        "seed": seed,
+        "n_params": record["n_params"],
+        "trainable_params": record["trainable_params"],
+        "train_seconds": record["train_seconds"],
+        "latency_ms_p50": record["latency_ms_p50"],
+        "latency_ms_p95": record["latency_ms_p95"],
+        "throughput_per_s": record["throughput_per_s"],
+        "macro_f1": record["test"]["macro_f1"],
+        "accuracy": record["test"]["accuracy"],
+        "val_macro_f1": record["validation"]["macro_f1"],
+        "size_on_disk_bytes": record["size_on_disk_bytes"],
+        "peak_memory_bytes": record["peak_memory_bytes"],
+        "out_dir": record["out_dir"],
+    }
+
+
+def _baseline_row(result: Any) -> dict[str, Any]:
+    method = f"few-shot-{result.shots}" if result.shots else "zero-shot"
+    return {
+        "model": result.model,
+        "method": method,
+        "scorer": result.scorer,
+        "seed": 0,
+        "n_params": result.n_params,
+        "trainable_params": 0,
+        "train_seconds": result.setup_seconds,
+        "latency_ms_p50": result.latency_ms_p50,
+        "latency_ms_p95": result.latency_ms_p95,
+        "throughput_per_s": result.throughput_per_s,
+        "macro_f1": result.test["macro_f1"],
+        "accuracy": result.test["accuracy"],
+        "val_macro_f1": result.validation["macro_f1"],
+        "size_on_disk_bytes": None,
+    }
+
+
+def _check(options: SweepOptions) -> None:
+    from scalinglab.finetune.methods import METHODS
+
+    unknown = [m for m in options.methods if m not in METHODS]
+    if unknown:
+        raise ScalingLabError(f"unknown methods {unknown}; use {', '.join(METHODS)}")
+    bad = [b for b in options.baselines if b not in ("zero-shot", "few-shot")]
+    if bad:
+        raise ScalingLabError(f"unknown baselines {bad}; use zero-shot, few-shot")
+    if options.metric not in ("macro_f1", "accuracy"):
+        raise ScalingLabError("metric must be macro_f1 or accuracy")
+    if not options.models or not options.methods or not options.seeds:
+        raise ScalingLabError("give at least one model, one method and one seed")
+    if not math.isfinite(options.f1_tolerance) or options.f1_tolerance < 0:
+        raise ScalingLabError("--f1-tolerance must be a non-negative number")
