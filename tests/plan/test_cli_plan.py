@@ -82,7 +82,7 @@ def test_bad_input_is_one_line_and_exit_2(args, match):
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_real_process_answers_fast_and_imports_no_torch():
+def test_real_process_answers_fast_and_imports_neither_torch_nor_scipy():
     # Run the command in a fresh interpreter, then check what it imported. "Answers in
     # < 1 s" is checked on the child's CPU time (user + system), which contention on a
     # shared machine barely changes; wall time there is mostly waiting for a core, so its
@@ -92,6 +92,7 @@ def test_real_process_answers_fast_and_imports_no_torch():
         "from scalinglab.cli.app import app\n"
         "app(['plan', '--law', 'epoch2024', '--flops', '1e23'], standalone_mode=False)\n"
         "print('TORCH', 'torch' in sys.modules)\n"
+        "print('SCIPY', 'scipy' in sys.modules)\n"
     )
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
@@ -102,6 +103,7 @@ def test_real_process_answers_fast_and_imports_no_torch():
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     assert "TORCH False" in done.stdout
+    assert "SCIPY False" in done.stdout
     assert cpu < 1.0
     assert wall < 10.0
 
