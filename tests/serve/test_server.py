@@ -118,6 +118,16 @@ def test_wrong_or_missing_token_is_401(server, header):
         assert response.json()["error"] == "unauthorized"
 
 
+def test_body_that_is_not_declared_json_says_so(server):
+    response = httpx.post(
+        f"{server.url}/predict",
+        content=b'{"texts": ["good"]}',
+        headers={**auth(server), "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 422
+    assert "not application/json" in response.json()["detail"]
+
+
 def test_server_stays_up_after_bad_requests(server):
     for content in (b"{", b"null", b'{"texts": [[]]}', b"\xff\xfe"):
         response = httpx.post(

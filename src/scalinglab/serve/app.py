@@ -238,8 +238,11 @@ def _add_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
         problems = [_describe(problem) for problem in error.errors()]
+        content_type = request.headers.get("content-type")
+        if content_type and "json" not in content_type:
+            problems.insert(0, f"Content-Type is {content_type}, not application/json")
         return _error(
             422,
             "invalid_request",
