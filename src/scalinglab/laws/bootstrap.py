@@ -119,21 +119,30 @@ def bootstrap_law(
     delta: float = 1e-3,
     n_jobs: int = 2,
     n_starts: int = 4,
+    starts: np.ndarray | None = None,
     max_iter: int = 200,
 ) -> BootstrapResult:
     """Refit ``form`` (summed Huber objective) on ``n_resamples`` bootstrap resamples.
 
-    Starts: the ``n_starts`` best distinct minima of a full-data grid search.
-    ``n_jobs`` worker processes share the resamples (1 runs them in this process).
+    Starts: ``starts`` (natural parameters, ``starts x params``; pass a full fit's
+    ``FitResult.local_minima`` to skip the search) or else the distinct minima of a
+    full-data grid search; at most ``n_starts`` of them. Each resample runs batched
+    exact Newton from every start and keeps its lowest objective. ``n_jobs`` worker
+    processes share the resamples (1 runs them in this process).
     """
     if n_resamples < 1:
         raise ScalingLabError("the bootstrap needs at least one resample")
     form_cls = resolve_form(form)
     problem = make_problem(form_cls, data, target)
-    search = multistart(problem, default_starts(form_cls, np.exp(problem.log_y)), delta)
-    starts = search.candidates[:n_starts]
+    if starts is None:
+        search = multistart(problem, default_starts(form_cls, np.exp(problem.log_y)), delta)
+        theta_starts = search.candidates
+    else:
+        theta_starts = problem.model.to_internal(np.atleast_2d(starts))
     counts = resample_counts(problem.n_points, n_resamples, seed)
-    theta = _run_chunks(problem, form_cls.form, counts, starts, delta, max_iter, n_jobs)
+    theta = _run_chunks(
+        problem, form_cls.form, counts, theta_starts[:n_starts], delta, max_iter, n_jobs
+    )
     return BootstrapResult(form_cls, problem.model.to_natural(theta), seed)
 
 

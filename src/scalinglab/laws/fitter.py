@@ -5,10 +5,10 @@
 the Huber log-likelihood with a learned scale of Besiroglu et al. 2024. The search:
 
 1. every start of the grid (:mod:`scalinglab.laws.starts`) runs batched trust-region
-   Gauss-Newton with Huber (IRLS) weights until its relative gain per step is < 1e-6;
+   Gauss-Newton with Huber (IRLS) weights until its relative gain per step is < 1e-4;
 2. the end points are clustered (internal parameters rounded to 0.01): starts in one
-   cluster share a basin; clusters whose objective is within 2x of the best continue to
-   tight convergence (relative gain < 1e-10);
+   cluster share a basin; clusters whose objective is within 2x of the best continue
+   with batched exact Newton (quadratic convergence) to a relative gain < 1e-10;
 3. the best ``n_polish`` distinct minima are polished by scipy's L-BFGS-B with
    analytic gradients; the lowest objective wins.
 
@@ -33,6 +33,8 @@ from scalinglab.laws.starts import CHINCHILLA_PUBLISHED, default_starts, starts_
 
 OBJECTIVES = ("huber", "huber_likelihood")
 BASIN_RTOL = 1e-6
+COARSE_RTOL = 1e-4
+MAX_REFINED = 256
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ class FitResult:
 
     ``value`` is the objective at ``law`` (summed Huber loss, or the negative
     log-likelihood for ``huber_likelihood``, whose learned scale is ``scale``).
+    ``local_minima`` holds the distinct minima of the Huber objective the search found,
+    best first, as natural parameters (``minima x params``); the bootstrap starts there.
     """
 
     law: LawForm
@@ -76,6 +80,7 @@ class FitResult:
     warnings: list[str] = field(default_factory=list)
     delta: float = 1e-3
     scale: float | None = None
+    local_minima: np.ndarray | None = None
 
     @property
     def params(self) -> dict[str, float]:
@@ -208,6 +213,7 @@ def fit_law(
         warnings=diagnose(problem, theta, law, delta),
         delta=delta,
         scale=scale,
+        local_minima=problem.model.to_natural(search.candidates),
     )
 
 
@@ -245,6 +251,17 @@ class Search:
     candidates: np.ndarray
 
 
+def _clusters(theta: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster index of each row (internal parameters rounded to 0.01) and each cluster's
+    best row."""
+    keys = np.round(np.where(np.isfinite(value)[:, None], theta, np.inf), 2)
+    _, inverse = np.unique(keys, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    by_value = np.lexsort((np.nan_to_num(value, nan=np.inf), inverse))
+    first = np.concatenate([[True], np.diff(inverse[by_value]) > 0])
+    return inverse, by_value[first]
+
+
 def multistart(
     problem: Problem,
     theta0: np.ndarray,
@@ -253,49 +270,57 @@ def multistart(
     max_iter: int = 200,
     tol: float = 1e-10,
     n_polish: int = 5,
+    coarse_tol: float = COARSE_RTOL,
 ) -> Search:
-    """Minimise the summed Huber objective from every row of ``theta0`` (internal)."""
+    """Minimise the summed Huber objective from every row of ``theta0`` (internal).
+
+    Stages: batched IRLS Gauss-Newton on all starts until the relative gain per step is
+    below ``coarse_tol``; clustering of the end points; batched exact Newton on the
+    clusters within 2x of the best objective until the relative gain is below ``tol``;
+    L-BFGS-B polish of the ``n_polish`` best distinct minima. ``candidates`` holds the
+    distinct minima found, best first.
+    """
     model, objective = problem.model, problem.huber(delta)
     lower, upper = model.lower, model.upper
-    coarse = newton_batch(objective, theta0, lower, upper, ftol=1e-6, max_iter=max_iter)
+    coarse = newton_batch(objective, theta0, lower, upper, ftol=coarse_tol, max_iter=max_iter)
     if not np.isfinite(coarse.value).any():
         raise ScalingLabError("every start gave a non-finite objective; check the data")
-    keys = np.round(np.where(np.isfinite(coarse.value)[:, None], coarse.theta, np.inf), 2)
-    _, inverse = np.unique(keys, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
-    n_clusters = int(inverse.max()) + 1
-    rep_value = np.full(n_clusters, np.inf)
-    np.minimum.at(rep_value, inverse, coarse.value)
-    rep_row = np.empty(n_clusters, dtype=int)
-    rep_row[inverse[np.argsort(-coarse.value)]] = np.argsort(-coarse.value)
-    best_coarse = np.nanmin(rep_value)
-    promising = np.flatnonzero(rep_value <= 2.0 * best_coarse + 1e-300)
-    promising = promising[np.argsort(rep_value[promising])][:256]
+    inverse, reps = _clusters(coarse.theta, coarse.value)
+    promising = reps[coarse.value[reps] <= 2.0 * np.nanmin(coarse.value)]
+    promising = promising[np.argsort(coarse.value[promising])][:MAX_REFINED]
     fine = newton_batch(
-        objective, coarse.theta[rep_row[promising]], lower, upper, ftol=tol, max_iter=max_iter
+        objective,
+        coarse.theta[promising],
+        lower,
+        upper,
+        curvature="exact",
+        ftol=tol,
+        max_iter=max_iter,
     )
-    final = np.full(n_clusters, np.inf)
-    final[promising] = fine.value
-    order = np.argsort(fine.value)[: max(1, n_polish)]
-    best_theta, best_value, polish_ok, message = (
-        fine.theta[order[0]],
-        fine.value[order[0]],
-        bool(fine.converged[order[0]]),
-        "batched Newton converged",
-    )
-    for i in order:
-        theta, value, ok, msg = polish(objective, fine.theta[i], lower, upper)
-        final[promising[i]] = min(final[promising[i]], value)
-        if value < best_value:
-            best_theta, best_value, polish_ok, message = theta, value, ok, msg
+    _, distinct = _clusters(fine.theta, fine.value)
+    distinct = distinct[np.argsort(fine.value[distinct])][: max(1, n_polish)]
+    minima = []
+    for i in distinct:
+        theta, value, ok, message = polish(objective, fine.theta[i], lower, upper)
+        if fine.value[i] <= value:
+            theta, value = fine.theta[i], float(fine.value[i])
+            ok, message = (
+                bool(fine.converged[i]),
+                "batched Newton converged; polish found no lower point",
+            )
+        minima.append((value, theta, ok, message))
+    minima.sort(key=lambda item: item[0])
+    best_value, best_theta, ok, message = minima[0]
+    final = np.full(len(reps), np.inf)
+    final[inverse[promising]] = fine.value
     in_basin = final[inverse] <= best_value * (1 + BASIN_RTOL) + 1e-300
     return Search(
         theta=best_theta,
         value=float(best_value),
-        converged=bool(polish_ok or fine.converged[order[0]]),
+        converged=ok,
         message=message,
         n_in_best_basin=int(in_basin.sum()),
-        candidates=fine.theta[order],
+        candidates=np.array([theta for _, theta, _, _ in minima]),
     )
 
 
