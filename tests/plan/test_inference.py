@@ -50,3 +50,15 @@ def test_prefill_and_encoder_flops():
     assert encoder_forward_flops(110e6, 12, 768, 128) == pytest.approx(
         2 * 110e6 * 128 + 4 * 12 * 768 * 128**2
     )
+
+
+def test_encoder_lifetime_uses_batched_forward_passes():
+    # 110M encoder, 512-token sequences, batch 64 on an A100: FLOP-bound at
+    # 64 x (2 x 110e6 x 512 + 4 x 12 x 768 x 512^2) / 312e12 per pass.
+    cost = inference_cost(
+        110e6, 12, 768, prompt_tokens=512, context=512, batch=64,
+        bandwidth=A100_80GB_BANDWIDTH, peak_flops=A100_BF16, lifetime_tokens=1e9, encoder=True,
+    )  # fmt: skip
+    forward = 64 * encoder_forward_flops(110e6, 12, 768, 512) / A100_BF16
+    assert cost.throughput_tokens_per_s == pytest.approx(64 * 512 / forward)
+    assert cost.lifetime_gpu_hours == pytest.approx(1e9 / cost.throughput_tokens_per_s / 3600)

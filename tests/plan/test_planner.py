@@ -141,7 +141,7 @@ def test_user_errors(kwargs, match):
 def test_encoder_family_reports_latency_per_sequence():
     plan = make_plan("epoch2024", flops=1e21, gpu="l4", family="bert", seq_len=512)
     names = {figure.name for figure in plan.figures if figure.section == "inference"}
-    assert names == {"encoder latency per sequence"}
+    assert names == {"encoder latency per sequence", "throughput, batch 16"}
     assert plan.shape.family == "bert"
     decoder = make_plan("epoch2024", flops=1e21, gpu="l4")
     names = {figure.name for figure in decoder.figures if figure.section == "inference"}

@@ -120,6 +120,14 @@ def plan(
             help="Recommend the cheapest candidate within this many nats/token of the best loss.",
         ),
     ] = 0.0,
+    sizes: Annotated[
+        str | None,
+        typer.Option(
+            "--sizes",
+            help="Candidate model sizes (parameters) instead of those around N*, e.g. "
+            "100M,300M,600M,1.3B,3B,6.7B.",
+        ),
+    ] = None,
     json_out: Annotated[
         Path | None,
         typer.Option("--json", help="Write the plan as JSON to this file ('-' for stdout only)."),
@@ -152,6 +160,7 @@ def plan(
             micro_batch=micro_batch,
             batch=batch,
             loss_tolerance=loss_tolerance,
+            sizes=sizes,
         )
     except ScalingLabError as error:
         typer.secho(f"error: {error}", err=True, fg=typer.colors.RED)
@@ -266,10 +275,12 @@ def _candidate_table(data: dict[str, Any]) -> Table:
         title="candidates (each size trained compute-optimally for itself; * recommended)",
         title_justify="left",
     )
+    encoder = any("encoder_ms_per_sequence" in row for row in data["candidates"])
+    latency = "encoder ms/seq" if encoder else "decode ms/token"
     columns = ["", "candidate", "N", "D", "D/N", "train FLOPs", "train GPU-h", "wall h"]
     columns += [
         "inference GPU-h",
-        "decode ms/token",
+        latency,
         "loss (nats/token)",
         "cost $ (train+inf.)",
         "in budget",
@@ -294,7 +305,7 @@ def _candidate_table(data: dict[str, Any]) -> Table:
             _num(row.get("train_gpu_hours"), "h"),
             _num(row.get("wall_hours"), "h"),
             _num(row.get("inference_gpu_hours"), "h"),
-            _num(row.get("decode_ms_per_token")),
+            _num(row.get("encoder_ms_per_sequence" if encoder else "decode_ms_per_token")),
             loss,
             _num(cost, "$"),
             _num(row["within_budget"]),

@@ -1,10 +1,11 @@
 """The candidate table: model sizes around ``N*``, each with cost and predicted loss.
 
 Like the seed case study (BERT-family sizes against training and inference time), but
-from the law: each size-``k N*`` row is trained compute-optimally for its own size (the
-tokens at which it is the compute-optimal model), so cost grows with size while the loss
-gains shrink. Rows for the inference-aware and data-constrained optima are added when
-asked for.
+from the law: each row is trained compute-optimally for its own size (the tokens at
+which it is the compute-optimal model), so cost grows with size while the loss gains
+shrink. The sizes are ``k N*`` for ``k`` in :data:`SIZE_FACTORS`, or the user's own
+(``parse_sizes("100M,300M,1.3B")``), with the ``N*`` row always included. Rows for the
+inference-aware and data-constrained optima are added when asked for.
 
 Hardware figures of a row come from the planner's ``costs`` callback: the ``N*`` row uses
 its ladder shape, other rows the aspect-64 depth and width estimate
@@ -19,10 +20,13 @@ compute (training ``6ND`` plus inference ``2N`` per lifetime token).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from scalinglab.errors import ScalingLabError
 from scalinglab.plan.allocation import (
     INFERENCE_FLOPS_PER_PARAM_TOKEN,
     Allocation,
@@ -33,6 +37,35 @@ from scalinglab.plan.loss import loss_interval, predict_loss
 
 SIZE_FACTORS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0)
 _SLACK = 1e-9
+_SCALES = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
+_SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([kmbgt]?)\s*$", re.IGNORECASE)
+
+
+def parse_sizes(text: str) -> tuple[float, ...]:
+    """Parameter counts from ``"100M, 1.3B, 6.7e9"`` (suffixes k, M, B or G, T).
+
+    >>> parse_sizes("100M, 1.3B,6.7e9")
+    (100000000.0, 1300000000.0, 6700000000.0)
+    """
+    sizes = []
+    for item in text.split(","):
+        match = _SIZE.match(item)
+        value = float(match.group(1)) * _SCALES[match.group(2).lower()] if match else math.nan
+        if not math.isfinite(value) or value <= 0:
+            raise ScalingLabError(
+                f"cannot read model size {item.strip()!r}; give positive counts separated by "
+                "commas, e.g. --sizes 100M,300M,1.3B (suffixes k, M, B or G, T)"
+            )
+        sizes.append(value)
+    return tuple(sizes)
+
+
+def size_label(n: float) -> str:
+    """``1.3e9`` -> ``"1.3B"``: a parameter count as the case study writes it."""
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if n >= scale:
+            return f"{n / scale:.3g}{suffix}"
+    return f"{n:.3g}"
 
 
 @dataclass(frozen=True)
@@ -73,15 +106,19 @@ def build_candidates(
     unique_tokens: float | None,
     inference_tokens: float | None,
     costs: Callable[[Allocation], dict[str, float | None]],
+    sizes: Sequence[float] | None = None,
 ) -> list[Candidate]:
-    """Rows for ``SIZE_FACTORS x N*`` and the optional optima, smallest ``N`` first."""
-    allocations: list[tuple[str, Allocation]] = []
-    for factor in SIZE_FACTORS:
-        allocation = (
-            optimum if factor == 1.0 else optimal_compute_for_n(loaded.law, factor * optimum.n)
-        )
-        label = "N* (compute-optimal)" if factor == 1.0 else f"{factor:g} x N*"
-        allocations.append((label, allocation))
+    """Rows for ``N*`` and ``SIZE_FACTORS x N*`` (or ``sizes``) and the optional optima,
+    smallest ``N`` first."""
+    allocations: list[tuple[str, Allocation]] = [("N* (compute-optimal)", optimum)]
+    if sizes is None:
+        for factor in SIZE_FACTORS:
+            if factor != 1.0:
+                n = factor * optimum.n
+                allocations.append((f"{factor:g} x N*", optimal_compute_for_n(loaded.law, n)))
+    else:
+        for n in sizes:
+            allocations.append((size_label(n), optimal_compute_for_n(loaded.law, n)))
     if inference_aware is not None:
         allocations.append(("inference-aware", inference_aware))
     if data_constrained is not None:

@@ -288,7 +288,7 @@ def _budget_source(plan: Plan) -> str:
 
 def _inference_figures(inf: InferenceCost, family: str) -> list[Figure]:
     if family == "bert":
-        return [
+        figures = [
             Figure(
                 "inference",
                 "encoder latency per sequence",
@@ -296,8 +296,17 @@ def _inference_figures(inf: InferenceCost, family: str) -> list[Figure]:
                 "ms",
                 "derived",
                 f"max(FLOPs / peak, weights / bandwidth), {inf.context} tokens, bidirectional",
-            )
+            ),
+            Figure(
+                "inference",
+                f"throughput, batch {inf.batch}",
+                inf.throughput_tokens_per_s,
+                "tokens/s",
+                "derived",
+                "B s / max(B x FLOPs / peak, weights / bandwidth)",
+            ),
         ]
+        return figures + _lifetime(inf)
     figures = [
         Figure(
             "inference",
@@ -332,15 +341,19 @@ def _inference_figures(inf: InferenceCost, family: str) -> list[Figure]:
             "B / decode step time",
         ),
     ]
-    if inf.lifetime_gpu_hours is not None:
-        figures.append(
-            Figure(
-                "inference",
-                "lifetime inference GPU-hours",
-                inf.lifetime_gpu_hours,
-                "h",
-                "derived",
-                "inference tokens / throughput / 3600",
-            )
+    return figures + _lifetime(inf)
+
+
+def _lifetime(inf: InferenceCost) -> list[Figure]:
+    if inf.lifetime_gpu_hours is None:
+        return []
+    return [
+        Figure(
+            "inference",
+            "lifetime inference GPU-hours",
+            inf.lifetime_gpu_hours,
+            "h",
+            "derived",
+            "inference tokens / throughput / 3600",
         )
-    return figures
+    ]

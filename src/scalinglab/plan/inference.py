@@ -96,8 +96,14 @@ def inference_cost(
     peak_flops: float,
     bytes_per_value: float = 2,
     lifetime_tokens: float | None = None,
+    encoder: bool = False,
 ) -> InferenceCost:
-    """All inference figures; ``lifetime_tokens`` generated at ``batch`` give GPU-hours."""
+    """All inference figures; ``lifetime_tokens`` processed at ``batch`` give GPU-hours.
+
+    A decoder generates its lifetime tokens one decode step at a time; an encoder
+    (``encoder=True``) reads them in sequences of ``prompt_tokens``, ``batch`` sequences
+    per forward pass, bounded by ``max(batch x FLOPs / peak, weights / bandwidth)``.
+    """
     step = decode_step_seconds(
         n_params, n_layer, d_model, batch, context, bandwidth, peak_flops, bytes_per_value
     )
@@ -107,8 +113,12 @@ def inference_cost(
     prefill = prefill_flops(n_params, n_layer, d_model, prompt_tokens)
     weights = n_params * bytes_per_value
     prefill_seconds = max(prefill / peak_flops, weights / bandwidth)
-    encoder = encoder_forward_flops(n_params, n_layer, d_model, prompt_tokens)
-    throughput = batch / step
+    encoder_flops = encoder_forward_flops(n_params, n_layer, d_model, prompt_tokens)
+    if encoder:
+        forward = max(batch * encoder_flops / peak_flops, weights / bandwidth)
+        throughput = batch * prompt_tokens / forward
+    else:
+        throughput = batch / step
     return InferenceCost(
         prefill_flops=prefill,
         prefill_seconds=prefill_seconds,
@@ -119,6 +129,6 @@ def inference_cost(
         kv_cache_bytes=kv_cache_bytes(n_layer, d_model, context, batch, bytes_per_value),
         weights_bytes=weights,
         throughput_tokens_per_s=throughput,
-        encoder_seconds_per_sequence=max(encoder / peak_flops, weights / bandwidth),
+        encoder_seconds_per_sequence=max(encoder_flops / peak_flops, weights / bandwidth),
         lifetime_gpu_hours=None if lifetime_tokens is None else lifetime_tokens / throughput / 3600,
     )

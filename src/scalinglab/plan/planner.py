@@ -17,6 +17,7 @@ inference (:mod:`~scalinglab.plan.inference`) on the chosen hardware
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from scalinglab.plan.allocation import (
     inference_aware,
 )
 from scalinglab.plan.budget import Budget, resolve_budget
-from scalinglab.plan.candidates import Candidate, build_candidates, recommend
+from scalinglab.plan.candidates import Candidate, build_candidates, parse_sizes, recommend
 from scalinglab.plan.figures import Figure, plan_figures
 from scalinglab.plan.hardware import Gpu, find_gpu, load_catalogue
 from scalinglab.plan.inference import BYTES_PER_VALUE, InferenceCost, inference_cost
@@ -183,6 +184,7 @@ def make_plan(
     micro_batch: int = 1,
     batch: int = 16,
     loss_tolerance: float = 0.0,
+    sizes: str | Sequence[float] | None = None,
 ) -> Plan:
     """Plan a training run (see the module docstring and docs/plan.md).
 
@@ -194,9 +196,11 @@ def make_plan(
     default 0.4. ``inference_tokens``: lifetime tokens generated (Sardana et al. 2023).
     ``unique_tokens``: distinct tokens available (Muennighoff et al. 2023). ``seq_len``
     (tokens) and ``micro_batch`` (sequences per GPU) size activations; ``batch`` is the
-    decode batch; ``loss_tolerance`` (nats) lets a smaller candidate win.
+    decode batch; ``loss_tolerance`` (nats) lets a smaller candidate win; ``sizes``
+    (counts, or text such as ``"100M,1.3B"``) replaces the candidate sizes around ``N*``.
     """
     loaded = load_law(law)
+    candidate_sizes = parse_sizes(sizes) if isinstance(sizes, str) else sizes
     for value, what in ((seq_len, "seq_len"), (micro_batch, "micro_batch"), (batch, "batch")):
         if value < 1:
             raise ScalingLabError(f"{what} must be at least 1, got {value}")
@@ -245,21 +249,31 @@ def make_plan(
     )
     choice = choose_strategy(memory)
     inference = _inference(
-        hardware, shape.n_layer, shape.d_model, counts.total, seq_len, batch, inference_tokens
+        family,
+        hardware,
+        shape.n_layer,
+        shape.d_model,
+        counts.total,
+        seq_len,
+        batch,
+        inference_tokens,
     )
 
     def costs(allocation: Allocation) -> dict[str, float | None]:
         row = hardware.training(allocation.flops)
         if device is None:
-            return {**row, "inference_gpu_hours": None, "decode_ms_per_token": None}
+            return {**row, "inference_gpu_hours": None}
         if allocation is optimum:
             cost = inference
         else:
             n_layer, d_model = estimated_depth_and_width(allocation.n)
             cost = _inference(
-                hardware, n_layer, d_model, allocation.n, seq_len, batch, inference_tokens
+                family, hardware, n_layer, d_model, allocation.n, seq_len, batch, inference_tokens
             )
-        row["decode_ms_per_token"] = cost.decode_seconds_per_token_batch1 * 1e3
+        if family == "bert":
+            row["encoder_ms_per_sequence"] = cost.encoder_seconds_per_sequence * 1e3
+        else:
+            row["decode_ms_per_token"] = cost.decode_seconds_per_token_batch1 * 1e3
         row["inference_gpu_hours"] = cost.lifetime_gpu_hours
         if hardware.price_per_gpu_hour is not None and cost.lifetime_gpu_hours is not None:
             row["inference_cost_dollars"] = cost.lifetime_gpu_hours * hardware.price_per_gpu_hour
@@ -274,6 +288,7 @@ def make_plan(
         unique_tokens=unique_tokens,
         inference_tokens=inference_tokens,
         costs=costs,
+        sizes=candidate_sizes,
     )
     index, reason = recommend(rows, loss_tolerance)
     interval = loss_interval(loaded, optimum.n, optimum.d)
@@ -301,6 +316,7 @@ def make_plan(
 
 
 def _inference(
+    family: str,
     hardware: Hardware,
     n_layer: int,
     d_model: int,
@@ -322,4 +338,5 @@ def _inference(
         peak_flops=hardware.gpu.peak_flops(hardware.precision),
         bytes_per_value=BYTES_PER_VALUE[hardware.precision],
         lifetime_tokens=lifetime_tokens,
+        encoder=family == "bert",
     )
