@@ -54,3 +54,12 @@ def test_fits_and_the_chosen_strategy():
     assert chosen.total <= 80e9 or checkpointed
     no_device = training_memory(7e9, 32, 4096, 32, 2048, 1, 8)
     assert no_device[0].fits is None
+
+
+def test_flash_attention_drops_the_attention_matrices():
+    # GPT-3 layer at s = 2048: 34 s h = 0.856e9 bytes; the 5 a s^2 = 2.01e9 bytes of scores,
+    # softmax and dropout masks are not stored by a fused attention kernel.
+    without, _ = activation_bytes(96, 12288, 96, 2048, 1, flash_attention=True)
+    assert without == pytest.approx(96 * 34 * 2048 * 12288)
+    plain, _ = activation_bytes(96, 12288, 96, 2048, 1)
+    assert without < plain / 3

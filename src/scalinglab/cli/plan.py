@@ -128,6 +128,13 @@ def plan(
             "100M,300M,600M,1.3B,3B,6.7B.",
         ),
     ] = None,
+    flash_attention: Annotated[
+        bool,
+        typer.Option(
+            "--flash-attention",
+            help="Activations without stored attention matrices (fused attention kernels).",
+        ),
+    ] = False,
     json_out: Annotated[
         Path | None,
         typer.Option("--json", help="Write the plan as JSON to this file ('-' for stdout only)."),
@@ -161,6 +168,7 @@ def plan(
             batch=batch,
             loss_tolerance=loss_tolerance,
             sizes=sizes,
+            flash_attention=flash_attention,
         )
     except ScalingLabError as error:
         typer.secho(f"error: {error}", err=True, fg=typer.colors.RED)
@@ -233,7 +241,7 @@ def _print(data: dict[str, Any]) -> None:
 def _memory_table(data: dict[str, Any]) -> Table:
     table = Table(
         title="memory per GPU (AdamW mixed precision, 16 bytes/param; activations per "
-        "Korthikanti et al. 2022)",
+        f"Korthikanti et al. 2022{', FlashAttention' if data['flash_attention'] else ''})",
         title_justify="left",
     )
     for column in (

@@ -269,7 +269,9 @@ def plan_figures(plan: Plan) -> list[Figure]:
             "bytes",
             "derived",
             f"{STRATEGY_NAMES[chosen.strategy]}, activation checkpointing "
-            f"{'on' if checkpointed else 'off'}; fits {gpu.memory_bytes / 1e9:.0f} GB: "
+            f"{'on' if checkpointed else 'off'}"
+            f"{', FlashAttention' if plan.flash_attention else ''}; "
+            f"fits {gpu.memory_bytes / 1e9:.0f} GB: "
             f"{'yes' if total <= gpu.memory_bytes else 'no'}",
         )
     )

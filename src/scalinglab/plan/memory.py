@@ -12,7 +12,8 @@ Model state for AdamW in mixed precision (Rajbhandari et al. 2020, ZeRO, Section
 Activations (Korthikanti et al. 2022, "Reducing Activation Recomputation in Large
 Transformer Models", eq. 1, 16-bit activations, no tensor or sequence parallelism) per
 layer and micro-batch of ``b`` sequences of ``s`` tokens, width ``h``, ``a`` heads:
-``s b h (34 + 5 a s / h)`` bytes; a model of ``L`` layers stores ``L`` times that. With full
+``s b h (34 + 5 a s / h)`` bytes (``s b h 34`` with FlashAttention, which stores no
+``s x s`` attention matrices); a model of ``L`` layers stores ``L`` times that. With full
 activation checkpointing only each layer's input is kept, ``2 s b h L`` bytes, plus one
 layer's activations recomputed during its backward pass. Data parallelism does not shard
 activations. Not counted: the embedding and logits buffers, temporary communication
@@ -100,11 +101,21 @@ def model_state_bytes(n_params: float, strategy: str, n_gpus: int) -> tuple[floa
 
 
 def activation_bytes(
-    n_layer: int, d_model: int, n_head: int, seq_len: int, micro_batch: int
+    n_layer: int,
+    d_model: int,
+    n_head: int,
+    seq_len: int,
+    micro_batch: int,
+    flash_attention: bool = False,
 ) -> tuple[float, float]:
-    """``(without, with)`` full activation checkpointing, Korthikanti et al. 2022 eq. 1."""
+    """``(without, with)`` full activation checkpointing, Korthikanti et al. 2022 eq. 1.
+
+    ``flash_attention`` drops the ``5 a s / h`` term: a fused attention kernel (Dao et al.
+    2022) keeps no ``s x s`` score, softmax or dropout matrices for the backward pass.
+    """
     s, b, h, a = float(seq_len), float(micro_batch), float(d_model), float(n_head)
-    per_layer = s * b * h * (34.0 + 5.0 * a * s / h)
+    scores = 0.0 if flash_attention else 5.0 * a * s / h
+    per_layer = s * b * h * (34.0 + scores)
     without = n_layer * per_layer
     checkpointed = 2.0 * s * b * h * n_layer + per_layer
     return without, checkpointed
@@ -119,9 +130,12 @@ def training_memory(
     micro_batch: int,
     n_gpus: int,
     device_bytes: float | None = None,
+    flash_attention: bool = False,
 ) -> list[TrainingMemory]:
     """Memory per GPU under each of :data:`STRATEGIES`."""
-    without, checkpointed = activation_bytes(n_layer, d_model, n_head, seq_len, micro_batch)
+    without, checkpointed = activation_bytes(
+        n_layer, d_model, n_head, seq_len, micro_batch, flash_attention
+    )
     rows = []
     for strategy in STRATEGIES:
         weights, grads, optimizer = model_state_bytes(n_params, strategy, n_gpus)

@@ -96,6 +96,7 @@ class Plan:
     reason: str
     unique_tokens: float | None
     family: str
+    flash_attention: bool
 
     @property
     def figures(self) -> list[Figure]:
@@ -124,6 +125,7 @@ class Plan:
             else None,
             "memory_strategy": chosen.strategy if has_gpu else None,
             "activation_checkpointing": checkpointed if has_gpu else None,
+            "flash_attention": self.flash_attention,
             "law": {
                 "name": self.law.name,
                 "source": self.law.source,
@@ -185,6 +187,7 @@ def make_plan(
     batch: int = 16,
     loss_tolerance: float = 0.0,
     sizes: str | Sequence[float] | None = None,
+    flash_attention: bool = False,
 ) -> Plan:
     """Plan a training run (see the module docstring and docs/plan.md).
 
@@ -197,7 +200,8 @@ def make_plan(
     ``unique_tokens``: distinct tokens available (Muennighoff et al. 2023). ``seq_len``
     (tokens) and ``micro_batch`` (sequences per GPU) size activations; ``batch`` is the
     decode batch; ``loss_tolerance`` (nats) lets a smaller candidate win; ``sizes``
-    (counts, or text such as ``"100M,1.3B"``) replaces the candidate sizes around ``N*``.
+    (counts, or text such as ``"100M,1.3B"``) replaces the candidate sizes around ``N*``;
+    ``flash_attention`` drops the stored attention matrices from activation memory.
     """
     loaded = load_law(law)
     candidate_sizes = parse_sizes(sizes) if isinstance(sizes, str) else sizes
@@ -246,6 +250,7 @@ def make_plan(
         micro_batch,
         gpus,
         None if device is None else device.memory_bytes,
+        flash_attention,
     )
     choice = choose_strategy(memory)
     inference = _inference(
@@ -311,6 +316,7 @@ def make_plan(
         reason=reason,
         unique_tokens=unique_tokens,
         family=family,
+        flash_attention=flash_attention,
     )
     return plan
 
