@@ -4,7 +4,8 @@ All allocations use the laws' compute convention ``C = 6 N D`` FLOPs (Kaplan et 
 2020; Hoffmann et al. 2022), the one their constants were fitted with.
 
 - :func:`compute_optimal`: least loss at compute ``C``. Closed form for a Chinchilla-form
-  law (Hoffmann et al. 2022, eq. 4), otherwise a bounded 1-D search over ``log N``.
+  law (Hoffmann et al. 2022, eq. 4), otherwise a golden-section search over ``log N``
+  (:mod:`scalinglab.plan.search`).
 - :func:`compute_for_loss`: least compute whose compute-optimal loss reaches a target.
 - :func:`inference_aware`: Sardana et al. 2023, "Beyond Chinchilla-Optimal": at the loss
   the compute-optimal model reaches, the ``N, D`` minimising ``6 N D + 2 N I`` for ``I``
@@ -61,10 +62,6 @@ def _chinchilla_terms(law: LawForm) -> ChinchillaLaw | None:
     return None
 
 
-def _best_log_n(objective, lo: float, hi: float) -> float:
-    return golden_minimize(objective, lo, hi)
-
-
 def compute_optimal(law: LawForm, flops: float) -> Allocation:
     """``N*, D*`` minimising the loss at ``flops = 6 N D`` (every token unique)."""
     flops = _positive(flops, "compute budget")
@@ -80,9 +77,9 @@ def compute_optimal(law: LawForm, flops: float) -> Allocation:
             n = math.exp(log_n)
             return float(predict_loss(law, n, budget / n))
 
-        n = math.exp(_best_log_n(objective, half - 20.0, half + 20.0))
+        n = math.exp(golden_minimize(objective, half - 20.0, half + 20.0))
         d = budget / n
-        how = "least loss along C = 6ND by bounded search over log N"
+        how = "least loss along C = 6ND by golden-section search over log N"
     loss = float(predict_loss(law, n, d))
     return Allocation(n=n, d=d, flops=FLOPS_PER_PARAM_TOKEN * n * d, loss=loss, how=how)
 
@@ -161,7 +158,7 @@ def inference_aware(law: LawForm, flops: float, inference_tokens: float) -> Allo
     while math.isfinite(lifetime(log_lo)) and log_lo > log_hi - 60.0:
         log_lo -= 10.0
     n_min = _smallest_n_reaching(law, target, log_lo, log_hi)
-    n = math.exp(_best_log_n(lifetime, math.log(n_min) + 1e-9, log_hi))
+    n = math.exp(golden_minimize(lifetime, math.log(n_min) + 1e-9, log_hi))
     d = tokens_for_loss(law, n, target)
     return Allocation(
         n=n,
@@ -203,7 +200,7 @@ def data_constrained(law: LawForm, flops: float, unique_tokens: float) -> Alloca
         n = math.exp(log_n)
         return float(predict_loss(law, n, budget / n, unique_tokens))
 
-    n = math.exp(_best_log_n(objective, half - 20.0, half + 20.0))
+    n = math.exp(golden_minimize(objective, half - 20.0, half + 20.0))
     d = budget / n
     return Allocation(
         n=n,
