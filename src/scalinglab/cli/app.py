@@ -47,6 +47,9 @@ def _register_commands() -> None:
     from scalinglab.cli import model
 
     app.add_typer(model.app, name="model")
+    from scalinglab.cli import fit
+
+    app.command("fit")(fit.fit)
     from scalinglab.cli import train
 
     app.command("train")(train.train)

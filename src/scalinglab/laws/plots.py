@@ -22,7 +22,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Colormap, LogNorm
 from matplotlib.figure import Figure
 
+from scalinglab.laws.approaches import ApproachResult, group_budgets
 from scalinglab.laws.forms import ChinchillaLaw, KaplanC, LawForm, PowerLawOffset
+from scalinglab.laws.report import FitReport
 
 Curve = Callable[[np.ndarray], np.ndarray]
 
@@ -187,7 +189,7 @@ def plot_nstar(
     fig, ax = _figure(ax)
     grid = np.geomspace(C_range[0], C_range[1] * 10**extrapolate_decades, 100)
     for label, (C, N) in (points or {}).items():
-        ax.scatter(C, N, s=20, label=f"{label} (per budget)", zorder=3)
+        ax.scatter(C, N, s=20, label=f"{label}: per budget", zorder=3)
     for label, curve in lines.items():
         ax.plot(grid, curve(grid), label=label)
     ax.set_xscale("log")
@@ -220,3 +222,109 @@ def _budget_color(C: float, norm: LogNorm | None, cmap: Colormap) -> object:
     if norm is None or norm.vmin == norm.vmax:
         return None
     return cmap(0.85 * norm(C))
+
+
+def isoflop_curves(report: FitReport, runs: pd.DataFrame) -> list[IsoFLOPCurve]:
+    """The IsoFLOP curves of approach 2 in ``report``: each budget's runs and parabola.
+
+    Runs are grouped into budgets as approach 2 grouped them; budgets it skipped (too
+    few sizes, no minimum inside the sizes tried) are left out.
+    """
+    result = report.results.get("approach2")
+    if result is None:
+        return []
+    C = runs["C"].to_numpy(dtype=float)
+    groups = group_budgets(C)
+    budget_of_group = {g: float(np.exp(np.mean(np.log(C[groups == g])))) for g in np.unique(groups)}
+    curves = []
+    for detail in result.details:
+        if "N_opt" not in detail:
+            continue
+        group = min(budget_of_group, key=lambda g: abs(np.log(budget_of_group[g] / detail["C"])))
+        rows = runs[groups == group]
+        curves.append(
+            IsoFLOPCurve(
+                C=detail["C"],
+                N=rows["N"].to_numpy(dtype=float),
+                loss=rows["loss"].to_numpy(dtype=float),
+                coefficients=tuple(detail["parabola"]),
+                N_opt=detail["N_opt"],
+                loss_opt=detail["loss_opt"],
+            )
+        )
+    return curves
+
+
+def write_fit_plots(report: FitReport, runs: pd.DataFrame, out: str | Path) -> list[Path]:
+    """Write the plots of a fit and return their paths.
+
+    ``out`` (``OUT.png``) gets loss versus C with the frontier of the main method
+    (approach 3 for ``all``) and its bootstrap band; ``OUT-isoflop.png`` the IsoFLOP
+    parabolas when approach 2 ran; ``OUT-nstar.png`` N* versus C of every method.
+    """
+    out = Path(out)
+    results = report.results
+    main = "approach3" if report.method == "all" else report.method
+    written = [save(_frontier_figure(report, runs, main), out)]
+    curves = isoflop_curves(report, runs)
+    if curves:
+        written.append(save(plot_isoflops(curves), _sibling(out, "isoflop")))
+    if results:
+        lines = {LABELS[name]: result.n_opt for name, result in results.items()}
+        points = {
+            LABELS[name]: _nstar_points(results[name])
+            for name in ("approach1", "approach2")
+            if name in results
+        }
+        C_range = (float(runs["C"].min()), float(runs["C"].max()))
+        written.append(save(plot_nstar(lines, points, C_range=C_range), _sibling(out, "nstar")))
+    return written
+
+
+LABELS = {
+    "approach1": "approach 1 (envelope)",
+    "approach2": "approach 2 (IsoFLOP)",
+    "approach3": "approach 3 (parametric)",
+    "kaplan": "Kaplan 2020",
+}
+
+
+def _frontier_figure(report: FitReport, runs: pd.DataFrame, main: str) -> Figure:
+    method = report.methods.get(main)
+    result = method.result if method is not None else None
+    law, samples = None, None
+    if result is not None and "chinchilla" in result.fits:
+        law, samples = result.fits["chinchilla"].law, method.samples  # type: ignore[union-attr]
+    elif result is not None and "kaplan_c" in result.fits:
+        law = result.fits["kaplan_c"].law
+    held = pd.DataFrame(method.holdout) if method is not None and method.holdout else None
+    fig = plot_frontier(
+        runs,
+        law,
+        samples=samples,
+        held_out=held,
+        title=f"Loss versus compute: {LABELS.get(main, main)}",
+    )
+    if result is not None and main == "approach1":
+        envelope = result.details
+        fig.axes[0].plot(
+            [d["C"] for d in envelope], [d["loss"] for d in envelope], "k.-", label="envelope"
+        )
+        fig.axes[0].legend(loc="upper right", fontsize="small")
+    if result is not None and main == "approach2":
+        minima = [d for d in result.details if "loss_opt" in d]
+        fig.axes[0].plot(
+            [d["C"] for d in minima], [d["loss_opt"] for d in minima], "k*", label="IsoFLOP minima"
+        )
+        fig.axes[0].legend(loc="upper right", fontsize="small")
+    return fig
+
+
+def _nstar_points(result: ApproachResult) -> tuple[list[float], list[float]]:
+    """Per-budget ``(C, N*)``: approach 1's envelope runs, approach 2's parabola minima."""
+    rows = [d for d in result.details if "N_opt" in d or "N" in d]
+    return [d["C"] for d in rows], [d.get("N_opt", d.get("N")) for d in rows]
+
+
+def _sibling(path: Path, tag: str) -> Path:
+    return path.with_name(f"{path.stem}-{tag}{path.suffix or '.png'}")

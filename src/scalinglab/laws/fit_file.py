@@ -1,0 +1,102 @@
+"""Fit a runs table file end to end: read and validate it, fit, write plots.
+
+This is what ``scalinglab fit`` does, as one call for notebooks and scripts:
+
+>>> result = fit_file(example="chinchilla", method="approach3")  # doctest: +SKIP
+>>> result.report.to_json_dict()["params"]["alpha"]  # doctest: +SKIP
+0.3473...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scalinglab.errors import ScalingLabError
+from scalinglab.laws import FitReport, fit_runs
+from scalinglab.laws.forms import ChinchillaLaw, KaplanND
+from scalinglab.laws.runs_table import (
+    RunsTable,
+    example_runs_table,
+    read_runs_table,
+    require_points,
+)
+
+#: The law each method fits, for the minimum number of runs it needs.
+LAW_OF_METHOD = {
+    "approach1": ("approach 1 power law N*(C) = G C^a", 2),
+    "approach2": ("approach 2 power law N*(C) = G C^a", 2),
+    "approach3": ("Chinchilla L(N, D)", len(ChinchillaLaw.parameter_names())),
+    "kaplan": ("Kaplan L(N, D)", len(KaplanND.parameter_names())),
+}
+
+
+@dataclass
+class FileFit:
+    """A fit of one runs table: the validated table, the fit report, the plots written."""
+
+    table: RunsTable
+    report: FitReport
+    plots: list[Path] = field(default_factory=list)
+
+    def json_dict(self) -> dict[str, Any]:
+        """The report's JSON with where the runs came from (``runs_table``) added."""
+        return {
+            **self.report.to_json_dict(),
+            "runs_table": {
+                "source": self.table.source,
+                "column_mapping": self.table.column_mapping,
+                "derived": self.table.derived,
+                "notes": self.table.notes,
+                "warnings": self.table.warnings,
+            },
+        }
+
+
+def fit_file(
+    path: str | Path | None = None,
+    *,
+    example: str | None = None,
+    method: str = "approach3",
+    bootstrap: int = 0,
+    holdout_largest: int = 0,
+    holdout_by: str = "C",
+    objective: str = "huber",
+    seed: int = 0,
+    n_jobs: int = 2,
+    plot: str | Path | None = None,
+) -> FileFit:
+    """Read ``path`` (or the bundled ``example``), fit it with ``method``, write plots.
+
+    The options are those of :func:`scalinglab.laws.fit_runs`. With ``plot`` set, the
+    frontier plot is written there and, when the method gives them, the IsoFLOP and
+    ``N*`` plots next to it (``OUT-isoflop.png``, ``OUT-nstar.png``); see
+    :func:`scalinglab.laws.plots.write_fit_plots`.
+    """
+    if (path is None) == (example is None):
+        raise ScalingLabError("give a runs table file or an example name (--example), exactly one")
+    table = read_runs_table(path) if path is not None else example_runs_table(str(example))
+    methods = list(LAW_OF_METHOD) if method == "all" else [method]
+    for name in methods:
+        if name not in LAW_OF_METHOD:
+            known = ", ".join([*LAW_OF_METHOD, "all"])
+            raise ScalingLabError(f"unknown method {name!r}; use one of: {known}")
+        law, n_params = LAW_OF_METHOD[name]
+        require_points(table, n_params, law)
+    report = fit_runs(
+        table.df,
+        method=method,
+        bootstrap=bootstrap,
+        holdout_largest=holdout_largest,
+        holdout_by=holdout_by,
+        seed=seed,
+        objective=objective,
+        n_jobs=n_jobs,
+    )
+    plots: list[Path] = []
+    if plot is not None:
+        from scalinglab.laws.plots import write_fit_plots
+
+        plots = write_fit_plots(report, table.df, plot)
+    return FileFit(table, report, plots)

@@ -1,0 +1,240 @@
+"""``scalinglab fit`` end to end: tables printed, JSON schema, plots, errors, speed."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scalinglab.cli.app import main
+from scalinglab.laws.forms import ChinchillaLaw
+
+DATA = Path(__file__).parents[1] / "data" / "chinchilla_epoch_2024.csv"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+FIT_KEYS = {"method", "form", "params", "a", "b", "ci", "ci_level", "n_points", "objective"}
+
+
+def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
+    """Run ``scalinglab ARGS`` in this process through ``main``; return the exit status."""
+    monkeypatch.setattr(sys, "argv", ["scalinglab", *args])
+    with pytest.raises(SystemExit) as caught:
+        main()
+    return int(caught.value.code or 0)
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def isoflop_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """IsoFLOP runs of a known Chinchilla law (4 budgets x 7 sizes, 1% noise), aliased columns."""
+    law = ChinchillaLaw(E=1.8, A=480.0, B=2100.0, alpha=0.35, beta=0.37)
+    rng = np.random.default_rng(0)
+    lines = ["params,tokens,flops,val_loss"]
+    for C in (1e18, 1e19, 1e20, 1e21):
+        n_opt, _ = law.compute_optimal(C)
+        for factor in np.geomspace(0.25, 4.0, 7):
+            N = float(n_opt * factor)
+            D = float(C / (6.0 * N))
+            loss = float(law.predict(N, D)) * float(np.exp(rng.normal(0.0, 0.01)))
+            lines.append(f"{N!r},{D!r},{C!r},{loss!r}")
+    path = tmp_path_factory.mktemp("isoflop") / "runs.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_all_methods_json_and_three_plots(
+    isoflop_csv: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out, png = tmp_path / "all.json", tmp_path / "all.png"
+    status = run_cli(
+        monkeypatch,
+        "fit",
+        str(isoflop_csv),
+        "--method",
+        "all",
+        "--json",
+        str(out),
+        "--plot",
+        str(png),
+    )
+    printed, err = capsys.readouterr()
+    assert (status, err) == (0, "")
+    for text in ("params", "val_loss", "approach2: compute-optimal allocation", "starts in best"):
+        assert text in printed
+    data = json.loads(out.read_text())
+    assert data["method"] == "all"
+    assert data["n_points"] == 28
+    assert set(data["fits"]) == {"approach1", "approach2", "approach3", "kaplan"}
+    for fit in data["fits"].values():
+        assert set(fit) >= FIT_KEYS
+    assert abs(data["fits"]["approach2"]["a"] - 0.37 / 0.72) < 0.05
+    assert data["runs_table"]["column_mapping"] == {
+        "params": "N",
+        "tokens": "D",
+        "flops": "C",
+        "val_loss": "loss",
+    }
+    for path in (png, tmp_path / "all-isoflop.png", tmp_path / "all-nstar.png"):
+        assert path.read_bytes().startswith(PNG_MAGIC)
+        assert path.stat().st_size > 10_000
+        assert f"wrote {path}" in printed
+
+
+def test_approach3_bootstrap_and_holdout(
+    isoflop_csv: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out, png = tmp_path / "fit.json", tmp_path / "deep" / "fit.png"
+    args = ["--bootstrap", "4", "--jobs", "1", "--holdout-largest", "2", "--seed", "3"]
+    status = run_cli(
+        monkeypatch, "fit", str(isoflop_csv), *args, "--json", str(out), "--plot", str(png)
+    )
+    printed, err = capsys.readouterr()
+    assert (status, err) == (0, "")
+    assert "held-out runs" in printed
+    data = json.loads(out.read_text())
+    assert set(data) >= FIT_KEYS | {"bootstrap_params", "holdout", "runs_table"}
+    assert data["method"] == "approach3"
+    assert data["form"] == "chinchilla"
+    assert set(data["params"]) == {"E", "A", "B", "alpha", "beta"}
+    assert len(data["bootstrap_params"]["alpha"]) == 4
+    assert set(data["ci"]) >= {"alpha", "beta", "a", "b"}
+    assert len(data["holdout"]) == 2
+    assert set(data["holdout"][0]) == {"N", "D", "C", "loss", "predicted", "rel_error"}
+    assert png.read_bytes().startswith(PNG_MAGIC)
+    assert not (tmp_path / "deep" / "fit-isoflop.png").exists()
+    assert (tmp_path / "deep" / "fit-nstar.png").exists()
+
+
+@pytest.mark.slow
+def test_example_chinchilla_reproduces_the_exhaustive_fit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "fit.json"
+    status = run_cli(monkeypatch, "fit", "--example", "chinchilla", "--json", str(out))
+    printed = capsys.readouterr().out
+    assert status == 0
+    assert "removed the 5 highest losses, as Epoch AI did: 240 points" in printed
+    data = json.loads(out.read_text())
+    assert data["n_points"] == 240
+    expected = {"E": 1.8172, "A": 477.8, "B": 2143.0, "alpha": 0.3473, "beta": 0.3672}
+    for name, value in expected.items():
+        assert data["params"][name] == pytest.approx(value, rel=0.01)
+    assert data["runs_table"]["source"] == "chinchilla_epoch_2024.csv (bundled example)"
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("N,D\n1e8,2e9\n", ["runs.csv, line 1, column loss: no column for loss"]),
+        ("N,D,loss\n1e8,2e9,3\n1e8,x,3\n", ["runs.csv, line 3, column D: 'x' is not a number"]),
+        ("N,D,loss\n1e8,2e9,3\n-1,2e9,3\n", ["runs.csv, line 3, column N: N is -1"]),
+        ("N,D,loss\n1e8,2e9,nan\n", ["runs.csv, line 2, column loss: loss is nan"]),
+        ("N,D,loss\n1e8,2e9,3\n1e8,2e9,3\n", ["runs.csv, line 3: this row repeats line 2"]),
+        ("", ["runs.csv: the file is empty"]),
+        ("N,D,loss\n1e8,2e9,3\n2e8,2e9,2.9\n", ["2 runs are fewer than the 5 parameters"]),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    text: str,
+    words: list[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "runs.csv", text)
+    assert run_cli(monkeypatch, "fit", "runs.csv") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("error: ")
+    for word in words:
+        assert word in err
+
+
+def test_file_and_example_together_is_an_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_cli(monkeypatch, "fit", str(DATA), "--example", "chinchilla") == 2
+    assert run_cli(monkeypatch, "fit") == 2
+    assert run_cli(monkeypatch, "fit", "--example", "gopher") == 2
+    assert "no bundled example called 'gopher'" in capsys.readouterr().err
+
+
+def test_bad_input_in_a_real_process_has_no_traceback(tmp_path: Path) -> None:
+    runs = write(tmp_path, "runs.jsonl", '{"N": 1e8, "D": 2e9, "loss": 3}\n{"N": "big"}\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "scalinglab", "fit", str(runs)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().endswith("or delete the row")
+    assert f"{runs}, line 2, column N: 'big' is not a number" in done.stderr
+
+
+def test_help_is_fast_and_complete() -> None:
+    """``scalinglab fit --help`` answers in < 1 s of CPU; wall 3 s allowed on a busy machine."""
+    env = {**os.environ, "COLUMNS": "200"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "scalinglab", "fit", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env=env,
+    )
+    elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert elapsed < 3.0
+    assert cpu < 1.0
+    for option in ("--example", "--method", "--bootstrap", "--holdout-largest", "--holdout-by"):
+        assert option in done.stdout
+    for option in ("--objective", "--seed", "--jobs", "--json", "--plot", "FLOPs"):
+        assert option in done.stdout
+
+
+def test_laws_and_fit_cli_do_not_import_torch_or_heavy_modules() -> None:
+    code = (
+        "import sys, scalinglab.laws, scalinglab.laws.runs_table, scalinglab.laws.fit_file, "
+        "scalinglab.cli.fit; "
+        "bad = sorted(m for m in ('torch', 'matplotlib') if m in sys.modules); print(bad)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_fit_cli_module_imports_only_typer_and_stdlib() -> None:
+    code = (
+        "import sys; before = set(sys.modules); import scalinglab.cli.fit; "
+        "new = set(sys.modules) - before; "
+        "print(sorted(m for m in ('numpy', 'pandas', 'scipy', 'matplotlib', 'torch') if m in new))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
