@@ -153,12 +153,12 @@ def inference_aware(law: LawForm, flops: float, inference_tokens: float) -> Allo
             FLOPS_PER_PARAM_TOKEN * n * d + INFERENCE_FLOPS_PER_PARAM_TOKEN * n * inference_tokens
         )
 
+    # below the smallest N that can reach the loss at all, lifetime() is infinite
     log_hi = math.log(optimum.n)
-    log_lo = log_hi - 30.0
-    while math.isfinite(lifetime(log_lo)) and log_lo > log_hi - 60.0:
-        log_lo -= 10.0
-    n_min = _smallest_n_reaching(law, target, log_lo, log_hi)
-    n = math.exp(golden_minimize(lifetime, math.log(n_min) + 1e-9, log_hi))
+    log_lo = log_hi - 60.0
+    if math.isinf(lifetime(log_lo)):
+        log_lo = bisect_root(lambda x: 1.0 if math.isinf(lifetime(x)) else -1.0, log_lo, log_hi)
+    n = math.exp(golden_minimize(lifetime, log_lo + 1e-9, log_hi))
     d = tokens_for_loss(law, n, target)
     return Allocation(
         n=n,
@@ -169,23 +169,6 @@ def inference_aware(law: LawForm, flops: float, inference_tokens: float) -> Allo
         f"{inference_tokens:.3g} tokens (Sardana et al. 2023)",
         inference_flops=INFERENCE_FLOPS_PER_PARAM_TOKEN * n * inference_tokens,
     )
-
-
-def _smallest_n_reaching(law: LawForm, target: float, log_lo: float, log_hi: float) -> float:
-    """The ``N`` below which no amount of data reaches ``target`` (root in log N)."""
-
-    def gap(log_n: float) -> float:
-        return 1.0 if math.isinf(tokens_for_loss(law, math.exp(log_n), target)) else -1.0
-
-    if gap(log_lo) < 0:
-        return math.exp(log_lo)
-    for _ in range(200):
-        mid = 0.5 * (log_lo + log_hi)
-        if gap(mid) > 0:
-            log_lo = mid
-        else:
-            log_hi = mid
-    return math.exp(log_hi)
 
 
 def data_constrained(law: LawForm, flops: float, unique_tokens: float) -> Allocation:
