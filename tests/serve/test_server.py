@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from scalinglab.finetune.predictor import Predictor
+from scalinglab.serve.app import create_app
 
 LABELS = ["negative", "positive", "neutral-ish"]
 
@@ -176,3 +177,9 @@ def test_concurrent_load_has_no_errors_and_is_micro_batched(server):
     requests = clients * requests_each
     assert after["texts_run"] - before["texts_run"] == 2 * requests
     assert after["batches_run"] - before["batches_run"] < requests
+
+
+@pytest.mark.parametrize("name", ["max_texts_per_request", "max_chars_per_text", "max_batch_size"])
+def test_create_app_refuses_limits_below_one(classifier_dir, name):
+    with pytest.raises(ValueError, match=f"{name} must be at least 1"):
+        create_app(classifier_dir, **{name: 0})
