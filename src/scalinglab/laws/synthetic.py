@@ -1,0 +1,50 @@
+"""Synthetic runs from a known law: IsoFLOP designs for tests, benchmarks and bias studies.
+
+>>> from scalinglab.laws import ChinchillaLaw
+>>> law = ChinchillaLaw(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
+>>> runs = isoflop_design(law, [1e18, 1e19, 1e20], sizes_per_budget=7)
+>>> sorted(runs), len(runs["N"])
+(['C', 'D', 'N', 'loss'], 21)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from scalinglab.laws.forms import ChinchillaLaw
+
+FLOPS_PER_PARAM_TOKEN = 6.0
+
+
+def isoflop_design(
+    law: ChinchillaLaw,
+    budgets: Sequence[float],
+    *,
+    sizes_per_budget: int = 9,
+    span: float = 4.0,
+    offset: float | Sequence[float] = 1.0,
+    noise: float = 0.0,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """Runs on an IsoFLOP grid around the law's own optimum, with multiplicative noise.
+
+    For each budget ``C`` (FLOPs), ``sizes_per_budget`` model sizes log-spaced over
+    ``[N*/span, N*·span] · offset`` (``N*`` the law's compute-optimal size; ``offset`` != 1
+    centres the grid off the optimum; one offset per budget lets the centre drift, as
+    when the grid follows a guessed ``N*(C)`` with a wrong exponent), ``D = C / (6 N)``
+    tokens and
+    ``loss = law(N, D) · (1 + noise · z)`` with ``z`` standard normal (seeded).
+    """
+    rng = np.random.default_rng(seed)
+    C = np.repeat(np.asarray(budgets, dtype=float), sizes_per_budget)
+    n_star, _ = law.compute_optimal(C, FLOPS_PER_PARAM_TOKEN)
+    ratios = np.geomspace(1.0 / span, span, sizes_per_budget)
+    offsets = np.repeat(
+        np.broadcast_to(np.asarray(offset, dtype=float), (len(budgets),)), sizes_per_budget
+    )
+    N = n_star * offsets * np.tile(ratios, len(budgets))
+    D = C / (FLOPS_PER_PARAM_TOKEN * N)
+    loss = law.predict(N, D) * (1.0 + noise * rng.standard_normal(len(C)))
+    return {"N": N, "D": D, "C": C, "loss": loss}

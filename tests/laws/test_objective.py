@@ -1,0 +1,125 @@
+"""Analytic Jacobians and Hessians of every form's log-prediction against finite differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scalinglab.laws.forms import (
+    ChinchillaLaw,
+    DataConstrainedLaw,
+    KaplanC,
+    KaplanD,
+    KaplanN,
+    KaplanND,
+    PowerLawOffset,
+    SigmoidAccuracy,
+    TaskLossFromLM,
+)
+from scalinglab.laws.objective import (
+    HuberLikelihood,
+    HuberObjective,
+    LogModel,
+    huber,
+    huber_log_normaliser,
+    model_for,
+)
+
+rng = np.random.default_rng(0)
+N = np.geomspace(1e7, 1e10, 12)
+D = np.geomspace(1e9, 1e11, 12)[::-1]
+DATA = {
+    "N": N,
+    "D": D,
+    "C": 6 * N * D,
+    "x": N,
+    "unique_tokens": D / np.linspace(1, 8, 12),
+    "loss": np.linspace(2.0, 4.0, 12),
+    "task_loss": np.linspace(0.5, 3.0, 12),
+}
+CASES = [
+    (ChinchillaLaw, {"E": 1.7, "A": 400.0, "B": 2000.0, "alpha": 0.34, "beta": 0.36}),
+    (PowerLawOffset, {"E": 1.5, "A": 300.0, "alpha": 0.3}),
+    (KaplanN, {"Nc": 8.8e13, "alphaN": 0.076}),
+    (KaplanD, {"Dc": 5.4e13, "alphaD": 0.095}),
+    (KaplanC, {"Cc": 1.6e25, "alphaC": 0.05}),
+    (KaplanND, {"Nc": 8.8e13, "Dc": 5.4e13, "alphaN": 0.076, "alphaD": 0.095}),
+    (
+        DataConstrainedLaw,
+        {
+            **{"E": 1.7, "A": 400.0, "B": 2000.0, "alpha": 0.34, "beta": 0.36},
+            **{"rd_star": 15.0, "rn_star": 5.0},
+        },
+    ),
+    (TaskLossFromLM, {"A": 0.5, "alpha": 2.0}),
+    (SigmoidAccuracy, {"a": 0.6, "b": 0.3, "k": -3.0, "L0": 1.5}),
+]
+
+
+@pytest.mark.parametrize(("form", "params"), CASES, ids=[c[0].form for c in CASES])
+def test_value_matches_predict_and_jacobian_matches_differences(form, params):
+    model = model_for(form)
+    X = model.prepare(DATA)
+    theta = model.to_internal(params)[None, :]
+    law = form(**params)
+    expected = np.log(law.predict(**{k: DATA[k] for k in form.inputs}))
+    f, J = model.value_jac(theta, X)
+    np.testing.assert_allclose(f[0], expected, rtol=1e-10)
+    for q in range(len(params)):
+        h = 1e-6 * (1 + abs(theta[0, q]))
+        up, down = theta.copy(), theta.copy()
+        up[0, q] += h
+        down[0, q] -= h
+        numeric = (model.value(up, X) - model.value(down, X))[0] / (2 * h)
+        np.testing.assert_allclose(J[0, :, q], numeric, rtol=1e-5, atol=1e-7)
+
+
+def test_chinchilla_analytic_hessian_matches_differences_of_jacobian():
+    model = model_for(ChinchillaLaw)
+    X = model.prepare(DATA)
+    theta = model.to_internal(CASES[0][1])[None, :]
+    c = rng.standard_normal((1, len(N)))
+    analytic = model.weighted_hessian(theta, X, c)
+    numeric = LogModel.weighted_hessian(model, theta, X, c)
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-4, atol=1e-6 * np.abs(analytic).max())
+
+
+def test_huber_objective_gradient_matches_differences():
+    model = model_for(ChinchillaLaw)
+    X = model.prepare(DATA)
+    objective = HuberObjective(model, X, np.log(DATA["loss"]), delta=0.05)
+    theta = model.to_internal(CASES[0][1])[None, :]
+    _f, g, _ = objective.value_grad_hess(theta)
+    for q in range(5):
+        up, down = theta.copy(), theta.copy()
+        up[0, q] += 1e-7
+        down[0, q] -= 1e-7
+        numeric = (objective.value(up) - objective.value(down))[0] / 2e-7
+        assert g[0, q] == pytest.approx(numeric, rel=1e-5, abs=1e-9)
+
+
+def test_huber_is_quadratic_inside_and_linear_outside():
+    r = np.array([-0.5, -1e-3, 0.0, 5e-4, 2.0])
+    expected = [1e-3 * (0.5 - 5e-4), 0.5e-6, 0.0, 0.5 * 25e-8, 1e-3 * (2.0 - 5e-4)]
+    np.testing.assert_allclose(huber(r, 1e-3), expected)
+
+
+def test_huber_density_integrates_to_one():
+    delta = 0.7
+    x = np.linspace(-60, 60, 600_001)
+    density = np.exp(-huber(x, delta) - huber_log_normaliser(delta))
+    assert np.trapezoid(density, x) == pytest.approx(1.0, rel=1e-6)
+
+
+def test_likelihood_gradient_matches_differences():
+    model = model_for(ChinchillaLaw)
+    X = model.prepare(DATA)
+    likelihood = HuberLikelihood(model, X, np.log(DATA["loss"]), delta=1e-3)
+    params = np.append(model.to_internal(CASES[0][1]), np.log(0.05))
+    _, grad = likelihood.value_grad(params)
+    for q in range(6):
+        up, down = params.copy(), params.copy()
+        up[q] += 1e-7
+        down[q] -= 1e-7
+        numeric = (likelihood.value_grad(up)[0] - likelihood.value_grad(down)[0]) / 2e-7
+        assert grad[q] == pytest.approx(numeric, rel=1e-5, abs=1e-6)
