@@ -59,7 +59,9 @@ def train(
     ),
     device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
     bf16: bool | None = typer.Option(
-        None, "--bf16/--no-bf16", help="bf16 autocast (default: on for CUDA, off for CPU)."
+        None,
+        "--bf16/--no-bf16",
+        help="bf16 autocast (default: on where the GPU or CPU has native bf16).",
     ),
     compile_model: bool = typer.Option(False, "--compile", help="Compile with torch.compile."),
     peak_flops: float | None = typer.Option(
