@@ -6,6 +6,8 @@ import itertools
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scalinglab.errors import ScalingLabError
 from scalinglab.plan.figures import SOURCES
@@ -155,3 +157,24 @@ def test_kaplan_preset_reports_its_compute_law():
     (figure,) = [f for f in plan.figures if f.name == "loss from the compute law L(C)"]
     assert figure.value == pytest.approx(1.711, abs=1e-3)
     assert figure.source == "preset"
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    law=st.sampled_from(["chinchilla", "epoch2024", "kaplan2020", "muennighoff2023"]),
+    flops=st.floats(min_value=1e19, max_value=1e26),
+    gpu=st.sampled_from([None, "a100-40gb", "h100-pcie", "mi300x", "l4"]),
+    gpus=st.integers(min_value=1, max_value=4096),
+    inference=st.one_of(st.none(), st.floats(min_value=1e8, max_value=1e15)),
+)
+def test_any_reasonable_plan_is_consistent_json(law, flops, gpu, gpus, inference):
+    data = make_plan(
+        law, flops=flops, gpu=gpu, gpus=gpus, inference_tokens=inference
+    ).to_json_dict()
+    json.dumps(data)
+    assert 6 * data["n_opt"] * data["d_opt"] == pytest.approx(flops, rel=1e-6)
+    assert data["flops_exact"] > 0
+    assert 0 <= data["recommended"]["index"] < len(data["candidates"])
+    if gpu is not None:
+        assert data["gpu_hours"] == pytest.approx(data["wall_hours"] * gpus)
+        assert data["memory_per_gpu_bytes"] > 0
