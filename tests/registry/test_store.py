@@ -129,3 +129,16 @@ def test_reader_sees_writer_commits_while_open(tmp_path):
         writer.add_run("s", "s-1", {})
         assert [r.run_id for r in reader.runs("s")] == ["s-1"]
         assert schema_version(sqlite3.connect(path)) == SCHEMA_VERSION
+
+
+def test_concurrent_opens_of_a_new_file_migrate_once(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "race.db"
+
+    def open_and_close(_):
+        with Registry(path) as registry:
+            return registry.schema_version
+
+    with ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(open_and_close, range(16))) == {SCHEMA_VERSION}

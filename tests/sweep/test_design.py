@@ -98,6 +98,11 @@ def test_design_file_round_trip(tmp_path):
         ('[sweep]\nname = "x"\ndesign = "ladder"\n[ladder]\nn_mn = 1\n', "unknown key 'n_mn'"),
         ('[sweep]\nname = "x"\ndesign = "explicit"\n', "lists no runs"),
         ("[sweep\n", "not valid TOML"),
+        (
+            '[sweep]\nname = "x"\ndesign = "ladder"\n[train]\nlearning_rate = 1\n'
+            "[ladder]\nn_min = 2e4\nn_max = 1e5\ncount = 2\n",
+            "training option 'learning_rate'",
+        ),
     ],
 )
 def test_design_file_errors_name_file_and_fix(tmp_path, text, message):

@@ -66,6 +66,10 @@ def _register_commands() -> None:
     from scalinglab.cli import plan
 
     app.command("plan")(plan.plan)
+    from scalinglab.cli import runs, sweep
+
+    app.add_typer(sweep.sweep_app, name="sweep")
+    app.add_typer(runs.runs_app, name="runs")
 
 
 _register_commands()

@@ -80,14 +80,18 @@ def migrate(connection: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int
     """Apply every migration step above the database's version up to ``target``.
 
     Each step and its version bump commit together, so a crash mid-migration leaves the
-    database at the previous version. Returns the version reached.
+    database at the previous version; the version is read under the write lock, so two
+    processes opening a new file at once migrate it once. Returns the version reached.
     """
-    current = schema_version(connection)
-    for version in range(current + 1, target + 1):
-        statements = [s.strip() for s in MIGRATIONS[version].split(";") if s.strip()]
+    while True:
         with transaction(connection):
-            for statement in statements:
-                connection.execute(statement)
+            current = schema_version(connection)
+            if current >= target:
+                break
+            version = current + 1
+            for statement in MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    connection.execute(statement)
             connection.execute(f"PRAGMA user_version = {version}")
     return schema_version(connection)
 

@@ -21,6 +21,7 @@ width = 4.0
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -41,6 +42,20 @@ else:
     import tomli as tomllib
 
 DESIGNS = ("isoflop", "ladder", "wsd", "explicit")
+#: Training options each run's design sets itself; ``[train]`` may not override them.
+_RUN_KEYS = {
+    "family",
+    "n_layer",
+    "d_model",
+    "n_head",
+    "d_ff",
+    "vocab_size",
+    "n_ctx",
+    "tokens",
+    "seed",
+    "schedule",
+    "out_dir",
+}
 _SWEEP_KEYS = {"name", "design", "family", "vocab_size", "n_ctx", "seed", "schedule"}
 _SECTION_KEYS: dict[str, set[str]] = {
     "isoflop": {"budgets", "sizes_per_budget", "width", "tokens_per_param"},
@@ -67,7 +82,24 @@ def load_design(path: str | Path) -> SweepDesign:
 
 
 def design_from_dict(data: Mapping[str, Any], source: str = "<design>") -> SweepDesign:
-    """Build a design from the parsed TOML tables (see the module docstring)."""
+    """Build a design from the parsed TOML tables (see the module docstring); the
+    ``[train]`` options are checked against :class:`~scalinglab.train.config.TrainConfig`."""
+    design = _build(data, source)
+    from scalinglab.train.config import TrainConfig
+
+    known = {f.name for f in dataclasses.fields(TrainConfig)} - {"out_dir"}
+    for key in data.get("train", {}):
+        if key not in known or key in _RUN_KEYS:
+            raise InputError(
+                f"unknown or reserved training option {key!r} in [train]",
+                fix=f"use options of scalinglab train except {', '.join(sorted(_RUN_KEYS))}",
+                file=source,
+                column=key,
+            )
+    return design
+
+
+def _build(data: Mapping[str, Any], source: str) -> SweepDesign:
     sweep = _table(data, "sweep", source)
     _check_keys(sweep, _SWEEP_KEYS, "sweep", source)
     known_tables = {"sweep", "train", "runs", *_SECTION_KEYS}

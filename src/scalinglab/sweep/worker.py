@@ -26,7 +26,7 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
     """Train the task's run in this process and return its outcome."""
     import torch
 
-    from scalinglab.train import TrainConfig, run_training, run_wsd_branches
+    from scalinglab.train import TrainConfig, run_training
 
     threads = int(task.get("threads") or 1)
     torch.set_num_threads(threads)
@@ -35,6 +35,8 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
     out_dir = Path(task["out_dir"])
     train_config = TrainConfig.from_dict({**config, "out_dir": str(out_dir), "threads": threads})
     if branches:
+        from scalinglab.train import run_wsd_branches
+
         summaries = run_wsd_branches(train_config, [int(b) for b in branches])
         parts = [s.to_dict() for s in summaries]
         summary: dict[str, Any] = {"branches": parts}
