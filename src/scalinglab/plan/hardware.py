@@ -12,14 +12,18 @@ replaces entries by key.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from scalinglab.errors import InputError, ScalingLabError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
 
 PRECISIONS = ("bf16", "fp16", "fp32", "fp8")
 _REQUIRED = ("name", "memory_gb", "bandwidth_gbps", "source")
