@@ -122,6 +122,32 @@ def test_approach3_bootstrap_and_holdout(
     assert (tmp_path / "deep" / "fit-nstar.png").exists()
 
 
+def test_all_reports_a_method_that_cannot_fit_and_fits_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    law = ChinchillaLaw(E=1.8, A=480.0, B=2100.0, alpha=0.35, beta=0.37)
+    rows = [(1e8 * n, 2e9 * d) for n in (1, 3, 9) for d in (1, 5, 25)]  # 9 distinct budgets
+    text = "N,D,loss\n" + "".join(f"{n!r},{d!r},{float(law.predict(n, d))!r}\n" for n, d in rows)
+    out = tmp_path / "fit.json"
+    status = run_cli(
+        monkeypatch,
+        "fit",
+        str(write(tmp_path, "r.csv", text)),
+        "--method",
+        "all",
+        "--json",
+        str(out),
+    )
+    assert status == 0
+    assert (
+        "approach2: not fitted: approach 2 needs at least two compute budgets"
+        in capsys.readouterr().out
+    )
+    fits = json.loads(out.read_text())["fits"]
+    assert set(fits["approach2"]) == {"method", "error"}
+    assert fits["approach3"]["params"]["alpha"] == pytest.approx(0.35, abs=0.02)
+
+
 @pytest.mark.slow
 def test_example_chinchilla_reproduces_the_exhaustive_fit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

@@ -160,7 +160,8 @@ def _print_table(console: Any, table: Any) -> None:
 
     from scalinglab.laws.runs_table import MEANING
 
-    mapping = Table(title=f"Runs: {table.source} ({len(table.df)} runs)", title_justify="left")
+    console.print(f"[bold]Runs:[/bold] {table.source}, {len(table.df)} runs", soft_wrap=True)
+    mapping = Table(title="Columns", title_justify="left")
     mapping.add_column("column in file")
     mapping.add_column("read as")
     mapping.add_column("meaning")
