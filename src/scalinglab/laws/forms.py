@@ -275,9 +275,13 @@ class DataConstrainedLaw(LawForm):
         return G * (G * _as_array(unique_tokens)) ** (base.beta / base.alpha)
 
     def effective_data(self, D: ArrayLike, unique_tokens: ArrayLike) -> np.ndarray:
-        """``D'``: tokens worth of fresh data that ``D`` tokens over ``U_D`` unique give."""
-        D, U = _as_array(D), _as_array(unique_tokens)
-        repeats = np.maximum(D / U - 1.0, 0.0)
+        """``D'``: tokens worth of fresh data that ``D`` tokens over ``U_D`` unique give.
+
+        Less than one epoch sees only ``D`` distinct tokens, so ``U_D = min(unique, D)``.
+        """
+        D = _as_array(D)
+        U = np.minimum(_as_array(unique_tokens), D)
+        repeats = D / U - 1.0
         return U + U * self.rd_star * (1.0 - np.exp(-repeats / self.rd_star))
 
     def effective_params(self, N: ArrayLike, unique_tokens: ArrayLike) -> np.ndarray:
