@@ -5,13 +5,17 @@ once without, alternating ``--repeats`` times, and drives each with the same clo
 load: ``--clients`` concurrent httpx clients, each sending ``--requests`` requests of
 ``--texts`` tweets (the embedded test split) one after another. It prints, per mode,
 throughput (requests/s), latency p50/p95/p99 (ms), errors and the mean texts per forward
-pass, the server's CPU time per request, then the on/off ratios.
+pass, the server's CPU time per request, then the on/off ratios. With ``--in-process``
+the clients call the :class:`~scalinglab.serve.batching.MicroBatcher` directly, without
+HTTP, which isolates what batching saves from the cost of HTTP and JSON.
 
 The model is ``--model DIR`` (a classifier from ``scalinglab finetune``) or, by default,
-the embedded MiniLM-L6 with a fresh two-label head saved with ``save_classifier``: its
-predictions are meaningless but its latency is that of the fine-tuned model.
+the embedded MiniLM-L6 (``--base minilm-L1`` ... for a truncated one) with a fresh
+two-label head saved with ``save_classifier``: its predictions are meaningless but its
+latency is that of a fine-tuned model of the same shape.
 
     python benchmarks/serve_load.py --clients 16 --requests 20 --threads 1
+    python benchmarks/serve_load.py --clients 16 --requests 20 --threads 1 --in-process
 
 Timings on a shared machine are noisy: compare the modes by their ratio in one run.
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -39,12 +44,13 @@ TOKEN = "benchmark-token"
 def main() -> None:
     args = _parser().parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        model_dir = args.model or _build_minilm_classifier(Path(scratch) / "minilm-binary")
+        model_dir = args.model or _build_classifier(args.base, Path(scratch) / "classifier")
         texts = _tweets(args.clients * args.requests * args.texts)
+        measure = _measure_in_process if args.in_process else _measure_http
         results = []
         for repeat in range(args.repeats):
             for batching in (True, False):
-                result = _measure(model_dir, texts, batching, args)
+                result = measure(model_dir, texts, batching, args)
                 result["repeat"] = repeat
                 results.append(result)
                 print(_row(result), flush=True)
@@ -56,7 +62,12 @@ def main() -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, help="classifier directory (default: MiniLM)")
+    parser.add_argument("--model", type=Path, help="classifier directory to serve")
+    parser.add_argument(
+        "--base",
+        default="minilm",
+        help="without --model: encoder (minilm, minilm-L1..L6) given a fresh two-label head",
+    )
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients")
     parser.add_argument("--requests", type=int, default=20, help="requests per client")
     parser.add_argument("--texts", type=int, default=1, help="texts per request")
@@ -65,16 +76,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-wait-ms", type=float, default=5.0, help="batch wait (ms)")
     parser.add_argument("--repeats", type=int, default=2, help="alternations of on and off")
     parser.add_argument("--json", help="write every run and the summary to this JSON file")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="drive the MicroBatcher directly, without HTTP, to isolate batching",
+    )
     return parser
 
 
-def _build_minilm_classifier(directory: Path) -> Path:
+def _build_classifier(base: str, directory: Path) -> Path:
     from scalinglab.finetune.checkpoint import save_classifier
     from scalinglab.finetune.models import load_sequence_classifier, load_tokenizer, resolve_model
 
-    source = resolve_model("minilm")
+    source = resolve_model(base)
     model = load_sequence_classifier(source, ["negative", "positive"]).eval()
-    metadata = {"method": "none (random head, for latency only)", "base_model": "minilm"}
+    metadata = {"method": "none (random head, for latency only)", "base_model": base}
     return save_classifier(model, load_tokenizer(source), directory, metadata)
 
 
@@ -85,18 +101,61 @@ def _tweets(count: int) -> list[str]:
     return [test[i % len(test)] for i in range(count)]
 
 
-def _measure(model_dir: Path, texts: list[str], batching: bool, args: Any) -> dict[str, Any]:
+def _measure_http(model_dir: Path, texts: list[str], batching: bool, args: Any) -> dict[str, Any]:
     process, log, url = _start(model_dir, batching, args)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    warm_up = texts[:8]
     try:
-        headers = {"Authorization": f"Bearer {TOKEN}"}
-        httpx.post(f"{url}/predict", json={"texts": texts[:8]}, headers=headers, timeout=60)
+        httpx.post(f"{url}/predict", json={"texts": warm_up}, headers=headers, timeout=60)
         cpu_before = _cpu_seconds(process.pid)
-        latencies, errors, seconds = asyncio.run(_load(url, headers, texts, args))
+        latencies, errors, seconds = asyncio.run(_load(_HttpTransport(url, headers), texts, args))
         cpu = _cpu_seconds(process.pid) - cpu_before
         metadata = httpx.get(f"{url}/metadata", headers=headers).json()
     finally:
         _stop(process, log)
+    forwards = metadata["batches_run"] - 1, metadata["texts_run"] - len(warm_up)
+    return _figures(batching, latencies, errors, seconds, cpu, forwards)
+
+
+def _measure_in_process(
+    model_dir: Path, texts: list[str], batching: bool, args: Any
+) -> dict[str, Any]:
+    import torch
+
+    from scalinglab.finetune.predictor import Predictor
+    from scalinglab.serve.batching import MicroBatcher
+
+    torch.set_num_threads(args.threads)
+    predictor = Predictor(model_dir)
+    predictor.predict(texts[:8])
+    batcher = MicroBatcher(
+        predictor, max_batch_size=args.max_batch, max_wait_ms=args.max_wait_ms, enabled=batching
+    )
+
+    async def run() -> tuple[list[float], int, float]:
+        batcher.start()
+        try:
+            return await _load(_InProcessTransport(batcher), texts, args)
+        finally:
+            await batcher.stop()
+
+    cpu_before = time.process_time()
+    latencies, errors, seconds = asyncio.run(run())
+    cpu = time.process_time() - cpu_before
+    forwards = batcher.batches_run, batcher.texts_run
+    return _figures(batching, latencies, errors, seconds, cpu, forwards)
+
+
+def _figures(
+    batching: bool,
+    latencies: list[float],
+    errors: int,
+    seconds: float,
+    cpu: float,
+    forwards: tuple[int, int],
+) -> dict[str, Any]:
     requests = len(latencies) + errors
+    batches, texts_run = forwards
     return {
         "micro_batching": batching,
         "requests": requests,
@@ -107,7 +166,7 @@ def _measure(model_dir: Path, texts: list[str], batching: bool, args: Any) -> di
         "p95_ms": 1000 * float(np.percentile(latencies, 95)),
         "p99_ms": 1000 * float(np.percentile(latencies, 99)),
         "server_cpu_ms_per_request": 1000 * cpu / requests,
-        "texts_per_forward": (metadata["texts_run"] - 8) / max(metadata["batches_run"] - 1, 1),
+        "texts_per_forward": texts_run / max(batches, 1),
     }
 
 
@@ -121,26 +180,50 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _load(
-    url: str, headers: dict[str, str], texts: list[str], args: Any
-) -> tuple[list[float], int, float]:
+class _HttpTransport:
+    """Clients post to ``/predict``, each over its own single connection."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        self.url = url
+        self.headers = headers
+
+    def session(self) -> httpx.AsyncClient:
+        limits = httpx.Limits(max_connections=1)
+        return httpx.AsyncClient(base_url=self.url, headers=self.headers, limits=limits)
+
+    async def send(self, session: httpx.AsyncClient, texts: list[str]) -> bool:
+        try:
+            response = await session.post("/predict", json={"texts": texts}, timeout=120)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+
+class _InProcessTransport:
+    """Clients call the batcher directly: batching without HTTP and JSON costs."""
+
+    def __init__(self, batcher: Any) -> None:
+        self.batcher = batcher
+
+    def session(self) -> contextlib.nullcontext:
+        return contextlib.nullcontext()
+
+    async def send(self, _: Any, texts: list[str]) -> bool:
+        return len(await self.batcher.predict(texts)) == len(texts)
+
+
+async def _load(transport: Any, texts: list[str], args: Any) -> tuple[list[float], int, float]:
+    """``args.clients`` clients, each sending ``args.requests`` requests one after another."""
     latencies: list[float] = []
     errors = 0
 
     async def client(index: int) -> None:
         nonlocal errors
-        limits = httpx.Limits(max_connections=1)
-        async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits) as session:
+        async with transport.session() as session:
             for number in range(args.requests):
                 start = (index * args.requests + number) * args.texts
-                body = {"texts": texts[start : start + args.texts]}
                 began = time.perf_counter()
-                try:
-                    response = await session.post("/predict", json=body, timeout=120)
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                if ok:
+                if await transport.send(session, texts[start : start + args.texts]):
                     latencies.append(time.perf_counter() - began)
                 else:
                     errors += 1
