@@ -203,6 +203,35 @@ def test_file_and_example_together_is_an_error(
     assert "no bundled example called 'gopher'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("option", "target", "words"),
+    [
+        ("--plot", "fit.jpg", "must end in .png"),
+        ("--plot", "folder.png", "is a folder"),
+        ("--json", "folder.png", "is a folder"),
+        ("--plot", "file.txt/fit.png", "cannot write"),
+        ("--json", "file.txt/fit.json", "cannot write"),
+    ],
+)
+def test_bad_output_paths_are_one_line_errors(
+    isoflop_csv: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    option: str,
+    target: str,
+    words: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder.png").mkdir()
+    (tmp_path / "file.txt").write_text("not a folder")
+    status = run_cli(monkeypatch, "fit", str(isoflop_csv), "--method", "approach1", option, target)
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.count("\n") == 1
+    assert words in err
+
+
 def test_bad_input_in_a_real_process_has_no_traceback(tmp_path: Path) -> None:
     runs = write(tmp_path, "runs.jsonl", '{"N": 1e8, "D": 2e9, "loss": 3}\n{"N": "big"}\n')
     done = subprocess.run(

@@ -7,7 +7,6 @@ imported inside the command.
 
 from __future__ import annotations
 
-import json
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -141,6 +140,7 @@ def fit(
         seed=seed,
         n_jobs=jobs,
         plot=plot,
+        json_out=json_out,
     )
     _print_table(console, result.table)
     data = result.report.to_json_dict()
@@ -148,8 +148,6 @@ def fit(
     for name, fit_data in fits.items():
         _print_fit(console, name, fit_data, result.report.methods[name])
     if json_out is not None:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(result.json_dict(), indent=2) + "\n")
         console.print(f"wrote {json_out}", soft_wrap=True)
     for path in result.plots:
         console.print(f"wrote {path}", soft_wrap=True)

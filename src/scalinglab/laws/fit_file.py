@@ -9,6 +9,7 @@ This is what ``scalinglab fit`` does, as one call for notebooks and scripts:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,18 @@ class FileFit:
     report: FitReport
     plots: list[Path] = field(default_factory=list)
 
+    def write_json(self, path: str | Path) -> Path:
+        """Write :meth:`json_dict` to ``path`` (folders created) and return the path."""
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(self.json_dict(), indent=2) + "\n")
+        except OSError as error:
+            raise ScalingLabError(
+                f"cannot write {path} ({error.strerror or error}); choose a writable path"
+            ) from error
+        return path
+
     def json_dict(self) -> dict[str, Any]:
         """The report's JSON with where the runs came from (``runs_table``) added."""
         return {
@@ -66,16 +79,24 @@ def fit_file(
     seed: int = 0,
     n_jobs: int = 2,
     plot: str | Path | None = None,
+    json_out: str | Path | None = None,
 ) -> FileFit:
-    """Read ``path`` (or the bundled ``example``), fit it with ``method``, write plots.
+    """Read ``path`` (or the bundled ``example``), fit it with ``method``, write outputs.
 
-    The options are those of :func:`scalinglab.laws.fit_runs`. With ``plot`` set, the
-    frontier plot is written there and, when the method gives them, the IsoFLOP and
-    ``N*`` plots next to it (``OUT-isoflop.png``, ``OUT-nstar.png``); see
-    :func:`scalinglab.laws.plots.write_fit_plots`.
+    The fitting options are those of :func:`scalinglab.laws.fit_runs`. ``json_out``
+    receives :meth:`FileFit.json_dict`. ``plot`` (a ``.png`` path) receives the frontier
+    plot and, when the method gives them, the IsoFLOP and ``N*`` plots go next to it
+    (``OUT-isoflop.png``, ``OUT-nstar.png``; see
+    :func:`scalinglab.laws.plots.write_fit_plots`). Output paths are checked before the
+    fit, so a bad one fails fast.
     """
     if (path is None) == (example is None):
         raise ScalingLabError("give a runs table file or an example name (--example), exactly one")
+    if plot is not None and Path(plot).suffix.lower() != ".png":
+        raise ScalingLabError(f"the plot file {plot} must end in .png; e.g. fit.png")
+    for output in (plot, json_out):
+        if output is not None and Path(output).is_dir():
+            raise ScalingLabError(f"{output} is a folder; give a file name in it")
     table = read_runs_table(path) if path is not None else example_runs_table(str(example))
     methods = list(LAW_OF_METHOD) if method == "all" else [method]
     for name in methods:
@@ -99,4 +120,7 @@ def fit_file(
         from scalinglab.laws.plots import write_fit_plots
 
         plots = write_fit_plots(report, table.df, plot)
-    return FileFit(table, report, plots)
+    result = FileFit(table, report, plots)
+    if json_out is not None:
+        result.write_json(json_out)
+    return result

@@ -22,6 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Colormap, LogNorm
 from matplotlib.figure import Figure
 
+from scalinglab.errors import ScalingLabError
 from scalinglab.laws.approaches import ApproachResult, group_budgets
 from scalinglab.laws.forms import ChinchillaLaw, KaplanC, LawForm, PowerLawOffset
 from scalinglab.laws.report import FitReport
@@ -204,9 +205,14 @@ def plot_nstar(
 def save(fig: Figure, path: str | Path) -> Path:
     """Write ``fig`` as a PNG at ``path`` (folders created) and return the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=120, bbox_inches="tight", format="png")
+    except OSError as error:
+        raise ScalingLabError(
+            f"cannot write {path} ({error.strerror or error}); choose a writable path"
+        ) from error
     return path
 
 
