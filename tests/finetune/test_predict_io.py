@@ -141,6 +141,7 @@ def test_cli_writes_csv_output(model_dir, tmp_path):
         assert float(row["p_negative"]) + float(row["p_positive"]) == pytest.approx(1, abs=1e-5)
 
 
+@pytest.mark.slow
 def test_cli_user_error_is_one_line_exit_2(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "scalinglab", "predict", "--model", str(tmp_path), "hello"],
