@@ -77,3 +77,18 @@ def test_data_constrained_run_records_epochs(tiny) -> None:
     assert summary.unique_tokens <= 2048
     assert summary.epochs == pytest.approx(summary.tokens / summary.unique_tokens)
     assert summary.epochs > 4
+
+
+def test_gradient_accumulation_matches_one_big_batch(tiny) -> None:
+    whole = run_training(tiny("whole", tokens=8 * 32 * 10, bf16=False), progress=False)
+    parts = run_training(
+        tiny("parts", tokens=8 * 32 * 10, bf16=False, micro_batch_size=2), progress=False
+    )
+    assert parts.final_val_loss == pytest.approx(whole.final_val_loss, rel=1e-5)
+
+
+def test_bert_with_next_sentence_prediction_trains(tiny) -> None:
+    summary = run_training(tiny("nsp", family="bert", nsp=True, tokens=8 * 32 * 10), progress=False)
+    assert summary.status == "completed"
+    assert summary.n_params_nonembed == count_params(tiny(family="bert", nsp=True).shape()).nonembed
+    assert 0 < summary.final_val_loss < math.log(512) + 1
