@@ -1,0 +1,85 @@
+"""The report: files, content, and a render in headless Chromium (not blank, no errors)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+from scalinglab.errors import ScalingLabError
+from scalinglab.report import TargetCheck, build_report
+
+
+@pytest.fixture(scope="module")
+def report(synthetic_registry, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    target = TargetCheck(
+        flops=1e14, n_params_nonembed=400_000, tokens=10_000_000, predicted_loss=3.1,
+        interval=(3.0, 3.2), measured_loss=3.12,
+    )  # fmt: skip
+    return build_report(synthetic_registry, "synthetic", out, bootstrap=40, target=target)
+
+
+@pytest.mark.slow
+def test_report_files_and_recovered_law(report):
+    names = sorted(p.name for p in report.pngs)
+    assert names == ["frontier.png", "holdout.png", "isoflop.png", "optimal.png"]
+    html = report.html.read_text()
+    assert html.count("data:image/png;base64,") == 4
+    assert "Prediction checked" in html
+    assert "synthetic-C3e11" in html
+    markdown = report.markdown.read_text()
+    assert "![IsoFLOP curves](isoflop.png)" in markdown
+    assert "| approach 3 (parametric) |" in markdown
+    law = report.fit.results["approach3"].fits["chinchilla"].law
+    assert abs(law.alpha - 0.3) < 0.1
+    assert len(report.fit.methods["approach3"].holdout) == 2
+
+
+def test_report_needs_runs(tmp_path):
+    from scalinglab.registry import Registry
+
+    db = tmp_path / "r.db"
+    with Registry(db) as registry:
+        registry.add_sweep("empty", {"runs": []})
+    with pytest.raises(ScalingLabError, match="no data rows"):
+        build_report(db, "empty", tmp_path / "out")
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    return found
+
+
+@pytest.mark.slow
+def test_report_renders_in_headless_chromium(report, tmp_path):
+    chromium = _chromium()
+    flags = [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
+        "--window-size=1200,2400",
+    ]  # fmt: skip
+    url = report.html.resolve().as_uri()
+    shot = tmp_path / "page.png"
+    shot_run = subprocess.run(
+        [chromium, *flags, f"--screenshot={shot}", url],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert shot.exists(), shot_run.stderr
+    pixels = imread(shot)[..., :3]
+    assert (pixels < 0.9).any(axis=-1).mean() > 0.02, "the page rendered blank"
+    dom = subprocess.run(
+        [chromium, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120
+    )  # fmt: skip
+    assert len(re.findall(r'<img src="data:image/png;base64,', dom.stdout)) == 4
+    assert "Scaling study: synthetic" in dom.stdout
+    console = [line for line in (shot_run.stderr + dom.stderr).splitlines() if "CONSOLE" in line]
+    assert console == [], console
+    assert np.isfinite(pixels).all()
