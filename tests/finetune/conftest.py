@@ -32,7 +32,7 @@ def tiny_tokenizer(tmp_path_factory):
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
     directory = tmp_path_factory.mktemp("tok")
     (directory / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    return BertTokenizerFast(vocab_file=str(directory / "vocab.txt"))
+    return BertTokenizerFast(vocab=str(directory / "vocab.txt"))
 
 
 def make_tiny_bert(tokenizer, num_labels: int = 2, seed: int = 0):
@@ -85,6 +85,7 @@ def tiny_mlm_dir(tmp_path_factory, tiny_tokenizer):
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=64,
+        initializer_range=0.2,  # learns the toy task in a few steps
     )
     directory = tmp_path_factory.mktemp("tiny-bert")
     BertForMaskedLM(config).save_pretrained(directory)
