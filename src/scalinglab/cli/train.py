@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,8 @@ def train(
         summaries = run_wsd_branches(cfg, budgets, progress=not quiet)
     else:
         summaries = [run_training(cfg, progress=not quiet)]
+    if os.environ.get("RANK", "0") != "0":
+        return  # under torchrun, rank 0 alone reports
     _print([s.to_dict() for s in summaries], as_json)
 
 
