@@ -44,5 +44,6 @@ def test_huber_likelihood_reproduces_epoch(epoch_table):
     published = {"E": 1.8169, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3659}
     for name, value in published.items():
         assert fit.params[name] == pytest.approx(value, rel=0.005), name
-    assert fit.scale is not None and 0 < fit.scale < 1e-3
+    assert fit.scale is not None
+    assert 0 < fit.scale < 1e-3
     assert fit.n_starts == 1

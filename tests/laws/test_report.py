@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from scalinglab.errors import ScalingLabError
-from scalinglab.laws import ChinchillaLaw, fit_runs, law_from_dict
+from scalinglab.laws import ChinchillaLaw, bootstrap_law, fit_runs, law_from_dict
 from scalinglab.laws.synthetic import isoflop_design
 
 LAW = ChinchillaLaw(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
@@ -70,9 +70,11 @@ def test_all_methods_document(runs):
 
 
 def test_bootstrap_is_seeded(runs):
-    first = fit_runs(runs, bootstrap=20, seed=3, n_jobs=1).to_json_dict()["bootstrap_params"]
-    again = fit_runs(runs, bootstrap=20, seed=3, n_jobs=1).to_json_dict()["bootstrap_params"]
-    assert first == again
+    first = bootstrap_law("chinchilla", runs, 20, seed=3, n_jobs=1, starts=LAW.params)
+    again = bootstrap_law("chinchilla", runs, 20, seed=3, n_jobs=2, starts=LAW.params)
+    other = bootstrap_law("chinchilla", runs, 20, seed=4, n_jobs=1, starts=LAW.params)
+    np.testing.assert_array_equal(first.samples, again.samples)
+    assert not np.array_equal(first.samples, other.samples)
 
 
 @pytest.mark.parametrize(

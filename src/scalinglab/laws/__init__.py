@@ -2,7 +2,7 @@
 
 The public API: law forms (:mod:`~scalinglab.laws.forms`), :func:`fit_law` (one form,
 many starts), the approaches (:func:`approach1`, :func:`approach2`, :func:`approach3`,
-:func:`kaplan`), :func:`bootstrap_law`, :func:`holdout` and :func:`fit_runs` (what
+:func:`kaplan`), :func:`bootstrap_law`, :func:`holdout_fit` and :func:`fit_runs` (what
 ``scalinglab fit`` calls).
 
 Only the forms (numpy) load with the package; the fitting names load on first use
@@ -43,7 +43,7 @@ _LAZY = {
     "FitResult": "fitter",
     "ResidualStats": "fitter",
     "fit_law": "fitter",
-    "holdout": "holdout",
+    "holdout_fit": "holdout",
     "FitReport": "report",
     "MethodReport": "report",
     "fit_runs": "report",

@@ -13,7 +13,7 @@ Seeded: the same ``seed`` gives the same resamples and intervals.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +25,7 @@ from scalinglab.laws.fitter import Problem, make_problem, multistart, resolve_fo
 from scalinglab.laws.forms import LawForm
 from scalinglab.laws.newton import newton_batch
 from scalinglab.laws.objective import HuberObjective, model_for
-from scalinglab.laws.starts import default_starts
+from scalinglab.laws.starts import default_starts, starts_from
 
 
 def percentile_interval(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:
@@ -119,7 +119,7 @@ def bootstrap_law(
     delta: float = 1e-3,
     n_jobs: int = 2,
     n_starts: int = 4,
-    starts: np.ndarray | None = None,
+    starts: np.ndarray | Mapping[str, float] | None = None,
     max_iter: int = 200,
 ) -> BootstrapResult:
     """Refit ``form`` (summed Huber objective) on ``n_resamples`` bootstrap resamples.
@@ -138,7 +138,7 @@ def bootstrap_law(
         search = multistart(problem, default_starts(form_cls, np.exp(problem.log_y)), delta)
         theta_starts = search.candidates
     else:
-        theta_starts = problem.model.to_internal(np.atleast_2d(starts))
+        theta_starts = problem.model.to_internal(starts_from(form_cls, starts))
     counts = resample_counts(problem.n_points, n_resamples, seed)
     theta = _run_chunks(
         problem, form_cls.form, counts, theta_starts[:n_starts], delta, max_iter, n_jobs

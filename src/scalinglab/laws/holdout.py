@@ -38,7 +38,7 @@ def holdout_mask(table: Any, k: int, by: str = "C") -> np.ndarray:
     return values >= sizes[-k]
 
 
-def holdout(
+def holdout_fit(
     table: Any,
     k: int,
     *,

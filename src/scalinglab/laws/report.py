@@ -30,7 +30,7 @@ from scalinglab.laws.bootstrap import (
     percentile_interval,
 )
 from scalinglab.laws.forms import ChinchillaLaw, KaplanND
-from scalinglab.laws.holdout import holdout
+from scalinglab.laws.holdout import holdout_fit, holdout_mask
 
 METHODS = ("approach1", "approach2", "approach3", "kaplan")
 CI_LEVEL = 0.95
@@ -180,6 +180,8 @@ def fit_runs(
     if bootstrap < 0 or holdout_largest < 0:
         raise ScalingLabError("bootstrap and holdout_largest must be >= 0")
     arrays = _table_arrays(table)
+    if holdout_largest:
+        holdout_mask(arrays, holdout_largest, holdout_by)  # bad options fail before any fit
     names = METHODS if method == "all" else (method,)
     reports: dict[str, MethodReport] = {}
     for name in names:
@@ -217,7 +219,7 @@ def _run_method(
         )
     if holdout_largest:
         form = KaplanND if name == "kaplan" else ChinchillaLaw
-        report.holdout = holdout(
+        report.holdout = holdout_fit(
             arrays, holdout_largest, by=holdout_by, form=form, objective=objective, delta=delta
         )
     return report
