@@ -247,9 +247,8 @@ def test_bad_input_in_a_real_process_has_no_traceback(tmp_path: Path) -> None:
     assert f"{runs}, line 2, column N: 'big' is not a number" in done.stderr
 
 
-def test_help_is_fast_and_complete() -> None:
-    """``scalinglab fit --help`` answers in < 1 s of CPU; wall 3 s allowed on a busy machine."""
-    env = {**os.environ, "COLUMNS": "200"}
+def help_run() -> tuple[float, float, str]:
+    """Run ``scalinglab fit --help`` once: (wall seconds, CPU seconds of the child, stdout)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(
@@ -258,17 +257,27 @@ def test_help_is_fast_and_complete() -> None:
         text=True,
         timeout=60,
         check=True,
-        env=env,
+        env={**os.environ, "COLUMNS": "200"},
     )
-    elapsed = time.perf_counter() - start
+    wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    assert elapsed < 3.0
+    return wall, cpu, done.stdout
+
+
+def test_help_is_fast_and_complete() -> None:
+    """``--help`` needs < 1 s of CPU; wall < 3 s (best of 3 tries) allowed on a busy machine."""
+    wall, cpu, stdout = help_run()
+    for _ in range(2):  # a busy machine may stall one run: retry before judging the wall time
+        if wall < 3.0:
+            break
+        wall, cpu, stdout = min((wall, cpu, stdout), help_run())
+    assert wall < 3.0
     assert cpu < 1.0
     for option in ("--example", "--method", "--bootstrap", "--holdout-largest", "--holdout-by"):
-        assert option in done.stdout
+        assert option in stdout
     for option in ("--objective", "--seed", "--jobs", "--json", "--plot", "FLOPs"):
-        assert option in done.stdout
+        assert option in stdout
 
 
 def test_laws_and_fit_cli_do_not_import_torch_or_heavy_modules() -> None:
