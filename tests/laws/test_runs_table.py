@@ -245,3 +245,30 @@ def test_require_points() -> None:
         "<records>: 2 runs are fewer than the 5 parameters of the Chinchilla law; "
         "add runs (at least 5) or choose a law with fewer parameters"
     )
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_reads_the_registry_export_columns(tmp_path: Path, fmt: str) -> None:
+    """A table shaped like ``scalinglab runs export`` reads without clashes; diverged dropped."""
+    from scalinglab.sweep.export import COLUMNS
+
+    base = dict.fromkeys(COLUMNS, 1.0) | {"budget": None, "status": "completed"}
+    rows = [
+        base | {"N": 1e7, "D": 2e8, "C": 1.3e16, "loss": 4.0, "run_id": "a"},
+        base | {"N": 2e7, "D": 2e8, "C": 2.5e16, "loss": float("nan"), "run_id": "b"},
+        base | {"N": 3e7, "D": 2e8, "C": 3.7e16, "loss": 3.9, "run_id": "c"},
+    ]
+    rows[1]["status"] = "diverged"
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    path = tmp_path / f"runs.{fmt}"
+    if fmt == "csv":
+        frame.to_csv(path, index=False)
+    elif fmt == "parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_json(path, orient="records", lines=True)
+    table = read_runs_table(path)
+    assert table.df["run_id"].tolist() == ["a", "c"]
+    assert table.column_mapping["n_params_nonembed"] == "n_params_nonembed"
+    assert "n_params_total" in table.df.columns
+    assert "diverged" in table.warnings[0]
