@@ -64,5 +64,12 @@ def test_train_from_toml_with_cooldown_branches(cli_env, small_corpus: str, tmp_
 def test_help_lists_every_option() -> None:
     result = runner.invoke(app, ["train", "--help"])
     assert result.exit_code == 0
-    for option in ("--family", "--cooldown-at", "--unique-tokens", "--bf16", "--resume"):
+    for option in (
+        "--family",
+        "--cooldown-at",
+        "--unique-tokens",
+        "--bf16",
+        "--resume",
+        "--cache-dir",
+    ):
         assert option in result.output

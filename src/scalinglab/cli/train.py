@@ -68,6 +68,11 @@ def train(
     peak_flops: float | None = typer.Option(
         None, "--peak-flops", help="Peak FLOP/s for MFU (default measured or data sheet)."
     ),
+    cache_dir: str | None = typer.Option(
+        None,
+        "--cache-dir",
+        help="Tokenizer/shard cache (default $SCALINGLAB_CACHE or ~/.cache/scalinglab).",
+    ),
     out: str | None = typer.Option(None, "--out", help="Run folder to write."),
     config: str | None = typer.Option(
         None, "--config", help="TOML file of training options (replaces the options above)."
@@ -94,7 +99,7 @@ def train(
             tokens=int(tokens), schedule=schedule, seed=seed, corpus=corpus, vocab_size=vocab,
             n_ctx=ctx, batch_size=batch_size, lr=lr, unique_tokens=unique_tokens,
             eval_every=eval_every, device=device, bf16=bf16, compile=compile_model,
-            peak_flops=peak_flops,
+            peak_flops=peak_flops, cache_dir=cache_dir,
         )  # fmt: skip
     budgets = _budgets(cooldown_at)
     folder = Path(cfg.out_dir)
