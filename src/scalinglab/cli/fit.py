@@ -154,12 +154,11 @@ def fit(
 
 
 def _print_table(console: Any, table: Any) -> None:
-    from rich.table import Table
 
     from scalinglab.laws.runs_table import MEANING
 
     console.print(f"[bold]Runs:[/bold] {table.source}, {len(table.df)} runs", soft_wrap=True)
-    mapping = Table(title="Columns", title_justify="left")
+    mapping = _titled("Columns")
     mapping.add_column("column in file")
     mapping.add_column("read as")
     mapping.add_column("meaning")
@@ -177,28 +176,30 @@ def _print_table(console: Any, table: Any) -> None:
 
 def _print_fit(console: Any, name: str, data: dict[str, Any], method: Any) -> None:
     """Print one method: parameters, allocation, diagnostics, held-out runs."""
-    from rich.table import Table
 
     if method.result is None:
         console.print(f"[yellow]{name}: not fitted: {method.error}[/yellow]")
         return
     ci = data["ci"]
-    params = Table(title=f"{name}: fitted parameters ({data['form']})", title_justify="left")
+    params = _titled(f"{name}: fitted parameters ({data['form']})")
     params.add_column("parameter")
     params.add_column("value", justify="right")
-    params.add_column(f"{data['ci_level']:.0%} interval (bootstrap)", justify="right")
+    if ci:
+        params.add_column(f"{data['ci_level']:.0%} interval (bootstrap)", justify="right")
+    else:
+        params.caption = "no intervals: add --bootstrap K"
     exponents = {"a": "a (N* ∝ C^a)", "b": "b (D* ∝ C^b)"}
     shown = {key: data["params"].get(key, data.get(key)) for key in [*data["params"], "a", "b"]}
     for key, value in shown.items():
         interval = ci.get(key)
-        bounds = f"[{_num(interval[0])}, {_num(interval[1])}]" if interval else "-"
-        params.add_row(exponents.get(key, key), _num(value), bounds)
+        bounds = [f"[{_num(interval[0])}, {_num(interval[1])}]" if interval else "-"] if ci else []
+        params.add_row(exponents.get(key, key), _num(value), *bounds)
     console.print(params)
     _print_allocation(console, name, method.result)
     _print_diagnostics(console, name, data, method.result)
     if data.get("holdout"):
         title = f"{name}: held-out runs, predicted by the law fitted to the other runs"
-        held = Table(title=title, title_justify="left")
+        held = _titled(title)
         for column in ("N", "D", "C (FLOPs)", "loss", "predicted", "rel. error"):
             held.add_column(column, justify="right")
         for row in data["holdout"]:
@@ -208,11 +209,10 @@ def _print_fit(console: Any, name: str, data: dict[str, Any], method: Any) -> No
 
 
 def _print_allocation(console: Any, name: str, result: Any) -> None:
-    from rich.table import Table
 
     law = result.fit.law if result.fit is not None else None
     predicts_loss = law is not None and tuple(law.inputs) == ("N", "D")
-    table = Table(title=f"{name}: compute-optimal allocation", title_justify="left")
+    table = _titled(f"{name}: compute-optimal allocation")
     for column in ("C (FLOPs)", "N* (params)", "D* (tokens)", "tokens per parameter"):
         table.add_column(column, justify="right")
     if predicts_loss:
@@ -227,9 +227,8 @@ def _print_allocation(console: Any, name: str, result: Any) -> None:
 
 
 def _print_diagnostics(console: Any, name: str, data: dict[str, Any], result: Any) -> None:
-    from rich.table import Table
 
-    table = Table(title=f"{name}: fit diagnostics", title_justify="left", show_header=False)
+    table = _titled(f"{name}: fit diagnostics", show_header=False)
     table.add_column("item")
     table.add_column("value")
     table.add_row("runs fitted", str(data["n_points"]))
@@ -243,6 +242,8 @@ def _print_diagnostics(console: Any, name: str, data: dict[str, Any], result: An
         table.add_row(
             f"{law_name}: starts in best basin", f"{fit.n_starts_in_best_basin} of {fit.n_starts}"
         )
+        if fit.scale is not None:
+            table.add_row(f"{law_name}: learned Huber scale", f"{fit.scale:.3e}")
     warnings = data["warnings"]
     for warning in warnings[:MAX_WARNINGS]:
         table.add_row("[yellow]warning[/yellow]", str(warning))
@@ -250,6 +251,13 @@ def _print_diagnostics(console: Any, name: str, data: dict[str, Any], result: An
         more = len(warnings) - MAX_WARNINGS
         table.add_row("[yellow]warning[/yellow]", f"... and {more} more (all in --json)")
     console.print(table)
+
+
+def _titled(title: str, **options: Any) -> Any:
+    """A rich table whose title stays on one line however narrow the columns are."""
+    from rich.table import Table
+
+    return Table(title=title, title_justify="left", min_width=min(len(title), 100), **options)
 
 
 def _num(value: Any) -> str:
