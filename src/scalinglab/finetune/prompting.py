@@ -218,6 +218,8 @@ def _verbalisers(labels: list[str], given: dict[str, str] | None) -> list[str]:
 
 def _single_token(tokenizer: Any, word: str) -> int:
     ids = tokenizer(word, add_special_tokens=False)["input_ids"]
+    if ids == [tokenizer.unk_token_id]:
+        raise ScalingLabError(f"verbaliser {word!r} is not in the vocabulary; choose another word")
     if len(ids) != 1:
         raise ScalingLabError(
             f"verbaliser {word!r} is {len(ids)} tokens for this tokenizer; choose a word that "
