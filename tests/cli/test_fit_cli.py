@@ -292,6 +292,31 @@ def test_laws_and_fit_cli_do_not_import_torch_or_heavy_modules() -> None:
     assert done.stdout.strip() == "[]"
 
 
+def test_fit_runs_on_a_machine_without_torch(tmp_path: Path) -> None:
+    """``scalinglab fit`` (whole CLI, a fit and its plots) with ``import torch`` failing."""
+    code = (
+        "import sys\n"
+        "class NoTorch:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'torch':\n"
+        "            raise ImportError('torch is not installed here')\n"
+        "sys.meta_path.insert(0, NoTorch())\n"
+        "from scalinglab.cli.app import main\n"
+        "main()\n"
+    )
+    args = ["fit", "--example", "chinchilla", "--method", "approach1", "--plot", "fit.png"]
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "fit-nstar.png").exists()
+
+
 def test_fit_cli_module_imports_only_typer_and_stdlib() -> None:
     code = (
         "import sys; before = set(sys.modules); import scalinglab.cli.fit; "
