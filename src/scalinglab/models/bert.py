@@ -17,6 +17,7 @@ import torch.nn.functional as F  # noqa: N812 (the PyTorch convention)
 from torch import nn
 
 from scalinglab.models.init import init_weights
+from scalinglab.models.loss import cross_entropy
 from scalinglab.models.output import ModelOutput
 from scalinglab.models.shape import ShapeSpec
 
@@ -219,9 +220,7 @@ class BertForMaskedLM(nn.Module):
             nsp_logits = self.cls.seq_relationship(self.bert.pooler(hidden))
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(
-                logits.view(-1, logits.shape[-1]).float(), labels.reshape(-1), ignore_index=-100
-            )
+            loss = cross_entropy(logits, labels)
         if next_sentence_label is not None:
             if nsp_logits is None:
                 raise ValueError("next_sentence_label needs a shape with nsp=True")

@@ -21,6 +21,7 @@ import torch.nn.functional as F  # noqa: N812 (the PyTorch convention)
 from torch import nn
 
 from scalinglab.models.init import init_weights
+from scalinglab.models.loss import cross_entropy
 from scalinglab.models.output import ModelOutput
 from scalinglab.models.shape import ShapeSpec
 
@@ -124,9 +125,7 @@ class GPT(nn.Module):
         logits = self.lm_head(hidden)
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(
-                logits.view(-1, logits.shape[-1]).float(), labels.reshape(-1), ignore_index=-100
-            )
+            loss = cross_entropy(logits, labels)
         return ModelOutput(logits=logits, loss=loss)
 
 
