@@ -35,8 +35,12 @@ def test_residual_statistics(huber_fit):
     assert abs(stats.mean) < stats.rmse
 
 
-def test_no_bound_warning_for_interior_fit(huber_fit):
+def test_warnings_name_the_flat_a_b_direction_and_no_bound(huber_fit):
     assert not any("bound" in w for w in huber_fit.warnings)
+    flat = [w for w in huber_fit.warnings if "flat direction" in w]
+    assert len(flat) == 1
+    assert "A" in flat[0]
+    assert "B" in flat[0]
 
 
 def test_huber_likelihood_reproduces_epoch(epoch_table):

@@ -34,6 +34,8 @@ from scalinglab.laws.starts import CHINCHILLA_PUBLISHED, default_starts, starts_
 OBJECTIVES = ("huber", "huber_likelihood")
 BASIN_RTOL = 1e-6
 COARSE_RTOL = 1e-4
+FLAT_STEP = 0.1
+FLAT_RISE = 1e-3
 MAX_REFINED = 256
 
 
@@ -381,17 +383,21 @@ def diagnose(problem: Problem, theta: np.ndarray, law: LawForm, delta: float) ->
             f"parameter(s) {', '.join(at_bounds)} at a bound of the search box: the fit may be "
             "poor or the form wrong for these data"
         )
-    _, _, hess = problem.huber(delta).value_grad_hess(theta[None, :], "exact")
+    value, _, hess = problem.huber(delta).value_grad_hess(theta[None, :], "exact")
     eigval, eigvec = np.linalg.eigh(hess[0])
     top = max(abs(eigval).max(), 1e-300)
-    if eigval.min() <= 1e-9 * top:
-        direction = eigvec[:, 0]
+    # Objective rise for a step of FLAT_STEP (10% in a scale parameter) along the flattest
+    # direction, relative to the objective itself.
+    rise = 0.5 * max(eigval[0], 0.0) * FLAT_STEP**2 / max(float(value[0]), 1e-300)
+    if eigval[0] <= 1e-9 * top or rise < FLAT_RISE:
         names = problem.model.names
-        heavy = [names[i] for i in np.argsort(-np.abs(direction))[:2]]
+        heavy = [names[i] for i in np.argsort(-np.abs(eigvec[:, 0]))[:2]]
         notes.append(
-            f"flat direction in the objective (Hessian condition number "
-            f"{top / max(eigval.min(), 1e-300):.1e}), mostly along {' and '.join(heavy)}: "
-            "these parameters trade off and are poorly determined individually"
+            f"flat direction in the objective, mostly along {' and '.join(heavy)} (a step of "
+            f"{FLAT_STEP} there, 10% in a scale parameter, raises the objective by "
+            f"{rise:.1e} of its value; Hessian condition number "
+            f"{top / max(eigval[0], 1e-300):.1e}): these parameters trade off and are "
+            "poorly determined individually"
         )
     p = len(problem.model.names)
     if problem.n_points < 5 * p:
