@@ -1,0 +1,33 @@
+"""The throughput benchmark runs end to end (tiny settings) and reports both models."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "train_throughput.py"
+
+
+@pytest.mark.slow
+def test_benchmark_reports_ours_and_hf(tmp_path: Path) -> None:
+    out = tmp_path / "rows.json"
+    args = "--shapes small --dtypes fp32 bf16 --steps 1 --batch 1 --ctx 32 --vocab 512"
+    subprocess.run(
+        [sys.executable, str(SCRIPT), *args.split(), "--json", str(out)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    rows = json.loads(out.read_text())
+    assert [row["dtype"] for row in rows] == ["fp32", "bf16"]
+    for row in rows:
+        assert row["tokens_per_s_ours"] > 0
+        assert row["tokens_per_s_hf"] > 0
+        assert row["ratio"] == pytest.approx(row["tokens_per_s_ours"] / row["tokens_per_s_hf"])
