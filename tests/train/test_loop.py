@@ -70,6 +70,8 @@ def test_absurd_learning_rate_diverges(tiny) -> None:
     assert summary.steps < 200
     assert "loss" in summary.reason
     assert json.loads((Path(summary.out_dir) / "summary.json").read_text())["status"] == "diverged"
+    again = run_training(tiny("hot", lr=50.0, grad_clip=0.0, tokens=8 * 32 * 200), progress=False)
+    assert again.to_dict() == summary.to_dict()  # not retrained
 
 
 def test_data_constrained_run_records_epochs(tiny) -> None:
@@ -92,3 +94,17 @@ def test_bert_with_next_sentence_prediction_trains(tiny) -> None:
     assert summary.status == "completed"
     assert summary.n_params_nonembed == count_params(tiny(family="bert", nsp=True).shape()).nonembed
     assert 0 < summary.final_val_loss < math.log(512) + 1
+
+
+def test_an_error_mid_run_is_recorded_as_failed_and_the_run_resumes(tiny) -> None:
+    def explode(record: dict) -> None:
+        if record["step"] == 20:
+            raise RuntimeError("disk full")
+
+    cfg = tiny("boom")
+    with pytest.raises(RuntimeError, match="disk full"):
+        run_training(cfg, progress=False, on_eval=explode)
+    stored = json.loads((Path(cfg.out_dir) / "summary.json").read_text())
+    assert stored["status"] == "failed"
+    assert "disk full" in stored["reason"]
+    assert run_training(cfg, progress=False).status == "completed"

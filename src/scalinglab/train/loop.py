@@ -61,7 +61,7 @@ def run_training(
     """Train one run as ``config`` says and return its summary (also in DIR/summary.json).
 
     Resumes from the newest checkpoint in ``config.out_dir`` when there is one; returns the
-    stored summary at once when the run already completed. ``on_eval`` receives each
+    stored summary at once when the run already completed or diverged. ``on_eval`` receives each
     evaluation record (the line written to DIR/metrics.jsonl) on rank 0. Under
     ``torchrun`` the run is data-parallel over the ranks (rank 0 writes).
     """
@@ -169,11 +169,9 @@ class _Run:
         summary_path = self.out / "summary.json"
         if summary_path.exists():
             previous = RunSummary.read(summary_path)
-            if (
-                previous.status == "completed"
-                and previous.tokens == self.steps * self.tokens_per_step
-            ):
-                return previous
+            complete = previous.tokens == self.steps * self.tokens_per_step
+            if previous.status == "diverged" or (previous.status == "completed" and complete):
+                return previous  # training again would reproduce it exactly
         if self.cfg.threads:
             torch.set_num_threads(self.cfg.threads)
         self.data = prepare_data(
