@@ -51,3 +51,18 @@ def test_missing_path_and_offline_hub_give_clear_errors(monkeypatch: pytest.Monk
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     with pytest.raises(ScalingLabError, match="could not load Hugging Face dataset"):
         load_corpus("hf:scalinglab-nonexistent/never-cached")
+
+
+def test_hf_loader_reads_a_local_dataset_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``hf:`` goes through ``datasets.load_dataset``, which also reads a local folder of
+    data files: the real code path, offline."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    (folder / "train.jsonl").write_text('{"text": "alpha beta"}\n{"text": "gamma"}\n')
+    corpus = load_corpus(f"hf:{folder}")
+    assert corpus.documents == ("alpha beta", "gamma")
