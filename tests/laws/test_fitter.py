@@ -8,7 +8,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scalinglab.errors import ScalingLabError
-from scalinglab.laws import ChinchillaLaw, KaplanN, PowerLawOffset, fit_law
+from scalinglab.laws import (
+    ChinchillaLaw,
+    DataConstrainedLaw,
+    KaplanN,
+    KaplanND,
+    PowerLawOffset,
+    SigmoidAccuracy,
+    TaskLossFromLM,
+    fit_law,
+)
 from scalinglab.laws.fitter import make_problem
 from scalinglab.laws.synthetic import isoflop_design
 
@@ -124,3 +133,35 @@ def test_fit_is_never_worse_than_the_truth(seed, noise):
     at_truth = problem.huber(1e-3).value(problem.model.to_internal(LAW.params)[None, :])[0]
     assert fit.value <= at_truth + 1e-12
     assert fit.converged
+
+
+def test_data_constrained_law_is_recovered_from_repeated_data():
+    truth = DataConstrainedLaw(
+        E=1.87, A=521.0, B=1488.0, alpha=0.35, beta=0.35, rd_star=15.4, rn_star=5.3
+    )
+    grid = np.meshgrid(np.geomspace(1e7, 3e9, 6), np.geomspace(1e8, 1e10, 4), [1, 2, 4, 16, 40])
+    N, U, epochs = (a.ravel() for a in grid)
+    runs = {"N": N, "D": U * epochs, "unique_tokens": U, "loss": truth.predict(N, U * epochs, U)}
+    fit = fit_law("data_constrained", runs)
+    for name, value in truth.params.items():
+        assert fit.params[name] == pytest.approx(value, rel=1e-3), name
+
+
+def test_downstream_steps_are_recovered():
+    sigmoid = SigmoidAccuracy(a=0.6, b=0.3, k=-3.0, L0=1.5)
+    x = np.linspace(0.3, 3.0, 30)
+    fit = fit_law(
+        "sigmoid_accuracy", {"task_loss": x, "accuracy": sigmoid.predict(x)}, target="accuracy"
+    )
+    assert fit.params == pytest.approx(sigmoid.params, rel=1e-4)
+    step = TaskLossFromLM(A=0.5, alpha=2.0)
+    lm = np.linspace(2.0, 4.0, 20)
+    fit = fit_law(TaskLossFromLM, {"loss": lm, "task_loss": step.predict(lm)}, target="task_loss")
+    assert fit.params == pytest.approx(step.params, rel=1e-6)
+
+
+def test_kaplan_joint_law_is_recovered():
+    truth = KaplanND(Nc=8.8e13, Dc=5.4e13, alphaN=0.076, alphaD=0.095)
+    N, D = (a.ravel() for a in np.meshgrid(np.geomspace(1e7, 1e10, 8), np.geomspace(1e8, 1e11, 8)))
+    fit = fit_law("kaplan_nd", {"N": N, "D": D, "loss": truth.predict(N, D)})
+    assert fit.params == pytest.approx(truth.params, rel=1e-4)

@@ -304,7 +304,7 @@ def multistart(
     minima = []
     for i in distinct:
         theta, value, ok, message = polish(objective, fine.theta[i], lower, upper)
-        if fine.value[i] <= value:
+        if not value < fine.value[i]:  # also when the polish ended on a NaN
             theta, value = fine.theta[i], float(fine.value[i])
             ok, message = (
                 bool(fine.converged[i]),
@@ -332,7 +332,8 @@ def polish(
     """scipy L-BFGS-B from ``theta`` with the analytic gradient, to machine precision."""
 
     def value_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
-        f, g = objective.value_grad(x[None, :])
+        with np.errstate(all="ignore"):
+            f, g = objective.value_grad(x[None, :])
         return float(f[0]), g[0]
 
     result = minimize(

@@ -124,13 +124,20 @@ def _evaluate(
     Chunks of ``CHUNK_ROWS`` keep the ``rows x points`` temporaries in cache, which is
     about three times faster than one pass over all rows.
     """
-    parts = [
-        objective.subset(rows[i : i + CHUNK_ROWS]).value_grad_hess(
-            theta[i : i + CHUNK_ROWS], curvature
-        )
-        for i in range(0, len(rows), CHUNK_ROWS)
-    ]
-    return tuple(np.concatenate(arrays) for arrays in zip(*parts, strict=True))  # type: ignore[return-value]
+    with np.errstate(all="ignore"):
+        parts = [
+            objective.subset(rows[i : i + CHUNK_ROWS]).value_grad_hess(
+                theta[i : i + CHUNK_ROWS], curvature
+            )
+            for i in range(0, len(rows), CHUNK_ROWS)
+        ]
+    value, grad, hess = (np.concatenate(arrays) for arrays in zip(*parts, strict=True))
+    # A row whose derivatives are not finite (e.g. a log of a zero exponent) is unusable.
+    finite = np.isfinite(value) & np.isfinite(grad).all(axis=1) & np.isfinite(hess).all(axis=(1, 2))
+    value[~finite] = np.inf
+    grad[~finite] = 0.0
+    hess[~finite] = np.eye(theta.shape[1])
+    return value, grad, hess
 
 
 def _new_radius(taken: np.ndarray, radius: np.ndarray, ratio: np.ndarray) -> np.ndarray:
