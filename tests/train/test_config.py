@@ -9,6 +9,7 @@ import pytest
 from scalinglab.errors import ScalingLabError
 from scalinglab.train.config import TrainConfig
 from scalinglab.train.defaults import (
+    MAX_MICRO_TOKENS,
     MIN_STEPS,
     deepseek_batch_tokens,
     kaplan_lr,
@@ -43,6 +44,10 @@ def test_defaults_follow_the_cited_fits() -> None:
     assert resolve(TrainConfig(schedule="wsd")).min_lr_ratio == 0.0
     big = resolve(TrainConfig(n_layer=2, d_model=64, n_ctx=64, tokens=10**9))
     assert big.batch_size > cfg.batch_size  # larger budgets take larger batches
+    assert cfg.micro_batch_size == cfg.batch_size
+    large = resolve(TrainConfig(n_layer=12, d_model=768, n_ctx=1024, tokens=2_500_000_000))
+    assert large.micro_batch_size * 1024 <= MAX_MICRO_TOKENS
+    assert large.batch_size % large.micro_batch_size == 0
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,9 @@ larger batches). Below their range this is an extrapolation, so we additionally 
 batch so that a run has at least ``MIN_STEPS`` optimizer steps: tiny budgets need steps
 more than they need large batches. The batch is rounded to whole sequences.
 
-Warmup: 5% of the steps (at least one); evaluation: about ``EVALS_PER_RUN`` times per
+Micro-batch: the largest divisor of the per-rank batch with at most ``MAX_MICRO_TOKENS``
+tokens (gradient accumulation makes up the rest). Warmup: 5% of the steps (at least
+one); evaluation: about ``EVALS_PER_RUN`` times per
 run; ``min_lr_ratio``: 0.1 for cosine (Hoffmann et al. 2022), 0 for WSD (Hägele et al.
 2024 cool down to zero).
 """
@@ -31,6 +33,7 @@ from scalinglab.train.schedule import COOLDOWN_SHAPES, SCHEDULES
 MIN_STEPS = 100
 EVALS_PER_RUN = 10
 LR_RANGE = (1e-4, 3e-3)
+MAX_MICRO_TOKENS = 65_536
 
 
 def kaplan_lr(n_params_nonembed: int) -> float:
@@ -49,6 +52,16 @@ def default_batch_size(tokens: int, n_ctx: int, flops: float) -> int:
     by_compute = deepseek_batch_tokens(flops) / n_ctx
     by_steps = tokens / (n_ctx * MIN_STEPS)
     return max(1, math.floor(min(by_compute, by_steps)))
+
+
+def default_micro_batch(per_rank: int, n_ctx: int) -> int:
+    """The largest divisor of ``per_rank`` sequences holding at most ``MAX_MICRO_TOKENS``
+    tokens: the whole per-rank batch at CPU scale, gradient accumulation when a large
+    budget's batch would not fit in accelerator memory at once."""
+    fitting = [
+        d for d in range(1, per_rank + 1) if per_rank % d == 0 and d * n_ctx <= MAX_MICRO_TOKENS
+    ]
+    return max(fitting, default=1)
 
 
 def total_steps(config: TrainConfig) -> int:
@@ -73,7 +86,7 @@ def resolve(config: TrainConfig, world_size: int = 1) -> TrainConfig:
         batch = default_batch_size(config.tokens, shape.n_ctx, flops)
         batch = max(world_size, batch - batch % world_size)
         changes["batch_size"] = batch
-    micro = config.micro_batch_size or batch // world_size
+    micro = config.micro_batch_size or default_micro_batch(batch // world_size, shape.n_ctx)
     if batch % (micro * world_size):
         raise ScalingLabError(
             f"batch_size {batch} is not a multiple of micro_batch_size {micro} x "
