@@ -29,7 +29,7 @@ def test_isoflop_grid_spends_each_budget_around_the_prior_optimum():
         assert 4 <= len(runs) <= 5
         sizes = [r.n_params_nonembed for r in runs]
         assert sizes == sorted(sizes)
-        centre = optimal_params_prior(budget, 20.0)
+        centre = optimal_params_prior(budget, 20.0, n_ctx=128)
         assert min(sizes) < centre < max(sizes)
         assert max(sizes) / min(sizes) > 4
         for run in runs:
@@ -37,6 +37,20 @@ def test_isoflop_grid_spends_each_budget_around_the_prior_optimum():
             assert run.flops > budget - training_flops(run.shape, 1)
     assert len({r.run_id for r in design.runs}) == len(design.runs)
     assert math.isclose(design.total_flops, sum(r.flops for r in design.runs))
+
+
+def test_prior_spends_the_budget_on_twenty_tokens_per_parameter():
+    from scalinglab.models.ladder import shape_for_params
+
+    centre = optimal_params_prior(1e13, 20.0, vocab_size=512, n_ctx=64)
+    shape = shape_for_params(centre, vocab_size=512, n_ctx=64)
+    tokens = 1e13 / training_flops(shape, 1)
+    assert 10 < tokens / centre < 40
+
+
+def test_isoflop_budget_too_small_for_the_smallest_shape():
+    with pytest.raises(ScalingLabError, match="raise the budget"):
+        isoflop_grid("iso", [1e9], sizes_per_budget=5)
 
 
 def test_isoflop_rejects_too_few_sizes():

@@ -55,3 +55,27 @@ def test_failing_run_is_retried_then_marked_failed(tmp_path, tiny_design_file):
         for run in registry.runs("bad"):
             assert (run.status, run.attempts) == ("failed", 2)
             assert "no/such/corpus" in run.error
+
+
+def test_wsd_run_exports_one_row_per_cooldown_branch(tmp_path, data_cache):
+    from scalinglab.sweep import export_runs
+    from scalinglab.sweep.designfile import design_from_dict
+
+    design = design_from_dict(
+        {
+            "sweep": {"name": "wsd", "design": "wsd", "vocab_size": 384, "n_ctx": 32},
+            "train": {"val_tokens": 2048, "batch_size": 8, "export_hf": False,
+                      "cache_dir": str(data_cache)},
+            "wsd": {"n_min": 1.3e4, "n_max": 1.3e4, "count": 1, "tokens_per_param": [1, 2]},
+        }
+    )  # fmt: skip
+    db = tmp_path / "r.db"
+    result = run_sweep(design, db, workers=1, progress=False)
+    assert result.counts == {"completed": 1}
+    exported = export_runs(db, "wsd", tmp_path / "runs.csv")
+    assert exported.rows == 2
+    import pandas as pd
+
+    table = pd.read_csv(tmp_path / "runs.csv")
+    assert table["D"].is_monotonic_increasing
+    assert table["loss"].iloc[1] < table["loss"].iloc[0]

@@ -73,6 +73,9 @@ def _register_commands() -> None:
     from scalinglab.cli import report
 
     app.command("report")(report.report)
+    from scalinglab.cli import quickstart
+
+    app.command("quickstart")(quickstart.quickstart)
 
 
 _register_commands()

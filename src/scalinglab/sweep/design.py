@@ -33,6 +33,8 @@ from scalinglab.models.shape import ShapeSpec
 CHINCHILLA_TOKENS_PER_PARAM = 20.0
 MIN_SIZES_PER_BUDGET = 5
 MAX_SIZES_PER_BUDGET = 9
+#: Smallest non-embedding size :func:`~scalinglab.models.ladder.shape_for_params` accepts.
+MIN_PARAMS = 1e4
 
 
 @dataclass(frozen=True)
@@ -128,9 +130,30 @@ def run_label(prefix: str, shape: ShapeSpec, tokens: int) -> str:
     return f"{prefix}-L{shape.n_layer}d{shape.d_model}-D{tokens:.3g}".replace("+", "")
 
 
-def optimal_params_prior(flops: float, tokens_per_param: float) -> float:
-    """``N*`` under the prior ``D* = r N*`` and ``C = 6 N D``: ``sqrt(C / (6 r))``."""
-    return math.sqrt(flops / (6.0 * tokens_per_param))
+def optimal_params_prior(
+    flops: float,
+    tokens_per_param: float,
+    family: str = "gpt",
+    vocab_size: int | None = None,
+    n_ctx: int | None = None,
+) -> float:
+    """``N*`` (non-embedding) under the prior ``D* = r N*``, with ``C`` the exact training
+    FLOPs of the shape of that size: the ``N`` where ``C / flops_per_token(N) = r N``.
+
+    For large models this is Chinchilla's ``sqrt(C / (6 r))``; for small ones the
+    attention and unembedding FLOPs make a token cost far more than ``6 N``, and the
+    closed form would centre the grid on models too large for the budget.
+    """
+    low, high = math.log(MIN_PARAMS), math.log(max(flops, MIN_PARAMS * 10))
+    for _ in range(40):
+        mid = 0.5 * (low + high)
+        shape = shape_for_params(math.exp(mid), family, vocab_size, n_ctx)  # type: ignore[arg-type]
+        n = count_params(shape).nonembed
+        if flops / training_flops(shape, 1) > tokens_per_param * n:
+            low = mid
+        else:
+            high = mid
+    return math.exp(0.5 * (low + high))
 
 
 def _unique_shapes(shapes: Iterable[ShapeSpec]) -> list[ShapeSpec]:
@@ -171,8 +194,9 @@ def isoflop_grid(
     tokens that spend ``C``.
 
     ``N*`` comes from ``optimal_params[C]`` when given (e.g. a fitted law's
-    ``compute_optimal``), else from the prior ``D* = tokens_per_param N*``. Sizes that
-    round to the same shape are planned once.
+    ``compute_optimal``), else from the prior ``D* = tokens_per_param N*`` with exact
+    FLOPs (:func:`optimal_params_prior`). Sizes that round to the same shape are planned
+    once.
     """
     if not MIN_SIZES_PER_BUDGET <= sizes_per_budget <= MAX_SIZES_PER_BUDGET:
         raise ScalingLabError(
@@ -188,7 +212,13 @@ def isoflop_grid(
         if optimal_params is not None and budget in optimal_params:
             centre = float(optimal_params[budget])
         else:
-            centre = optimal_params_prior(budget, tokens_per_param)
+            centre = optimal_params_prior(budget, tokens_per_param, family, vocab_size, n_ctx)
+        if centre / width < MIN_PARAMS:
+            raise ScalingLabError(
+                f"budget {budget:.3g} FLOPs centres the grid at N = {centre:.3g}; its smallest "
+                f"size N*/{width:g} is below {MIN_PARAMS:.0e} parameters: raise the budget or "
+                "lower width"
+            )
         ratio = width ** (2.0 / (sizes_per_budget - 1))
         targets = [centre / width * ratio**i for i in range(sizes_per_budget)]
         shapes = _unique_shapes(

@@ -5,8 +5,9 @@ a :class:`~scalinglab.train.config.TrainConfig` plus, for a WSD run, ``branches`
 cooldown token budgets). The outcome is plain JSON data: ``status``, ``summary`` (the
 run's ``summary.json``; for WSD, ``{"branches": [...]}`` with one summary per branch),
 ``evaluations`` (the rows of ``metrics.jsonl``), ``artifacts`` ``[(path, kind)]``,
-``error`` and ``worker`` (``host:pid``). Training resumes from the checkpoints already in
-``out_dir``, so a retried or re-run task continues where the last attempt stopped.
+``error`` and ``worker`` (``host:pid``); a WSD run's evaluations are its stable run's.
+Training resumes from the checkpoints already in ``out_dir``, so a retried or re-run
+task continues where the last attempt stopped.
 """
 
 from __future__ import annotations
@@ -35,14 +36,14 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
     out_dir = Path(task["out_dir"])
     train_config = TrainConfig.from_dict({**config, "out_dir": str(out_dir), "threads": threads})
     if branches:
-        from scalinglab.train import run_wsd_branches
+        from scalinglab.train.wsd import run_wsd_branches
 
-        summaries = run_wsd_branches(train_config, [int(b) for b in branches])
+        summaries = run_wsd_branches(train_config, [int(b) for b in branches], progress=False)
         parts = [s.to_dict() for s in summaries]
         summary: dict[str, Any] = {"branches": parts}
         status = _combined_status([p["status"] for p in parts])
         reason = "; ".join(p.get("reason", "") for p in parts if p.get("reason"))
-        folders = [Path(p["out_dir"]) for p in parts]
+        folders = [out_dir / "stable", *(Path(p["out_dir"]) for p in parts)]
     else:
         result = run_training(train_config, progress=False).to_dict()
         summary, status, reason = result, result["status"], result.get("reason", "")
@@ -51,7 +52,7 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
         "run_id": task["run_id"],
         "status": status if status in ("completed", "diverged") else "failed",
         "summary": summary,
-        "evaluations": read_evaluations(out_dir / "metrics.jsonl"),
+        "evaluations": read_evaluations(folders[0] / "metrics.jsonl"),
         "artifacts": [a for folder in folders for a in _artifacts(folder)],
         "error": reason or None,
         "worker": f"{socket.gethostname()}:{os.getpid()}",

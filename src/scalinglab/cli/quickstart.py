@@ -1,0 +1,47 @@
+"""``scalinglab quickstart``: the whole loop (sweep, fits, prediction, check, report)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+
+def quickstart(
+    budget_minutes: Annotated[
+        float,
+        typer.Option("--budget-minutes", help="Wall time to aim for (minutes); scales budgets."),
+    ] = 10.0,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for the registry, runs and report.")
+    ] = Path("scalinglab-quickstart"),
+    json_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--json",
+            help="Write predicted_loss, predicted_interval, measured_loss, target_flops, "
+            "wall_seconds (and more) here.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="Parallel runs (count); default: cores.")
+    ] = None,
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", min=10, help="Bootstrap resamples for the intervals.")
+    ] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the runs and the bootstrap.")] = 0,
+) -> None:
+    """Sweep, fit, predict a larger run, train it, compare, and write a report."""
+    from scalinglab.quickstart import run_quickstart, write_json
+
+    result = run_quickstart(budget_minutes, out, workers=workers, bootstrap=bootstrap, seed=seed)
+    if json_out is not None:
+        write_json(result, json_out)
+    low, high = result.predicted_interval
+    Console().print(
+        f"predicted loss {result.predicted_loss:.4f} (95% [{low:.4f}, {high:.4f}]), measured "
+        f"{result.measured_loss:.4f} ({100 * result.rel_error:+.2f}%) at "
+        f"C = {result.target_flops:.3g} FLOPs; {result.wall_seconds:.0f} s; report {result.report}"
+    )

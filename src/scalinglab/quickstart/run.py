@@ -1,0 +1,256 @@
+"""``run_quickstart``: the whole loop on a laptop CPU, on the embedded corpus.
+
+1. Calibrate this machine's training throughput (cached) and size three IsoFLOP budgets
+   (each twice the last; never below :func:`smallest_budget`) so that the whole
+   quickstart fits ``budget_minutes``.
+2. Train the IsoFLOP sweep (5 sizes per budget from N*/2.5 to 2.5 N*, N* from a prior of
+   10 tokens per parameter with exact FLOPs) on the local process pool into
+   ``OUT/registry.db``.
+3. Fit approach 2 (IsoFLOP parabolas) and approach 3 (parametric law) with bootstrap
+   intervals.
+4. Pick the compute-optimal run at ``TARGET_MULTIPLE`` x the largest budget from the
+   approach-3 law over real shapes with exact FLOPs, and predict its loss with a 95%
+   bootstrap interval.
+5. Train that run, compare the measured loss with the prediction, write the report.
+
+Every run shares the training recipe (cosine schedule, scale-aware defaults of
+:mod:`scalinglab.train.defaults`) and the fixed validation set, so the law sees one
+smooth family. Re-running with the same folder reuses finished runs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+
+from scalinglab.errors import ScalingLabError
+from scalinglab.laws.report import FitReport, fit_runs
+from scalinglab.laws.runs_table import runs_table_from_frame
+from scalinglab.registry import Registry
+from scalinglab.report import TargetCheck, build_report
+from scalinglab.sweep.calibrate import calibrate, flops_per_second
+from scalinglab.sweep.design import (
+    MIN_PARAMS,
+    SweepDesign,
+    explicit_runs,
+    isoflop_grid,
+    optimal_params_prior,
+)
+from scalinglab.sweep.executors import default_workers
+from scalinglab.sweep.export import runs_dataframe
+from scalinglab.sweep.frontier import candidate_shapes, optimal_run
+from scalinglab.sweep.runner import run_sweep
+
+VOCAB_SIZE = 384
+N_CTX = 64
+BUDGET_RATIO = 2.0
+SIZES_PER_BUDGET = 5
+WIDTH = 2.5
+TOKENS_PER_PARAM = 10.0
+TARGET_MULTIPLE = 4.0
+#: Training options shared by every quickstart run: a fixed validation set of 16,384
+#: tokens, one evaluation at the end, a checkpoint every 50 steps, no HF export.
+TRAIN = {
+    "val_tokens": 16_384,
+    "eval_every": 1_000_000_000,
+    "checkpoint_every": 50,
+    "export_hf": False,
+}
+#: Fraction of the time budget given to training; the rest covers process start-up,
+#: data loading, evaluation, fitting and the report.
+TRAINING_SHARE = 0.6
+SWEEP_NAME = "quickstart"
+TARGET_NAME = "quickstart-target"
+
+
+@dataclass
+class QuickstartResult:
+    """The figures of one quickstart (losses in nats/token, FLOPs, seconds)."""
+
+    predicted_loss: float
+    predicted_interval: tuple[float, float]
+    measured_loss: float
+    target_flops: float
+    target_n_params_nonembed: int
+    target_tokens: int
+    rel_error: float
+    inside_interval: bool
+    budgets: list[float]
+    sweep_runs: int
+    approach2_a: float | None
+    approach3_params: dict[str, float]
+    wall_seconds: float
+    seconds: dict[str, float]
+    report: str
+    registry: str
+
+    def to_json_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["predicted_interval"] = list(self.predicted_interval)
+        return data
+
+
+def _design(c1: float, seed: int) -> SweepDesign:
+    budgets = [c1 * BUDGET_RATIO**i for i in range(3)]
+    return isoflop_grid(
+        SWEEP_NAME, budgets, sizes_per_budget=SIZES_PER_BUDGET, width=WIDTH,
+        tokens_per_param=TOKENS_PER_PARAM, vocab_size=VOCAB_SIZE, n_ctx=N_CTX, seed=seed,
+        train=TRAIN,
+    )  # fmt: skip
+
+
+def _estimated_seconds(design: SweepDesign, workers: int, cache: Path | None) -> float:
+    """Training seconds of the sweep on ``workers`` workers plus the target run."""
+    measured = calibrate([r.shape for r in design.runs], threads=1, cache_dir=cache)
+    sweep = sum(r.flops / flops_per_second(r.shape, measured) for r in design.runs) / workers
+    largest = max(design.runs, key=lambda r: r.n_params_nonembed)
+    target = TARGET_MULTIPLE * max(r.flops for r in design.runs)
+    return sweep + target / (flops_per_second(largest.shape, measured) * workers**0.5)
+
+
+def size_budgets(
+    budget_minutes: float, workers: int, seed: int = 0, cache: Path | None = None
+) -> SweepDesign:
+    """The design whose estimated training time is ``TRAINING_SHARE`` of the budget."""
+    available = budget_minutes * 60.0 * TRAINING_SHARE
+    c1 = smallest_budget()
+    for _ in range(3):
+        estimate = _estimated_seconds(_design(c1, seed), workers, cache)
+        c1 = max(smallest_budget(), c1 * available / estimate)
+    return _design(c1, seed)
+
+
+def smallest_budget() -> float:
+    """The smallest first budget (FLOPs, in steps of 25%) whose grid's smallest size,
+    ``N* / WIDTH``, is at least 1.3e4 non-embedding parameters (a real shape)."""
+    budget = 1e11
+    while (
+        optimal_params_prior(budget, TOKENS_PER_PARAM, vocab_size=VOCAB_SIZE, n_ctx=N_CTX)
+        < 1.3 * MIN_PARAMS * WIDTH
+    ):
+        budget *= 1.25
+    return budget
+
+
+def _fit(runs: Any, bootstrap: int, seed: int) -> FitReport:
+    """Approaches 2 and 3, each with its bootstrap, in one report."""
+    methods = {}
+    for method in ("approach2", "approach3"):
+        report = fit_runs(runs, method=method, bootstrap=bootstrap, seed=seed)
+        methods[method] = report.methods[method]
+    return FitReport("all", len(runs), "huber", methods, bootstrap)
+
+
+def run_quickstart(
+    budget_minutes: float = 10.0,
+    out_dir: str | Path = "scalinglab-quickstart",
+    *,
+    workers: int | None = None,
+    bootstrap: int = 200,
+    seed: int = 0,
+    progress: bool = True,
+) -> QuickstartResult:
+    """Run the whole loop in about ``budget_minutes`` (see the module docstring)."""
+    if budget_minutes <= 0:
+        raise ScalingLabError(f"--budget-minutes must be positive, got {budget_minutes}")
+    start = time.perf_counter()
+    console = Console(stderr=True, quiet=not progress)
+    out = Path(out_dir)
+    registry_path = out / "registry.db"
+    workers = workers or default_workers()
+    seconds: dict[str, float] = {}
+
+    def step(label: str) -> None:
+        seconds[label] = time.perf_counter() - start - sum(seconds.values())
+
+    console.rule("[bold]scalinglab quickstart")
+    console.print(f"1/5 calibrating throughput and sizing budgets for {budget_minutes:g} min")
+    design = size_budgets(budget_minutes, workers, seed)
+    budgets = sorted({r.budget for r in design.runs if r.budget is not None})
+    console.print(
+        f"    budgets {', '.join(f'{b:.2g}' for b in budgets)} FLOPs, {len(design.runs)} runs, "
+        f"target {TARGET_MULTIPLE:g} x {budgets[-1]:.2g} FLOPs"
+    )
+    step("calibrate")
+    console.print(f"2/5 IsoFLOP sweep on {workers} worker(s)")
+    run_sweep(design, registry_path, workers=workers, progress=progress)
+    step("sweep")
+    with Registry(registry_path) as registry:
+        frame, _ = runs_dataframe(registry, SWEEP_NAME)
+    runs = runs_table_from_frame(frame, source="quickstart sweep").df
+    console.print(f"3/5 fitting approaches 2 and 3 with {bootstrap} bootstrap resamples")
+    fit = _fit(runs, bootstrap, seed)
+    law = fit.methods["approach3"].result.fits["chinchilla"].law  # type: ignore[union-attr]
+    samples = fit.methods["approach3"].samples
+    step("fit")
+    target_flops = TARGET_MULTIPLE * budgets[-1]
+    shapes = candidate_shapes(
+        float(runs["N"].min()) / 2, float(runs["N"].max()) * 20, vocab_size=VOCAB_SIZE, n_ctx=N_CTX
+    )
+    choice = optimal_run(law, target_flops, shapes)
+    n, d = choice.n_params_nonembed, choice.tokens
+    draws = (
+        samples["E"] + samples["A"] / n ** samples["alpha"] + samples["B"] / d ** samples["beta"]
+    )
+    low, high = (float(v) for v in np.nanpercentile(draws, [2.5, 97.5]))
+    console.print(
+        f"4/5 training the predicted compute-optimal run: N = {n:,} (L{choice.shape.n_layer} "
+        f"d{choice.shape.d_model}), D = {d:,} tokens, C = {target_flops:.3g} FLOPs; predicted "
+        f"loss {choice.predicted_loss:.4f} [{low:.4f}, {high:.4f}]"
+    )
+    target_design = explicit_runs(
+        TARGET_NAME,
+        [{"n_layer": choice.shape.n_layer, "d_model": choice.shape.d_model,
+          "n_head": choice.shape.n_head, "tokens": d}],
+        vocab_size=VOCAB_SIZE, n_ctx=N_CTX, seed=seed, train=TRAIN,
+    )  # fmt: skip
+    run_sweep(target_design, registry_path, workers=1, progress=progress)
+    with Registry(registry_path) as registry:
+        record = registry.runs(TARGET_NAME)[0]
+    if record.status != "completed" or not record.summary:
+        raise ScalingLabError(f"the target run ended {record.status}: {record.error}")
+    measured = float(record.summary["final_val_loss"])
+    step("target")
+    check = TargetCheck(target_flops, n, int(record.summary["tokens"]), choice.predicted_loss,
+                        (low, high), measured)  # fmt: skip
+    console.print(
+        f"    measured {measured:.4f}: {100 * check.rel_error:+.2f}% from the prediction, "
+        f"{'inside' if check.inside else 'outside'} the 95% interval"
+    )
+    console.print("5/5 writing the report")
+    report = build_report(registry_path, SWEEP_NAME, out / "report", target=check, fit=fit)
+    step("report")
+    result = QuickstartResult(
+        predicted_loss=choice.predicted_loss,
+        predicted_interval=(low, high),
+        measured_loss=measured,
+        target_flops=target_flops,
+        target_n_params_nonembed=n,
+        target_tokens=int(record.summary["tokens"]),
+        rel_error=check.rel_error,
+        inside_interval=check.inside,
+        budgets=budgets,
+        sweep_runs=len(runs),
+        approach2_a=fit.methods["approach2"].result.a if fit.methods["approach2"].result else None,
+        approach3_params=law.params,
+        wall_seconds=time.perf_counter() - start,
+        seconds=seconds,
+        report=str(report.html),
+        registry=str(registry_path),
+    )
+    console.print(f"done in {result.wall_seconds:.0f} s; report: {report.html}")
+    return result
+
+
+def write_json(result: QuickstartResult, path: str | Path) -> Path:
+    """Write ``result.to_json_dict()`` to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result.to_json_dict(), indent=2))
+    return path

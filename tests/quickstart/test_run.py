@@ -1,0 +1,57 @@
+"""Quickstart sizing and its JSON (the full loop is measured in BENCHMARKS.md: it takes
+minutes, too long for the suite)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from scalinglab.errors import ScalingLabError
+from scalinglab.quickstart.run import (
+    BUDGET_RATIO,
+    QuickstartResult,
+    run_quickstart,
+    size_budgets,
+    smallest_budget,
+    write_json,
+)
+
+pytest.importorskip("torch")
+
+
+def _budgets(design):
+    return sorted({run.budget for run in design.runs})
+
+
+@pytest.mark.slow
+def test_budgets_scale_with_the_time_budget_and_respect_the_floor(tmp_path):
+    small = size_budgets(0.1, workers=2, cache=tmp_path)
+    large = size_budgets(500, workers=2, cache=tmp_path)
+    assert _budgets(small)[0] == pytest.approx(smallest_budget())
+    assert _budgets(large)[0] > 3 * _budgets(small)[0]
+    for design in (small, large):
+        budgets = _budgets(design)
+        assert len(budgets) == 3
+        assert budgets[1] / budgets[0] == pytest.approx(BUDGET_RATIO)
+        for budget in budgets:
+            assert len([r for r in design.runs if r.budget == budget]) >= 4
+
+
+def test_json_has_the_promised_keys(tmp_path):
+    result = QuickstartResult(
+        predicted_loss=3.0, predicted_interval=(2.9, 3.1), measured_loss=3.05,
+        target_flops=1e13, target_n_params_nonembed=10**5, target_tokens=10**6,
+        rel_error=0.0167, inside_interval=True, budgets=[1e11, 2e11, 4e11], sweep_runs=13,
+        approach2_a=0.5, approach3_params={"E": 1.0}, wall_seconds=500.0, seconds={},
+        report="r.html", registry="r.db",
+    )  # fmt: skip
+    data = json.loads(write_json(result, tmp_path / "q.json").read_text())
+    for key in ("predicted_loss", "measured_loss", "target_flops", "wall_seconds"):
+        assert isinstance(data[key], float)
+    assert data["predicted_interval"] == [2.9, 3.1]
+
+
+def test_non_positive_budget_is_a_user_error(tmp_path):
+    with pytest.raises(ScalingLabError, match="budget-minutes"):
+        run_quickstart(0, tmp_path)
