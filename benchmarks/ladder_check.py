@@ -6,7 +6,7 @@ tokens with the default (scale-aware) settings, then one shape's WSD stable run 
 cooldown branches at several token budgets. Prints both tables, writes
 ``OUT/ladder_check.json``, and exits 1 if either curve is not strictly decreasing.
 
-    python benchmarks/ladder_check.py [--tokens 3e5] [--out runs/ladder_check]
+    python benchmarks/ladder_check.py [--tokens 1e5] [--out runs/ladder_check]
 """
 
 from __future__ import annotations
@@ -26,12 +26,13 @@ from scalinglab.train.wsd import run_wsd_branches
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tokens", type=float, default=3e5, help="tokens per ladder run")
+    parser.add_argument("--tokens", type=float, default=1e5, help="tokens per ladder run")
     parser.add_argument("--sizes", type=int, default=5, help="ladder rungs")
-    parser.add_argument("--cooldowns", default="1e5,2e5,4e5", help="WSD budgets (tokens)")
+    parser.add_argument("--cooldowns", default="5e4,1e5,2e5", help="WSD budgets (tokens)")
     parser.add_argument("--wsd-rung", type=int, default=2, help="ladder index for WSD")
     parser.add_argument("--ctx", type=int, default=128)
     parser.add_argument("--vocab", type=int, default=4096)
+    parser.add_argument("--val-tokens", type=int, default=16384, help="validation tokens")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="runs/ladder_check")
     args = parser.parse_args()
@@ -46,6 +47,7 @@ def main() -> int:
             out_dir=str(out / f"ladder-{shape.n_layer}x{shape.d_model}"),
             n_layer=shape.n_layer, d_model=shape.d_model, n_head=shape.n_head,
             n_ctx=args.ctx, vocab_size=args.vocab, tokens=int(args.tokens), export_hf=False,
+            val_tokens=args.val_tokens,
         )  # fmt: skip
         s = run_training(cfg, progress=False)
         rows.append(s.to_dict())
@@ -59,7 +61,7 @@ def main() -> int:
     base = TrainConfig(
         out_dir=str(out / f"wsd-{shape.n_layer}x{shape.d_model}"),
         n_layer=shape.n_layer, d_model=shape.d_model, n_head=shape.n_head, n_ctx=args.ctx,
-        vocab_size=args.vocab, schedule="wsd", export_hf=False,
+        vocab_size=args.vocab, schedule="wsd", export_hf=False, val_tokens=args.val_tokens,
     )  # fmt: skip
     branches = run_wsd_branches(base, budgets, progress=False)
     print(f"\nWSD cooldown branches of {shape.n_layer}x{shape.d_model}:")
