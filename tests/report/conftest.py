@@ -19,7 +19,7 @@ LAW = ChinchillaLaw(E=2.0, A=60.0, B=300.0, alpha=0.3, beta=0.32)
 def synthetic_registry(tmp_path_factory):
     path = tmp_path_factory.mktemp("registry") / "registry.db"
     design = isoflop_grid(
-        "synthetic", [3e11, 1e12, 3e12, 1e13], sizes_per_budget=7, width=5.0,
+        "synthetic", [1e12, 3e12, 1e13, 3e13], sizes_per_budget=7, width=3.0,
         vocab_size=384, n_ctx=64,
     )  # fmt: skip
     rng = np.random.default_rng(0)

@@ -31,7 +31,7 @@ def test_report_files_and_recovered_law(report):
     html = report.html.read_text()
     assert html.count("data:image/png;base64,") == 4
     assert "Prediction checked" in html
-    assert "synthetic-C3e11" in html
+    assert "synthetic-C1e12" in html
     markdown = report.markdown.read_text()
     assert "![IsoFLOP curves](isoflop.png)" in markdown
     assert "| approach 3 (parametric) |" in markdown
