@@ -42,3 +42,15 @@ def test_no_labelled_position_gives_zero() -> None:
     value.backward()
     assert value.item() == 0.0
     assert logits.grad.abs().max().item() == 0.0
+
+
+def test_compiled_graphs_use_the_library_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object) -> None:
+        raise AssertionError("the blockwise function must not run under torch.compile")
+
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    monkeypatch.setattr(loss_module._BlockwiseCrossEntropy, "apply", refuse)
+    logits = torch.randn(8, 10)
+    labels = torch.randint(0, 10, (8,))
+    expected = torch.nn.functional.cross_entropy(logits, labels)
+    assert cross_entropy(logits, labels).item() == pytest.approx(expected.item())

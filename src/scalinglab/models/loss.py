@@ -6,7 +6,8 @@ pass: on CPU, for a vocabulary of 8192, that memory traffic costs as much time a
 unembedding matmul itself. :class:`_BlockwiseCrossEntropy` computes the same quantity one
 block of rows at a time (each block's fp32 values fit in the L2 cache) and keeps only the
 per-row log-sum-exp for the backward pass. Loss and gradient equal the fp32 reference to
-rounding (tested); on other devices the fused library kernel is used.
+rounding (tested). On other devices, and under ``torch.compile`` (whose generated kernels
+fuse the fp32 loss themselves), the library's ``F.cross_entropy`` is used.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     With no labelled position the loss is 0 (and so is its gradient)."""
     flat_logits = logits.reshape(-1, logits.shape[-1])
     flat_labels = labels.reshape(-1)
-    if flat_logits.device.type != "cpu":
+    if flat_logits.device.type != "cpu" or torch.compiler.is_compiling():
         return F.cross_entropy(flat_logits.float(), flat_labels, ignore_index=IGNORE_INDEX)
     return _BlockwiseCrossEntropy.apply(flat_logits, flat_labels)
 
