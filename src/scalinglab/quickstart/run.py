@@ -3,13 +3,14 @@
 1. Calibrate this machine's training throughput (cached) and size three IsoFLOP budgets
    (each twice the last; never below :func:`smallest_budget`) so that the whole
    quickstart fits ``budget_minutes``.
-2. Train the IsoFLOP sweep (5 sizes per budget from N*/2.5 to 2.5 N*, N* from a prior of
+2. Train the IsoFLOP sweep (5 sizes per budget from N*/3.8 to 3.8 N*, N* from a prior of
    10 tokens per parameter with exact FLOPs) on the local process pool into
    ``OUT/registry.db``.
 3. Fit approach 2 (IsoFLOP parabolas) and approach 3 (parametric law) with bootstrap
    intervals.
 4. Pick the compute-optimal run at ``TARGET_MULTIPLE`` x the largest budget from the
-   approach-3 law over real shapes with exact FLOPs, and predict its loss with a 95%
+   approach-3 law over real shapes with exact FLOPs, among those that see each training
+   token at most once (the law knows nothing of repeated data), and predict its loss with a 95%
    bootstrap interval.
 5. Train that run, compare the measured loss with the prediction, write the report.
 
@@ -30,7 +31,7 @@ import numpy as np
 from rich.console import Console
 
 from scalinglab.errors import ScalingLabError
-from scalinglab.laws.report import FitReport, fit_runs
+from scalinglab.laws.report import FitReport, MethodReport, fit_runs
 from scalinglab.laws.runs_table import runs_table_from_frame
 from scalinglab.registry import Registry
 from scalinglab.report import TargetCheck, build_report
@@ -51,7 +52,7 @@ VOCAB_SIZE = 384
 N_CTX = 64
 BUDGET_RATIO = 2.0
 SIZES_PER_BUDGET = 5
-WIDTH = 2.5
+WIDTH = 3.8
 TOKENS_PER_PARAM = 10.0
 TARGET_MULTIPLE = 4.0
 #: Training options shared by every quickstart run: a fixed validation set of 16,384
@@ -139,10 +140,17 @@ def smallest_budget() -> float:
 
 
 def _fit(runs: Any, bootstrap: int, seed: int) -> FitReport:
-    """Approaches 2 and 3, each with its bootstrap, in one report."""
+    """Approaches 2 and 3, each with its bootstrap, in one report; approach 2 failing
+    (no budget with its minimum inside the sizes) is recorded, not fatal."""
     methods = {}
     for method in ("approach2", "approach3"):
-        report = fit_runs(runs, method=method, bootstrap=bootstrap, seed=seed)
+        try:
+            report = fit_runs(runs, method=method, bootstrap=bootstrap, seed=seed)
+        except ScalingLabError as error:
+            if method == "approach3":
+                raise
+            methods[method] = MethodReport(None, error=str(error))
+            continue
         methods[method] = report.methods[method]
     return FitReport("all", len(runs), "huber", methods, bootstrap)
 
@@ -186,6 +194,8 @@ def run_quickstart(
     runs = runs_table_from_frame(frame, source="quickstart sweep").df
     console.print(f"3/5 fitting approaches 2 and 3 with {bootstrap} bootstrap resamples")
     fit = _fit(runs, bootstrap, seed)
+    if fit.methods["approach2"].error:
+        console.print(f"    [yellow]approach 2:[/] {fit.methods['approach2'].error}")
     law = fit.methods["approach3"].result.fits["chinchilla"].law  # type: ignore[union-attr]
     samples = fit.methods["approach3"].samples
     step("fit")
@@ -193,7 +203,8 @@ def run_quickstart(
     shapes = candidate_shapes(
         float(runs["N"].min()) / 2, float(runs["N"].max()) * 20, vocab_size=VOCAB_SIZE, n_ctx=N_CTX
     )
-    choice = optimal_run(law, target_flops, shapes)
+    unique = float((runs["D"] / runs["epochs"]).median())
+    choice = optimal_run(law, target_flops, shapes, max_tokens=unique)
     n, d = choice.n_params_nonembed, choice.tokens
     draws = (
         samples["E"] + samples["A"] / n ** samples["alpha"] + samples["B"] / d ** samples["beta"]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scalinglab.errors import ScalingLabError
 from scalinglab.laws.forms import ChinchillaLaw
 from scalinglab.models.counting import count_params, flops_per_token
 from scalinglab.models.ladder import shape_for_params
@@ -61,11 +62,25 @@ def _arrays(shapes: Sequence[ShapeSpec]) -> tuple[np.ndarray, np.ndarray]:
     return n, per_token
 
 
-def optimal_run(law: ChinchillaLaw, flops: float, shapes: Sequence[ShapeSpec]) -> OptimalRun:
-    """The candidate shape with the lowest predicted loss at ``flops`` FLOPs."""
+def optimal_run(
+    law: ChinchillaLaw,
+    flops: float,
+    shapes: Sequence[ShapeSpec],
+    max_tokens: float | None = None,
+) -> OptimalRun:
+    """The candidate shape with the lowest predicted loss at ``flops`` FLOPs; with
+    ``max_tokens`` (e.g. the corpus's unique tokens, where a law fitted without repeated
+    data stops being valid), only candidates that train on at most that many tokens."""
     n, per_token = _arrays(shapes)
     tokens = np.floor(flops / per_token)
     losses = law.predict(N=n, D=np.maximum(tokens, 1.0))
+    if max_tokens is not None:
+        losses = np.where(tokens <= max_tokens, losses, np.nan)
+        if np.isnan(losses).all():
+            raise ScalingLabError(
+                f"every candidate shape needs more than {max_tokens:.3g} tokens at "
+                f"{flops:.3g} FLOPs; allow larger shapes or more tokens"
+            )
     best = int(np.nanargmin(losses))
     return OptimalRun(shapes[best], int(tokens[best]), float(flops), float(losses[best]))
 
