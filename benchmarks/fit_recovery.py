@@ -1,8 +1,9 @@
 """Does the fitter recover a known law, and do its bootstrap intervals cover the truth?
 
 Draws runs from a known Chinchilla law (Epoch's fit: E 1.8172, A 482.01, B 2085.43,
-alpha 0.3478, beta 0.3658) on an IsoFLOP design (11 budgets from 1e18 to 1e22 FLOPs, 11
-sizes per budget spanning 8x either side of the optimum, D = C / 6N) with 1%
+alpha 0.3478, beta 0.3658) on an IsoFLOP design of 240 runs like Chinchilla's (16 budgets
+from 1e18 to 1e22 FLOPs, 15 sizes per budget spanning 8x either side of the optimum,
+D = C / 6N) with 1%
 multiplicative Gaussian noise, fits approach 3 (summed Huber, default grid) and
 bootstraps it, for ``--repeats`` seeds. Prints the largest errors of alpha, beta and
 a = beta / (alpha + beta), and how often the 95% percentile interval covers the truth.
@@ -31,13 +32,13 @@ def main() -> None:
     parser.add_argument("--resamples", type=int, default=400, help="bootstrap resamples each")
     parser.add_argument("--noise", type=float, default=0.01, help="relative noise on the loss")
     options = parser.parse_args()
-    budgets = np.geomspace(1e18, 1e22, 11)
+    budgets = np.geomspace(1e18, 1e22, 16)
     truth = {name: getattr(TRUTH, name) for name in NAMES}
     errors, covered = [], []
     start = time.perf_counter()
     for seed in range(options.repeats):
         runs = isoflop_design(
-            TRUTH, budgets, sizes_per_budget=11, span=8, noise=options.noise, seed=seed
+            TRUTH, budgets, sizes_per_budget=15, span=8, noise=options.noise, seed=seed
         )
         fit = fit_law("chinchilla", runs)
         boot = bootstrap_law(
@@ -49,7 +50,7 @@ def main() -> None:
         covered.append([ci[name][0] <= truth[name] <= ci[name][1] for name in NAMES])
     errors_arr, covered_arr = np.abs(np.array(errors)), np.array(covered)
     print(
-        f"{options.repeats} data sets x {len(budgets) * 11} runs, noise {options.noise:.1%}, "
+        f"{options.repeats} data sets x {len(budgets) * 15} runs, noise {options.noise:.1%}, "
         f"{options.resamples} resamples each; {time.perf_counter() - start:.0f} s wall, "
         f"load average {os.getloadavg()[0]:.1f}"
     )

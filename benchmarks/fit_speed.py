@@ -15,13 +15,23 @@ Times: wall seconds and CPU seconds (user + system of this process and its child
 on a shared machine CPU seconds are the figure that transfers.
 
     python benchmarks/fit_speed.py [--peer-starts 450] [--repeats 3] [--no-package]
+
+All three run with one BLAS thread (set before numpy loads): the peers' per-iteration
+BLAS calls are tiny, and a multi-threaded BLAS on a shared 2-core machine made the scipy
+loop about 6x slower in our measurements.
 """
 
 from __future__ import annotations
 
+import os
+
+# One BLAS thread for everyone: on this small shared machine OpenBLAS's thread pool makes
+# each tiny L-BFGS-B iteration of the scipy peer about 6x slower; this keeps it at its best.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import argparse
 import functools
-import os
 import resource
 import tempfile
 import time

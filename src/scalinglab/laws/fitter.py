@@ -5,7 +5,7 @@
 the Huber log-likelihood with a learned scale of Besiroglu et al. 2024. The search:
 
 1. every start of the grid (:mod:`scalinglab.laws.starts`) runs batched trust-region
-   Gauss-Newton with Huber (IRLS) weights until its relative gain per step is < 1e-4;
+   Gauss-Newton with Huber (IRLS) weights until its relative gain per step is < 1e-3;
 2. the end points are clustered (internal parameters rounded to 0.01): starts in one
    cluster share a basin; clusters whose objective is within 2x of the best continue
    with batched exact Newton (quadratic convergence) to a relative gain < 1e-10;
@@ -33,7 +33,7 @@ from scalinglab.laws.starts import CHINCHILLA_PUBLISHED, default_starts, starts_
 
 OBJECTIVES = ("huber", "huber_likelihood")
 BASIN_RTOL = 1e-6
-COARSE_RTOL = 1e-4
+COARSE_RTOL = 1e-3
 FLAT_STEP = 0.1
 FLAT_RISE = 1e-3
 MAX_REFINED = 256

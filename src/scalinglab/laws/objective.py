@@ -147,12 +147,6 @@ class ChinchillaModel(LogModel):
     def __init__(self) -> None:
         super().__init__(ChinchillaLaw)
 
-    def prepare(self, data: Mapping[str, np.ndarray]) -> Inputs:
-        return {
-            "logN": np.log(np.asarray(data["N"], dtype=float)),
-            "logD": np.log(np.asarray(data["D"], dtype=float)),
-        }
-
     def _exp_terms(self, theta: np.ndarray, X: Inputs) -> tuple[np.ndarray, ...]:
         # Within the bounds E >= 1e-3 and a, b <= log 1e12, so exp never overflows and the
         # sum never underflows: no max-shift is needed.
@@ -173,37 +167,120 @@ class ChinchillaModel(LogModel):
         J = np.stack([p3, p1, p2, -X["logN"] * p1, -X["logD"] * p2], axis=-1)
         return np.log(total), J
 
-    def weighted_hessian(self, theta: np.ndarray, X: Inputs, c: np.ndarray) -> np.ndarray:
-        _, J = self.value_jac(theta, X)
-        return self._weighted_hessian(J, X, c)
+    def prepare(self, data: Mapping[str, np.ndarray]) -> Inputs:
+        logN = np.log(np.asarray(data["N"], dtype=float))
+        logD = np.log(np.asarray(data["D"], dtype=float))
+        one = np.ones_like(logN)
+        # Point weights that turn sums of products of the softmax weights into the
+        # entries of J^T diag(c) J (see _gram): columns 1, log N, log D, their squares.
+        basis = np.stack([one, logN, logD, logN * logN, logN * logD, logD * logD], axis=1)
+        return {"logN": logN, "logD": logD, "basis": basis}
 
-    def _weighted_hessian(self, J: np.ndarray, X: Inputs, c: np.ndarray) -> np.ndarray:
+    def weighted_hessian(self, theta: np.ndarray, X: Inputs, c: np.ndarray) -> np.ndarray:
         # d2f = sum_j p_j u_j u_j^T - g g^T with u_j the (constant) gradients of the terms.
-        logN, logD = X["logN"], X["logD"]
-        p3, p1, p2 = J[..., 0], J[..., 1], J[..., 2]
-        H = -np.matmul((J * c[..., None]).transpose(0, 2, 1), J)
-        H += self._diagonal_terms(p1, p2, p3, logN, logD, c)
+        t1, t2, t3 = self._exp_terms(theta, X)
+        total = t1 + t2 + t3
+        p1, p2, p3 = t1 / total, t2 / total, t3 / total
+        return self._diagonal_terms(p1, p2, p3, X, c) - self._gram(p1, p2, p3, X, c)
+
+    @staticmethod
+    def _gram(
+        p1: np.ndarray, p2: np.ndarray, p3: np.ndarray, X: Inputs, c: np.ndarray
+    ) -> np.ndarray:
+        """``sum_i c_i g_i g_i^T`` with ``g = (p3, p1, p2, -p1 log N, -p2 log D)``.
+
+        Six products of softmax weights, each contracted with the point basis in one
+        matrix product, instead of a ``K x n x 5`` Jacobian.
+        """
+        products = np.empty((6, *c.shape))
+        cp1, cp2, cp3 = products[0], products[3], products[5]
+        np.multiply(c, p1, out=cp1)
+        np.multiply(c, p2, out=cp2)
+        np.multiply(c, p3, out=cp3)
+        np.multiply(cp1, p2, out=products[1])
+        np.multiply(cp1, p3, out=products[2])
+        np.multiply(cp2, p3, out=products[4])
+        cp1 *= p1
+        cp2 *= p2
+        cp3 *= p3
+        m = products @ X["basis"]  # 6 x K x 6: per product, sums against 1, lN, lD, ...
+        one, lN, lD, lN2, lNlD, lD2 = range(6)
+        q11, q12, q13, q22, q23, q33 = m
+        H = np.empty((c.shape[0], 5, 5))
+        entries = {
+            (0, 0): q33[:, one],
+            (0, 1): q13[:, one],
+            (0, 2): q23[:, one],
+            (0, 3): -q13[:, lN],
+            (0, 4): -q23[:, lD],
+            (1, 1): q11[:, one],
+            (1, 2): q12[:, one],
+            (1, 3): -q11[:, lN],
+            (1, 4): -q12[:, lD],
+            (2, 2): q22[:, one],
+            (2, 3): -q12[:, lN],
+            (2, 4): -q22[:, lD],
+            (3, 3): q11[:, lN2],
+            (3, 4): q12[:, lNlD],
+            (4, 4): q22[:, lD2],
+        }
+        for (i, j), value in entries.items():
+            H[:, i, j] = H[:, j, i] = value
         return H
 
     @staticmethod
     def _diagonal_terms(
-        p1: np.ndarray,
-        p2: np.ndarray,
-        p3: np.ndarray,
-        logN: np.ndarray,
-        logD: np.ndarray,
-        c: np.ndarray,
+        p1: np.ndarray, p2: np.ndarray, p3: np.ndarray, X: Inputs, c: np.ndarray
     ) -> np.ndarray:
+        """``sum_i c_i sum_j p_ij u_j u_j^T``: each term's own curvature."""
+        basis = X["basis"]
+        s1, s2 = (c * p1) @ basis, (c * p2) @ basis
         H = np.zeros((c.shape[0], 5, 5))
-        c1, c2 = c * p1, c * p2
         H[:, 0, 0] = (c * p3).sum(axis=1)
-        H[:, 1, 1] = c1.sum(axis=1)
-        H[:, 1, 3] = H[:, 3, 1] = -(c1 * logN).sum(axis=1)
-        H[:, 3, 3] = (c1 * logN * logN).sum(axis=1)
-        H[:, 2, 2] = c2.sum(axis=1)
-        H[:, 2, 4] = H[:, 4, 2] = -(c2 * logD).sum(axis=1)
-        H[:, 4, 4] = (c2 * logD * logD).sum(axis=1)
+        H[:, 1, 1] = s1[:, 0]
+        H[:, 1, 3] = H[:, 3, 1] = -s1[:, 1]
+        H[:, 3, 3] = s1[:, 3]
+        H[:, 2, 2] = s2[:, 0]
+        H[:, 2, 4] = H[:, 4, 2] = -s2[:, 2]
+        H[:, 4, 4] = s2[:, 5]
         return H
+
+    def huber_terms(
+        self,
+        theta: np.ndarray,
+        X: Inputs,
+        log_y: np.ndarray,
+        w: np.ndarray,
+        delta: float,
+        curvature: str,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Fused Huber objective, gradient and curvature (the batched optimiser's hot loop)."""
+        t1, t2, t3 = self._exp_terms(theta, X)
+        total = t1 + t2 + t3
+        r = np.log(total)
+        r -= log_y
+        np.divide(1.0, total, out=total)
+        p1, p2, p3 = t1, t2, t3 * total
+        p1 *= total
+        p2 *= total
+        d1 = np.clip(r, -delta, delta)
+        value = (w * d1 * (r - 0.5 * d1)).sum(axis=1)
+        wd1 = w * d1
+        weighted = np.empty((3, *wd1.shape))
+        np.multiply(wd1, p1, out=weighted[0])
+        np.multiply(wd1, p2, out=weighted[1])
+        np.multiply(wd1, p3, out=weighted[2])
+        s = weighted @ X["basis"][:, :3]
+        grad = np.stack([s[2, :, 0], s[0, :, 0], s[1, :, 0], -s[0, :, 1], -s[1, :, 2]], axis=1)
+        abs_r = np.abs(r)
+        if curvature == "irls":
+            np.maximum(abs_r, 1e-300, out=abs_r)
+            c = np.minimum(1.0, delta / abs_r)
+            c *= w
+            return value, grad, self._gram(p1, p2, p3, X, c)
+        inside = abs_r <= delta
+        hess = self._gram(p1, p2, p3, X, w * inside - wd1)
+        return value, grad, hess + self._diagonal_terms(p1, p2, p3, X, wd1)
 
 
 class PowerOffsetModel(LogModel):
@@ -424,6 +501,9 @@ class HuberObjective:
         ``J^T diag(w rho'(r) / r) J`` of iteratively reweighted least squares, which is
         positive semi-definite and majorises the Huber loss.
         """
+        fused = getattr(self.model, "huber_terms", None)
+        if fused is not None:
+            return fused(theta, self.X, self.log_y, self.weights, self.delta, curvature)
         f, J = self.model.value_jac(theta, self.X)
         r = f - self.log_y
         rho, d1, d2 = _huber_derivatives(r, self.delta)
