@@ -71,6 +71,12 @@ def finetune_sweep(
     bootstrap: int = typer.Option(
         200, "--bootstrap", help="Bootstrap resamples for the law's interval (0 for none)."
     ),
+    latency_repeats: int = typer.Option(
+        20, "--latency-repeats", help="Single-text calls timed for latency p50/p95 (count)."
+    ),
+    throughput_batches: int = typer.Option(
+        2, "--throughput-batches", help="Batches of 64 timed for throughput (count)."
+    ),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (count)."),
     out: str = typer.Option(..., "--out", help="Directory for runs, sweep.json and table.csv."),
     json_out: str | None = typer.Option(None, "--json", help="Also write the result JSON here."),
@@ -107,6 +113,8 @@ def finetune_sweep(
         latency_budget_ms=latency_budget_ms,
         train_seconds_budget=train_seconds_budget,
         bootstrap=bootstrap,
+        latency_repeats=latency_repeats,
+        throughput_batches=throughput_batches,
     )
     result = run_sweep(options).to_dict()
     if json_out is not None:

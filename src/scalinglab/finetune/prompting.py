@@ -73,6 +73,7 @@ def prompt_baseline(
     max_length: int = 128,
     seed: int = 0,
     latency_repeats: int = 20,
+    throughput_batches: int = 2,
 ) -> PromptResult:
     """Zero-shot (``shots=0``) or ``shots``-per-class few-shot baseline of ``model`` on ``task``."""
     source = resolve_model(model)
@@ -105,7 +106,7 @@ def prompt_baseline(
         setup_seconds=setup,
         latency_ms_p50=p50,
         latency_ms_p95=p95,
-        throughput_per_s=throughput_of(scorer.probabilities, probe, 64, 2),
+        throughput_per_s=throughput_of(scorer.probabilities, probe, 64, throughput_batches),
     )
 
 

@@ -131,6 +131,7 @@ def finetune_sweep(options: SweepOptions) -> SweepResult:
                 max_length=options.train.max_length,
                 seed=options.task_options.seed,
                 latency_repeats=options.latency_repeats,
+                throughput_batches=options.throughput_batches,
             )
             runs.append(_baseline_row(result))
     table = aggregate(runs, options.metric)
