@@ -146,3 +146,10 @@ def test_gpt_rejects_a_bert_shape_and_token_types() -> None:
         build_model(SHAPES[0])(
             torch.zeros(1, 4, dtype=torch.long), token_type_ids=torch.zeros(1, 4)
         )
+
+
+@pytest.mark.parametrize("shape", [SHAPES[0], SHAPES[3]], ids=["gpt", "bert"])
+def test_sequences_longer_than_the_context_are_refused(shape: ShapeSpec) -> None:
+    too_long = torch.zeros(1, shape.n_ctx + 1, dtype=torch.long)
+    with pytest.raises(ValueError, match="longer than the context"):
+        build_model(shape)(too_long)

@@ -35,6 +35,11 @@ class BertEmbeddings(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
+        if input_ids.shape[1] > self.position_embeddings.num_embeddings:
+            raise ValueError(
+                f"sequence of {input_ids.shape[1]} tokens is longer than the context "
+                f"n_ctx = {self.position_embeddings.num_embeddings} of this shape"
+            )
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
         x = (
             self.word_embeddings(input_ids)

@@ -88,6 +88,11 @@ class Transformer(nn.Module):
         self.ln_f = nn.LayerNorm(shape.d_model, eps=LAYER_NORM_EPS)
 
     def forward(self, input_ids: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
+        if input_ids.shape[1] > self.wpe.num_embeddings:
+            raise ValueError(
+                f"sequence of {input_ids.shape[1]} tokens is longer than the context "
+                f"n_ctx = {self.wpe.num_embeddings} of this shape"
+            )
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
         x = self.drop(self.wte(input_ids) + self.wpe(positions))
         for block in self.h:
