@@ -71,10 +71,10 @@ def test_all_methods_document(runs):
 
 def test_bootstrap_is_seeded(runs):
     first = bootstrap_law("chinchilla", runs, 20, seed=3, n_jobs=1, starts=LAW.params)
-    again = bootstrap_law("chinchilla", runs, 20, seed=3, n_jobs=2, starts=LAW.params)
+    again = bootstrap_law("chinchilla", runs, 4000, seed=3, n_jobs=2, starts=LAW.params)
     other = bootstrap_law("chinchilla", runs, 20, seed=4, n_jobs=1, starts=LAW.params)
     # Splitting the resamples over processes changes only float rounding.
-    np.testing.assert_allclose(first.samples, again.samples, rtol=1e-6)
+    np.testing.assert_allclose(first.samples, again.samples[:20], rtol=1e-6)
     assert not np.array_equal(first.samples, other.samples)
 
 

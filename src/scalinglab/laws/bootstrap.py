@@ -27,6 +27,8 @@ from scalinglab.laws.newton import newton_batch
 from scalinglab.laws.objective import HuberObjective, model_for
 from scalinglab.laws.starts import default_starts, starts_from
 
+ROWS_PER_WORKER = 4000
+
 
 def percentile_interval(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     """Percentile interval holding ``level`` of ``samples`` (NaNs ignored)."""
@@ -155,7 +157,10 @@ def _run_chunks(
     max_iter: int,
     n_jobs: int,
 ) -> np.ndarray:
-    chunks = np.array_split(counts, max(1, min(n_jobs, len(counts))))
+    # A worker pays for its start-up (about a second on a busy machine); give each at
+    # least ROWS_PER_WORKER resample x start rows, else run in this process.
+    workers = min(n_jobs, len(counts) * len(starts) // ROWS_PER_WORKER)
+    chunks = np.array_split(counts, max(1, workers))
     args = [(form_name, problem.X, problem.log_y, c, starts, delta, max_iter) for c in chunks]
     if len(chunks) == 1:
         return _fit_resamples(*args[0])
