@@ -123,3 +123,40 @@ def test_likelihood_gradient_matches_differences():
         down[q] -= 1e-7
         numeric = (likelihood.value_grad(up)[0] - likelihood.value_grad(down)[0]) / 2e-7
         assert grad[q] == pytest.approx(numeric, rel=1e-5, abs=1e-6)
+
+
+def _reference_huber_terms(model, X, log_y, w, delta, theta, curvature):
+    """Objective, gradient and curvature from the model's Jacobian (no fused kernel)."""
+    f, J = model.value_jac(theta, X)
+    r = f - log_y
+    d1 = np.clip(r, -delta, delta)
+    value = (w * d1 * (r - 0.5 * d1)).sum(axis=1)
+    grad = np.einsum("kn,knp->kp", w * d1, J)
+    if curvature == "irls":
+        c = w * np.minimum(1.0, delta / np.abs(r))
+        return value, grad, np.einsum("knp,kn,knq->kpq", J, c, J)
+    c = w * (np.abs(r) <= delta)
+    hess = np.einsum("knp,kn,knq->kpq", J, c, J) + model.weighted_hessian(theta, X, w * d1)
+    return value, grad, hess
+
+
+@pytest.mark.parametrize("curvature", ["irls", "exact"])
+def test_fused_chinchilla_terms_match_jacobian_path_and_reuse_scratch(curvature):
+    model = model_for(ChinchillaLaw)
+    X = model.prepare(DATA)
+    log_y = np.log(DATA["loss"])
+    delta = 0.05  # some residuals inside the quadratic part, some beyond
+    base = model.to_internal(CASES[0][1])
+    theta = base + rng.normal(scale=0.3, size=(9, 5))
+    weights = rng.integers(0, 3, size=(9, len(N))).astype(float)
+    objective = HuberObjective(model, X, log_y, delta, weights)
+    # Evaluate a small block first so the scratch buffers must grow, then the full block,
+    # then a small block again (views of larger buffers).
+    objective.subset(np.arange(2)).value_grad_hess(theta[:2], curvature)
+    for rows in (np.arange(9), np.arange(3)):
+        got = objective.subset(rows).value_grad_hess(theta[rows], curvature)
+        expected = _reference_huber_terms(
+            model, X, log_y, weights[rows], delta, theta[rows], curvature
+        )
+        for g, e in zip(got, expected, strict=True):
+            np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-12 * np.abs(e).max())

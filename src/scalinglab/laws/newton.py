@@ -22,7 +22,7 @@ import numpy as np
 
 from scalinglab.laws.objective import HuberObjective
 
-CHUNK_ROWS = 256
+CHUNK_ELEMENTS = 65_536
 
 
 @dataclass
@@ -121,15 +121,15 @@ def _evaluate(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Objective, gradient and curvature of ``theta`` (the starts ``rows``), in row chunks.
 
-    Chunks of ``CHUNK_ROWS`` keep the ``rows x points`` temporaries in cache, which is
-    about three times faster than one pass over all rows.
+    Chunks of about ``CHUNK_ELEMENTS`` rows x points (256 rows of the 240 Epoch points)
+    keep the temporaries in cache, which is about three times faster than one pass over
+    all rows, and bound their memory whatever the number of points.
     """
+    size = max(1, CHUNK_ELEMENTS // objective.log_y.size)
     with np.errstate(all="ignore"):
         parts = [
-            objective.subset(rows[i : i + CHUNK_ROWS]).value_grad_hess(
-                theta[i : i + CHUNK_ROWS], curvature
-            )
-            for i in range(0, len(rows), CHUNK_ROWS)
+            objective.subset(rows[i : i + size]).value_grad_hess(theta[i : i + size], curvature)
+            for i in range(0, len(rows), size)
         ]
     value, grad, hess = (np.concatenate(arrays) for arrays in zip(*parts, strict=True))
     # A row whose derivatives are not finite (e.g. a log of a zero exponent) is unusable.
