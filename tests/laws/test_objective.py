@@ -140,16 +140,18 @@ def _reference_huber_terms(model, X, log_y, w, delta, theta, curvature):
     return value, grad, hess
 
 
+@pytest.mark.parametrize("weighted", [True, False])
 @pytest.mark.parametrize("curvature", ["irls", "exact"])
-def test_fused_chinchilla_terms_match_jacobian_path_and_reuse_scratch(curvature):
+def test_fused_chinchilla_terms_match_jacobian_path_and_reuse_scratch(curvature, weighted):
     model = model_for(ChinchillaLaw)
     X = model.prepare(DATA)
     log_y = np.log(DATA["loss"])
     delta = 0.05  # some residuals inside the quadratic part, some beyond
     base = model.to_internal(CASES[0][1])
     theta = base + rng.normal(scale=0.3, size=(9, 5))
-    weights = rng.integers(0, 3, size=(9, len(N))).astype(float)
-    objective = HuberObjective(model, X, log_y, delta, weights)
+    counts = rng.integers(0, 3, size=(9, len(N))).astype(float)
+    weights = counts if weighted else np.ones((9, len(N)))
+    objective = HuberObjective(model, X, log_y, delta, counts if weighted else None)
     # Evaluate a small block first so the scratch buffers must grow, then the full block,
     # then a small block again (views of larger buffers).
     objective.subset(np.arange(2)).value_grad_hess(theta[:2], curvature)

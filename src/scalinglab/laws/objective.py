@@ -287,15 +287,16 @@ class ChinchillaModel(LogModel):
         theta: np.ndarray,
         X: Inputs,
         log_y: np.ndarray,
-        w: np.ndarray,
+        w: np.ndarray | None,
         delta: float,
         curvature: str,
         scratch: Scratch,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Fused Huber objective, gradient and curvature (the batched optimiser's hot loop).
 
-        Every ``K x n`` temporary lives in ``scratch``, so repeated calls allocate nothing
-        of that size.
+        ``w``: point weights (``n`` or ``K x n``), ``None`` for unit weights. Every
+        ``K x n`` temporary lives in ``scratch``, so repeated calls allocate nothing of
+        that size.
         """
         shape = (theta.shape[0], log_y.size)
         p1, p2, p3, r, d1, c = (
@@ -323,10 +324,12 @@ class ChinchillaModel(LogModel):
         np.clip(r, -delta, delta, out=d1)  # rho'(r)
         np.multiply(d1, -0.5, out=c)
         c += r
-        c *= d1
-        c *= w
-        value = c.sum(axis=1)  # rho(r) = rho'(r) (r - rho'(r) / 2)
-        wd1 = np.multiply(d1, w, out=d1)
+        c *= d1  # rho(r) = rho'(r) (r - rho'(r) / 2)
+        if w is not None:
+            c *= w
+            d1 *= w
+        value = c.sum(axis=1)
+        wd1 = d1
         np.multiply(wd1, p1, out=work[0])
         np.multiply(wd1, p2, out=work[1])
         np.multiply(wd1, p3, out=work[2])
@@ -334,13 +337,14 @@ class ChinchillaModel(LogModel):
         grad = np.stack([s[2, :, 0], s[0, :, 0], s[1, :, 0], -s[0, :, 1], -s[1, :, 2]], axis=1)
         np.abs(r, out=c)
         if curvature == "irls":
-            np.maximum(c, 1e-300, out=c)
-            np.divide(delta, c, out=c)
-            np.minimum(c, 1.0, out=c)
-            c *= w
+            np.maximum(c, delta, out=c)
+            np.divide(delta, c, out=c)  # rho'(r) / r = min(1, delta / |r|)
+            if w is not None:
+                c *= w
             return value, grad, self._gram(p1, p2, p3, X, c, work)
         np.less_equal(c, delta, out=c)  # rho''(r)
-        c *= w
+        if w is not None:
+            c *= w
         c -= wd1
         hess = self._gram(p1, p2, p3, X, c, work)
         return value, grad, hess + self._diagonal_terms(p1, p2, p3, X, wd1, work)
@@ -533,6 +537,7 @@ class HuberObjective:
         self.X = X
         self.log_y = np.asarray(log_y, dtype=float)
         self.delta = float(delta)
+        self.unit_weights = weights is None
         self.weights = np.ones_like(self.log_y) if weights is None else np.asarray(weights, float)
         self.scratch = Scratch()
 
@@ -569,9 +574,8 @@ class HuberObjective:
         """
         fused = getattr(self.model, "huber_terms", None)
         if fused is not None:
-            return fused(
-                theta, self.X, self.log_y, self.weights, self.delta, curvature, self.scratch
-            )
+            w = None if self.unit_weights else self.weights
+            return fused(theta, self.X, self.log_y, w, self.delta, curvature, self.scratch)
         f, J = self.model.value_jac(theta, self.X)
         r = f - self.log_y
         rho, d1, d2 = _huber_derivatives(r, self.delta)
