@@ -81,7 +81,7 @@ def continual_finetune(options: Any, continual: ContinualOptions) -> Any:
     tokenizer = load_tokenizer(source)
     start = _expanded_classifier(source, old_labels, labels)
     max_length, batch = options.train.max_length, options.train.eval_batch_size
-    before = evaluate(start, tokenizer, old_task.test, labels, max_length, batch).metrics
+    before = _task_metrics(start, tokenizer, old_task.test, labels, max_length, batch)
 
     runs = {}
     strategies = [continual.strategy]
@@ -96,8 +96,8 @@ def continual_finetune(options: Any, continual: ContinualOptions) -> Any:
     summary = {"old_task": metadata["task"], "resumed_from": continual.resume_from}
     summary["old_test_before"] = _headline(before)
     for strategy, (run_model, run_trained, _, _) in runs.items():
-        after = evaluate(run_model, tokenizer, old_task.test, labels, max_length, batch).metrics
-        new = evaluate(run_model, tokenizer, new_task.test, labels, max_length, batch).metrics
+        after = _task_metrics(run_model, tokenizer, old_task.test, labels, max_length, batch)
+        new = _task_metrics(run_model, tokenizer, new_task.test, labels, max_length, batch)
         summary[strategy] = {
             "old_test_after": _headline(after),
             "new_test": _headline(new),
@@ -266,6 +266,25 @@ def _resumable_metadata(path: Path) -> dict[str, Any]:
             f"classifier (merged weights), not {metadata.get('storage')!r} storage"
         )
     return metadata
+
+
+def _task_metrics(
+    model: Any, tokenizer: Any, split: Split, labels: list[str], max_length: int, batch: int
+) -> dict[str, Any]:
+    """Metrics of one task's split; macro-F1 averages over the classes the split has.
+
+    Predicting a class of the other task still counts as an error (in accuracy and in
+    those classes' recall); a class absent from the split does not drag the average.
+    """
+    from sklearn.metrics import f1_score
+
+    result = evaluate(model, tokenizer, split, labels, max_length, batch)
+    present = sorted(set(split.labels.tolist()))
+    metrics = dict(result.metrics)
+    metrics["macro_f1"] = float(
+        f1_score(split.labels, result.predictions, labels=present, average="macro", zero_division=0)
+    )
+    return metrics
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, float]:
