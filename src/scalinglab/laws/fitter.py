@@ -13,7 +13,7 @@ the Huber log-likelihood with a learned scale of Besiroglu et al. 2024. The sear
    analytic gradients; the lowest objective wins.
 
 ``n_starts_in_best_basin`` counts the starts whose cluster ends within a relative 1e-6 of
-the best objective.
+the best objective: a lower bound, as only the clusters of stage 2 are refined.
 """
 
 from __future__ import annotations
