@@ -225,7 +225,9 @@ def _relabel(task: TaskData, labels: list[str]) -> TaskData:
 def _expanded_classifier(source: ModelSource, old_labels: list[str], labels: list[str]) -> Any:
     """The saved classifier with its head grown to ``labels``; old rows keep their weights."""
     from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
     old = AutoModelForSequenceClassification.from_pretrained(source.path, use_safetensors=True)
     return old if labels == old_labels else _grow_head(old, old_labels, labels)
 
