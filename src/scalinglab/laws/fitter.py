@@ -69,6 +69,8 @@ class FitResult:
     log-likelihood for ``huber_likelihood``, whose learned scale is ``scale``).
     ``local_minima`` holds the distinct minima of the Huber objective the search found,
     best first, as natural parameters (``minima x params``); the bootstrap starts there.
+    ``n_starts_in_best_basin`` is a lower bound on the starts that reach the best basin
+    (only clusters within 2x of the best after the coarse stage are refined).
     """
 
     law: LawForm
