@@ -209,6 +209,8 @@ def finetune(
 
 def _print(result: dict[str, Any]) -> None:
     console = Console()
+    if not console.is_terminal:  # logs and pipes: keep every column readable
+        console = Console(width=160)
     table = Table(title=f"{result['model']} · {result['method']} · {result['task']}")
     table.add_column("split")
     for column in ("macro-F1", "accuracy", "weighted-F1", "n"):

@@ -125,6 +125,8 @@ def finetune_sweep(
 
 def _print(result: dict[str, Any]) -> None:
     console = Console()
+    if not console.is_terminal:  # logs and pipes: keep every column readable
+        console = Console(width=160)
     table = Table(title="fine-tuning sweep (measured; test split)")
     headers = (
         "model",
