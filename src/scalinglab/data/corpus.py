@@ -31,6 +31,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from scalinglab.errors import InputError, ScalingLabError
+from scalinglab.jsonl import iter_jsonl_objects
 
 DEFAULT_CORPUS = "kjv"
 _TEXT_SUFFIXES = (".txt", ".jsonl", ".parquet")
@@ -133,29 +134,16 @@ def _read_file(path: Path) -> list[str]:
 
 def _read_jsonl(path: Path) -> list[str]:
     documents = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise InputError(
-                    f"invalid JSON ({error.msg})",
-                    fix="write one JSON object per line",
-                    file=str(path),
-                    line=number,
-                    column=str(error.colno),
-                ) from None
-            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-                raise InputError(
-                    "the line has no string field 'text'",
-                    fix='write each document as {"text": "..."}',
-                    file=str(path),
-                    line=number,
-                    column="text",
-                )
-            documents.append(record["text"])
+    for number, record in iter_jsonl_objects(path, example='{"text": "..."}'):
+        if not isinstance(record.get("text"), str):
+            raise InputError(
+                "the line has no string field 'text'",
+                fix='write each document as {"text": "..."}',
+                file=str(path),
+                line=number,
+                column="text",
+            )
+        documents.append(record["text"])
     return documents
 
 

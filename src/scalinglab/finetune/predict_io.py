@@ -17,6 +17,7 @@ from pathlib import Path
 
 from scalinglab.errors import InputError, ScalingLabError
 from scalinglab.finetune.predictor import Prediction, Predictor
+from scalinglab.jsonl import iter_jsonl_objects
 
 INPUT_SUFFIXES = (".txt", ".csv", ".jsonl")
 OUTPUT_SUFFIXES = (".csv", ".jsonl")
@@ -138,28 +139,17 @@ def _read_csv(path: Path, text_column: str) -> list[str]:
 
 def _read_jsonl(path: Path, text_column: str) -> list[str]:
     texts = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise InputError(
-                    f"not valid JSON ({error.msg} at character {error.colno})",
-                    fix="write one JSON object per line",
-                    file=str(path),
-                    line=number,
-                ) from None
-            if not isinstance(row, dict) or not isinstance(row.get(text_column), str):
-                raise InputError(
-                    f"no string field {text_column!r}",
-                    fix="give every line a string text field or pass --text-column",
-                    file=str(path),
-                    line=number,
-                    column=text_column,
-                )
-            texts.append(row[text_column])
+    example = f'{{"{text_column}": "..."}}'
+    for number, row in iter_jsonl_objects(path, example=example):
+        if not isinstance(row.get(text_column), str):
+            raise InputError(
+                f"no string field {text_column!r}",
+                fix="give every line a string text field or pass --text-column",
+                file=str(path),
+                line=number,
+                column=text_column,
+            )
+        texts.append(row[text_column])
     return texts
 
 

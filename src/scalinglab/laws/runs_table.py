@@ -23,7 +23,6 @@ it. Runs whose ``status`` is ``diverged`` are excluded with a warning, never fit
 from __future__ import annotations
 
 import csv
-import json
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -35,6 +34,7 @@ from typing import Any
 import pandas as pd
 
 from scalinglab.errors import InputError
+from scalinglab.jsonl import iter_jsonl_objects
 
 # Canonical column -> accepted spellings. Matching ignores case and every character that
 # is not a letter or a digit, so "Model Size", "model_size" and "model-size" are one.
@@ -305,28 +305,10 @@ def _read_delimited(path: Path, delimiter: str) -> _Raw:
 def _read_jsonl(path: Path) -> _Raw:
     records: list[dict[str, Any]] = []
     positions: list[int] = []
-    with path.open(encoding="utf-8-sig") as handle:
-        for number, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as error:
-                raise InputError(
-                    f"not valid JSON ({error.msg}, character {error.colno})",
-                    fix='write one JSON object per line, e.g. {"N": 1e8, "D": 2e9, "loss": 3.1}',
-                    file=str(path),
-                    line=number,
-                ) from error
-            if not isinstance(record, dict):
-                raise InputError(
-                    f"a JSON {type(record).__name__}, not an object",
-                    fix='write one JSON object per line, e.g. {"N": 1e8, "D": 2e9, "loss": 3.1}',
-                    file=str(path),
-                    line=number,
-                )
-            records.append(record)
-            positions.append(number)
+    example = '{"N": 1e8, "D": 2e9, "loss": 3.1}'
+    for number, record in iter_jsonl_objects(path, example=example):
+        records.append(record)
+        positions.append(number)
     columns: list[str] = []
     for record in records:
         columns.extend(name for name in record if name not in columns)
