@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from scalinglab.errors import InputError, ScalingLabError
-from scalinglab.plan.hardware import find_gpu, load_catalogue
+from scalinglab.plan.hardware import find_gpu, load_catalogue, match_device_name
 
 EXPECTED = {"a100-40gb", "a100-80gb", "h100-sxm", "h100-pcie", "h200", "b200", "l4", "t4", "mi300x"}
 
@@ -68,3 +68,23 @@ def test_bad_user_file_is_located(tmp_path):
     path.write_text("[gpu.x\n")
     with pytest.raises(InputError, match="invalid TOML"):
         load_catalogue(path)
+
+
+@pytest.mark.parametrize(
+    ("device_name", "key"),
+    [
+        ("NVIDIA A100-SXM4-80GB", "a100-80gb"),
+        ("NVIDIA A100-PCIE-40GB", "a100-40gb"),
+        ("NVIDIA H100 80GB HBM3", "h100-sxm"),
+        ("NVIDIA H100 PCIe", "h100-pcie"),
+        ("NVIDIA H200", "h200"),
+        ("Tesla T4", "t4"),
+        ("AMD Instinct MI300X", "mi300x"),
+    ],
+)
+def test_driver_names_map_to_catalogue_entries(device_name: str, key: str) -> None:
+    assert match_device_name(device_name).key == key
+
+
+def test_unknown_driver_name_matches_nothing() -> None:
+    assert match_device_name("NVIDIA GeForce RTX 4090") is None

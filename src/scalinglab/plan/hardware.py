@@ -12,6 +12,7 @@ replaces entries by key.
 from __future__ import annotations
 
 import math
+import re
 import sys
 from dataclasses import asdict, dataclass
 from importlib import resources
@@ -124,3 +125,25 @@ def find_gpu(name: str, catalogue: dict[str, Gpu] | None = None) -> Gpu:
     raise ScalingLabError(
         f"unknown GPU {name!r}; known GPUs: {known} (or add one with --hardware-file)"
     )
+
+
+def match_device_name(device_name: str, catalogue: dict[str, Gpu] | None = None) -> Gpu | None:
+    """The catalogue entry for a name as the driver reports it, or ``None``.
+
+    ``torch.cuda.get_device_name`` says e.g. ``"NVIDIA A100-SXM4-80GB"``, ``"NVIDIA H100
+    PCIe"`` or ``"Tesla T4"``. An entry matches when the first part of its key (``a100``)
+    is a word of the name; among matches, the entry with more key parts in the name wins
+    (``80gb``, ``pcie``), and on a tie the first in the catalogue (the common variant).
+    """
+    catalogue = catalogue if catalogue is not None else load_catalogue()
+    lowered = device_name.lower()
+    words = set(re.split(r"[^a-z0-9]+", lowered))
+    best, best_score = None, 0
+    for gpu in catalogue.values():
+        family, *variant = gpu.key.split("-")
+        if family not in words:
+            continue
+        score = 1 + sum(part in lowered for part in variant)
+        if score > best_score:
+            best, best_score = gpu, score
+    return best

@@ -1,6 +1,7 @@
 """The peak FLOP/s that model FLOPs utilization (MFU) is measured against.
 
-GPUs: the vendor's dense bf16 tensor-core peak from the data sheet (``GPU_PEAKS``), the
+GPUs: the vendor's dense bf16 tensor-core peak from the data sheet, read from the
+planner's hardware catalogue (``scalinglab/resources/hardware.toml``), the
 convention of Chowdhery et al. 2022 (PaLM, appendix B), who defined MFU. CPUs have no
 such data-sheet figure we can trust across virtual machines, so the peak is measured:
 the best of several square matmuls (n = 1024, in the training dtype, with the current
@@ -20,15 +21,7 @@ from pathlib import Path
 import torch
 
 from scalinglab.data.tokenizer import cache_root
-
-GPU_PEAKS = {  # dense bf16 FLOP/s, vendor data sheets
-    "H200": 989.4e12,
-    "H100": 989.4e12,
-    "A100": 312e12,
-    "L40S": 362.05e12,
-    "A10G": 125e12,
-    "L4": 121e12,
-}
+from scalinglab.plan.hardware import match_device_name
 
 
 def peak_flops(
@@ -37,9 +30,9 @@ def peak_flops(
     """Peak FLOP/s for ``device`` and ``dtype`` and how it was obtained."""
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
-        for key, value in GPU_PEAKS.items():
-            if key in name:
-                return value, f"data sheet ({name}, dense bf16)"
+        gpu = match_device_name(name)
+        if gpu is not None and "bf16" in gpu.peak:
+            return gpu.peak["bf16"], f"data sheet ({gpu.name}, dense bf16; {gpu.source})"
         return measure_matmul_flops(device, torch.bfloat16), f"measured matmul ({name})"
     key = f"{_cpu_name()}|threads={torch.get_num_threads()}|{dtype}"
     path = cache_root(cache_dir) / "peak_flops.json"
