@@ -10,7 +10,6 @@ mismatch is an error, never a silent truncation.
 from __future__ import annotations
 
 import json
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 
 from scalinglab.finetune.tasks import Split
+from scalinglab.train.precision import bf16_autocast
 
 
 @dataclass
@@ -28,11 +28,6 @@ class EvalResult:
     metrics: dict[str, Any]
     predictions: np.ndarray
     probabilities: np.ndarray
-
-
-def autocast(bf16: bool):
-    """bf16 autocast on CPU when ``bf16``; a no-op context otherwise."""
-    return torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext()
 
 
 def encode_texts(tokenizer: Any, texts: list[str], max_length: int) -> list[dict[str, list[int]]]:
@@ -70,7 +65,7 @@ def predict_proba(
     rows: list[np.ndarray] = []
     for start in range(0, len(order), batch_size):
         batch = collate(tokenizer, [encoded[i] for i in order[start : start + batch_size]])
-        with autocast(bf16):
+        with bf16_autocast("cpu", bf16):
             logits = logits_of(model, batch)
         rows.append(torch.softmax(logits.float(), dim=-1).numpy())
     if was_training:

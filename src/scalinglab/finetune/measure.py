@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from scalinglab.finetune.evaluation import autocast, collate, encode_texts, logits_of
+from scalinglab.finetune.evaluation import collate, encode_texts, logits_of
+from scalinglab.train.precision import bf16_autocast
 
 
 def latency_of(
@@ -60,7 +61,7 @@ def classifier_scorer(
 
     def score(texts: list[str]) -> torch.Tensor:
         batch = collate(tokenizer, encode_texts(tokenizer, texts, max_length))
-        with autocast(bf16):
+        with bf16_autocast("cpu", bf16):
             return logits_of(model, batch)
 
     return score

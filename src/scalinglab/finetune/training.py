@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from scalinglab.finetune.evaluation import autocast, collate, encode_texts, evaluate, logits_of
+from scalinglab.finetune.evaluation import collate, encode_texts, evaluate, logits_of
 from scalinglab.finetune.tasks import Split
+from scalinglab.train.precision import bf16_autocast, default_bf16
 
 DEFAULT_LR = {"full": 1e-4, "lora": 1e-3, "adapter": 1e-3, "prompt": 1e-2, "bitfit": 2e-3}
 IMBALANCE_RATIO = 1.5
@@ -68,14 +69,9 @@ class TrainResult:
     class_weights: list[float] | None = None
 
 
-def bf16_supported() -> bool:
-    """Whether this CPU has native bfloat16 matrix instructions (AVX512-BF16 or AMX)."""
-    cpu = torch.cpu
-    return bool(cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported())
-
-
 def resolve_bf16(requested: bool | None) -> bool:
-    return bf16_supported() if requested is None else requested
+    """The requested precision, or the CPU default of :func:`default_bf16`."""
+    return default_bf16(torch.device("cpu")) if requested is None else requested
 
 
 def seed_everything(seed: int) -> None:
@@ -143,7 +139,7 @@ def train_classifier(
                 ids = order[first : first + config.batch_size]
                 batch = collate(tokenizer, [encoded[i] for i in ids])
                 target = torch.as_tensor(train.labels[ids])
-                with autocast(bf16):
+                with bf16_autocast("cpu", bf16):
                     logits = logits_of(model, batch)
                 loss = loss_fn(logits.float(), target)
                 if extra_loss is not None:

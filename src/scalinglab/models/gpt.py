@@ -3,7 +3,8 @@
 Pre-LayerNorm blocks (``x + attn(ln_1(x))``, ``x + mlp(ln_2(x))``), learned positions,
 tanh-GELU MLP of width ``d_ff``, a final LayerNorm, and an unembedding tied to the token
 embedding unless ``shape.tied_embeddings`` is false. Attention is one fused Q/K/V linear
-and ``scaled_dot_product_attention(is_causal=True)``.
+causal attention (:mod:`scalinglab.models.attention`: SDPA, or an explicit path for
+bf16 training on CPU).
 
 Module names equal Hugging Face's ``GPT2LMHeadModel`` (``transformer.h.0.attn.c_attn``,
 ...), so state_dict keys match one to one; HF stores ``c_attn``, ``c_proj`` and ``c_fc``
@@ -20,6 +21,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (the PyTorch convention)
 from torch import nn
 
+from scalinglab.models.attention import causal_attention
 from scalinglab.models.init import init_weights
 from scalinglab.models.loss import cross_entropy
 from scalinglab.models.output import ModelOutput
@@ -41,14 +43,7 @@ class CausalSelfAttention(nn.Module):
         B, T, C = x.shape
         q, k, v = self.c_attn(x).view(B, T, 3, self.n_head, C // self.n_head).unbind(2)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
-        y = F.scaled_dot_product_attention(
-            q,
-            k,
-            v,
-            attn_mask=attn_mask,
-            dropout_p=self.dropout if self.training else 0.0,
-            is_causal=attn_mask is None,
-        )
+        y = causal_attention(q, k, v, attn_mask, self.dropout if self.training else 0.0)
         return self.resid_dropout(self.c_proj(y.transpose(1, 2).reshape(B, T, C)))
 
 

@@ -1,11 +1,12 @@
 """Throughput calibration: how many training FLOP/s this machine reaches on a shape, so
 that ``scalinglab sweep design`` can put a wall time on a plan.
 
-A calibration times optimizer steps (forward, backward, AdamW; two warm-up steps are
-not timed, then about a second of steps) of the smallest and the largest shape of a
-design on random tokens, with the thread count a worker will use. Results are cached in
-``<cache>/throughput.json`` keyed by shape, batch, threads, torch version and host, so a
-second ``sweep design`` answers at once. Other shapes interpolate FLOP/s linearly in
+A calibration times optimizer steps (forward, backward, AdamW, in the precision a run
+uses by default on this CPU; two warm-up steps are not timed, then about a second of
+steps) of the smallest and the largest shape of a design on random tokens, with the
+thread count a worker will use. Results are cached in ``<cache>/throughput.json`` keyed
+by shape, batch, threads, precision, torch version and host, so a second ``sweep
+design`` answers at once. Other shapes interpolate FLOP/s linearly in
 ``log N`` between the calibrated ones (clamped outside). The estimate covers training
 steps only: evaluation, data preparation and process start-up add to it.
 """
@@ -46,12 +47,13 @@ def cache_file(cache_dir: str | Path | None = None) -> Path:
     return Path(root).expanduser() / "throughput.json"
 
 
-def _key(shape: ShapeSpec, threads: int, batch: int) -> str:
+def _key(shape: ShapeSpec, threads: int, batch: int, bf16: bool) -> str:
     import torch
 
     dims = f"{shape.family}-L{shape.n_layer}-d{shape.d_model}-h{shape.n_head}-f{shape.d_ff}"
     dims += f"-V{shape.vocab_size}-T{shape.n_ctx}"
-    return f"{dims}|b{batch}|t{threads}|torch{torch.__version__}|{platform.node()}"
+    precision = "bf16" if bf16 else "fp32"
+    return f"{dims}|b{batch}|t{threads}|{precision}|torch{torch.__version__}|{platform.node()}"
 
 
 def measure(
@@ -66,14 +68,18 @@ def measure(
     have been timed or 50 steps (cached; see the module docstring)."""
     import torch
 
+    from scalinglab.train.precision import bf16_autocast, default_bf16
+
+    bf16 = default_bf16(torch.device("cpu"))
     path = cache_file(cache_dir)
-    key = _key(shape, threads, batch)
+    key = _key(shape, threads, batch, bf16)
     cache = json.loads(path.read_text()) if path.exists() else {}
     if key in cache:
         flops = float(cache[key])
         per_token = flops_per_token(shape).exact
         return Throughput(shape, flops, flops / per_token, threads, cached=True)
     from scalinglab.models.build import build_model
+    from scalinglab.models.loss import cross_entropy
 
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -85,11 +91,9 @@ def measure(
         elapsed, timed = 0.0, 0
         for step in range(WARMUP_STEPS + MAX_STEPS):
             start = time.perf_counter()
-            logits = model(input_ids=tokens[:, :-1]).logits
-            loss = torch.nn.functional.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1)
-            )
-            loss.backward()
+            with bf16_autocast("cpu", bf16):
+                logits = model(input_ids=tokens[:, :-1]).logits
+            cross_entropy(logits, tokens[:, 1:]).backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             if step >= WARMUP_STEPS:

@@ -33,6 +33,7 @@ from scalinglab.data.pipeline import PreparedData, prepare_data
 from scalinglab.errors import ScalingLabError
 from scalinglab.models.build import build_model
 from scalinglab.models.counting import count_params, flops_per_token
+from scalinglab.models.loss import cross_entropy
 from scalinglab.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from scalinglab.train.config import TrainConfig
 from scalinglab.train.defaults import resolve, total_steps
@@ -40,6 +41,7 @@ from scalinglab.train.distributed import DistContext, init_distributed
 from scalinglab.train.divergence import DivergenceMonitor
 from scalinglab.train.optim import build_optimizer
 from scalinglab.train.peak import peak_flops
+from scalinglab.train.precision import bf16_autocast, default_bf16
 from scalinglab.train.progress import TrainProgress
 from scalinglab.train.schedule import constant_lr, cooldown_steps, cosine_lr, wsd_lr
 from scalinglab.train.summary import RunSummary
@@ -105,17 +107,6 @@ def lr_at(config: TrainConfig, step: int, steps: int) -> float:
             shape=config.cooldown_shape,
         )
     return constant_lr(step, peak=config.lr, warmup=config.warmup_steps)
-
-
-def default_bf16(device: torch.device) -> bool:
-    """bf16 autocast by default where the hardware computes bf16 natively: CUDA GPUs that
-    support it, and CPUs with AVX512-BF16 or AMX. On this project's CPU (AMD EPYC with
-    AVX512-BF16) it was measured 1.3-1.8x faster than fp32 with the same loss
-    (BENCHMARKS.md); CPUs without those instructions emulate bf16 and stay in fp32."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
 @dataclass
@@ -335,14 +326,9 @@ class _Run:
         inputs = {"input_ids": batch["input_ids"]}
         if "token_type_ids" in batch:
             inputs["token_type_ids"] = batch["token_type_ids"]
-        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
-        with autocast:
+        with bf16_autocast(self.device.type, self.bf16):
             out = model(**inputs)
-        logits = out.logits.float()
-        loss = F.cross_entropy(
-            logits.view(-1, logits.shape[-1]), batch["labels"].reshape(-1),
-            ignore_index=-100, reduction="sum",
-        )  # fmt: skip
+        loss = cross_entropy(out.logits, batch["labels"], reduction="sum")
         if nsp and "next_sentence_label" in batch and out.seq_relationship_logits is not None:
             loss = loss + F.cross_entropy(
                 out.seq_relationship_logits.float(), batch["next_sentence_label"], reduction="sum"
