@@ -4,9 +4,8 @@
 copy of the logits, writes fp32 log-probabilities and reads both back in the backward
 pass: on CPU, for a vocabulary of 8192, that memory traffic costs as much time as the
 unembedding matmul itself. :class:`_BlockwiseCrossEntropy` computes the same quantity one
-block of rows at a time (each block's fp32 values fit in the L2 cache), exponentiates once,
-and keeps the softmax probabilities in the logits' dtype for the backward pass, which is
-then one scaled copy (``probs - onehot``). Loss and gradient equal the fp32 reference to
+block of rows at a time (each block's fp32 values fit in the L2 cache) and keeps only the
+per-row log-sum-exp for the backward pass. Loss and gradient equal the fp32 reference to
 rounding (tested). On other devices, and under ``torch.compile`` (whose generated kernels
 fuse the fp32 loss themselves), the library's ``F.cross_entropy`` is used.
 """
@@ -46,23 +45,26 @@ class _BlockwiseCrossEntropy(torch.autograd.Function):
     def forward(ctx, logits: torch.Tensor, labels: torch.Tensor, mean: bool) -> torch.Tensor:  # type: ignore[override]
         rows = max(1, BLOCK_ELEMENTS // logits.shape[1])
         lse = torch.empty(logits.shape[0], dtype=torch.float32, device=logits.device)
-        probs = torch.empty_like(logits)
         for start in range(0, logits.shape[0], rows):
-            block = logits[start : start + rows].float()
-            block_lse = torch.logsumexp(block, dim=-1)
-            lse[start : start + rows] = block_lse
-            probs[start : start + rows] = (block - block_lse[:, None]).exp_()
+            lse[start : start + rows] = torch.logsumexp(logits[start : start + rows].float(), -1)
         keep = labels != IGNORE_INDEX
         target = logits.gather(1, labels.clamp(min=0)[:, None]).squeeze(1).float()
         divisor = keep.sum().clamp(min=1) if mean else torch.ones((), device=logits.device)
-        ctx.save_for_backward(probs, labels, divisor)
+        ctx.save_for_backward(logits, labels, lse, divisor)
+        ctx.rows = rows
         return ((lse - target) * keep).sum() / divisor
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:  # type: ignore[override]
-        probs, labels, divisor = ctx.saved_tensors
+        logits, labels, lse, divisor = ctx.saved_tensors
         scale = (grad / divisor) * (labels != IGNORE_INDEX)
-        grad_logits = probs * scale[:, None].to(probs.dtype)
-        rows = torch.arange(labels.shape[0], device=labels.device)
-        grad_logits[rows, labels.clamp(min=0)] -= scale.to(probs.dtype)
+        targets = labels.clamp(min=0)[:, None]
+        grad_logits = torch.empty_like(logits)
+        for start in range(0, logits.shape[0], ctx.rows):
+            rows = slice(start, start + ctx.rows)
+            probs = torch.exp(logits[rows].float() - lse[rows, None])
+            probs.scatter_add_(
+                1, targets[rows], torch.full_like(targets[rows], -1.0, dtype=probs.dtype)
+            )
+            grad_logits[rows] = probs * scale[rows, None]
         return grad_logits, None, None
