@@ -57,6 +57,16 @@ def test_other_cases_use_sdpa(
     assert causal_attention(q, k, v, mask, dropout).shape == q.shape
 
 
+def test_contexts_past_the_measured_range_use_sdpa(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object) -> None:
+        raise AssertionError("the explicit path must not run past EXPLICIT_MAX_CONTEXT")
+
+    monkeypatch.setattr(attention._ExplicitCausalAttention, "apply", refuse)
+    monkeypatch.setattr(attention, "EXPLICIT_MAX_CONTEXT", 18)
+    q, k, v = _qkv(torch.bfloat16)
+    assert causal_attention(q, k, v).shape == q.shape
+
+
 def test_gpt_under_bf16_autocast_takes_the_explicit_path(monkeypatch: pytest.MonkeyPatch) -> None:
     from scalinglab.models import build_model
     from scalinglab.models.shape import ShapeSpec
