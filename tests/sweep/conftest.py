@@ -23,9 +23,11 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def ray_cluster():
     """``HOST:PORT`` of a two-node Ray cluster (1 CPU each) started for this session and
-    stopped with ``ray stop --force`` at its end."""
+    stopped with ``ray stop --force`` at its end. Its workers can import the helper
+    modules of this folder (``dying_worker``): it is on their ``PYTHONPATH``."""
     pytest.importorskip("ray")
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    path = os.pathsep.join(filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": path}
     port = _free_port()
     address = f"127.0.0.1:{port}"
     common = ["--num-cpus", "1", "--object-store-memory", "100000000", "--disable-usage-stats"]

@@ -84,7 +84,11 @@ def _init_local_worker(threads: int) -> None:
 
 class LocalExecutor:
     """A pool of ``workers`` spawned processes on this machine, each training with
-    ``cores // workers`` torch threads (set by the worker from ``task["threads"]``)."""
+    ``cores // workers`` torch threads (set by the worker from ``task["threads"]``).
+
+    Each worker process is a pool of its own (one per slot), so a worker that dies loses
+    only the run it was training: in one shared pool, a death breaks the pool and every
+    run in flight on it is lost too, each charged an attempt it did not fail."""
 
     name = "local"
 
@@ -95,50 +99,61 @@ class LocalExecutor:
             raise ScalingLabError(f"--workers must be at least 1, got {workers}")
         self.threads = max(1, cores // self.slots)
         self.run_fn = run_fn
-        self._pool: ProcessPoolExecutor | None = None
-        self._tasks: dict[Future, Task] = {}
+        self._pools: list[ProcessPoolExecutor | None] = [None] * self.slots
+        self._tasks: dict[Future, tuple[int, ProcessPoolExecutor, Task]] = {}
 
-    def _ensure_pool(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.slots,
+    def _ensure_pool(self, slot: int) -> ProcessPoolExecutor:
+        pool = self._pools[slot]
+        if pool is None:
+            pool = self._pools[slot] = ProcessPoolExecutor(
+                max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_local_worker,
                 initargs=(self.threads,),
             )
-        return self._pool
+        return pool
+
+    def _idlest_slot(self) -> int:
+        busy = [0] * self.slots
+        for slot, _, _ in self._tasks.values():
+            busy[slot] += 1
+        return busy.index(min(busy))
 
     def submit(self, task: Task) -> Future:
         task = {**task, "threads": self.threads}
+        slot = self._idlest_slot()
+        pool = self._ensure_pool(slot)
         try:
-            future = self._ensure_pool().submit(call_run_fn, self.run_fn, task)
+            future = pool.submit(call_run_fn, self.run_fn, task)
         except BrokenProcessPool:
-            self._pool = None
-            future = self._ensure_pool().submit(call_run_fn, self.run_fn, task)
-        self._tasks[future] = task
+            self._discard_broken_pool(slot, pool)
+            pool = self._ensure_pool(slot)
+            future = pool.submit(call_run_fn, self.run_fn, task)
+        self._tasks[future] = (slot, pool, task)
         return future
 
     def wait_any(self, handles: list[Future]) -> list[tuple[Future, Outcome]]:
         done, _ = wait(handles, return_when=FIRST_COMPLETED)
         results = []
         for future in done:
-            task = self._tasks.pop(future)
+            slot, pool, task = self._tasks.pop(future)
             try:
                 results.append((future, future.result()))
             except BrokenProcessPool as error:
-                self._discard_broken_pool()
+                self._discard_broken_pool(slot, pool)
                 results.append((future, lost_outcome(task, f"worker process died ({error})")))
         return results
 
-    def _discard_broken_pool(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+    def _discard_broken_pool(self, slot: int, pool: ProcessPoolExecutor) -> None:
+        pool.shutdown(wait=False, cancel_futures=True)
+        if self._pools[slot] is pool:
+            self._pools[slot] = None
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        for slot, pool in enumerate(self._pools):
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+                self._pools[slot] = None
 
 
 class RayExecutor:
