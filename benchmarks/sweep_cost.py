@@ -73,12 +73,16 @@ def main() -> None:
     parser.add_argument("--cooldown", type=float, default=0.1, help="cooldown fraction")
     parser.add_argument("--vocab", type=int, default=384, help="vocabulary size")
     parser.add_argument("--ctx", type=int, default=64, help="context length, tokens")
+    parser.add_argument("--batch-size", type=int, default=8,
+                        help="sequences per step, as the quickstart (0: the default)")  # fmt: skip
     parser.add_argument("--workers", type=int, default=None, help="parallel runs")
     parser.add_argument("--out", type=Path, default=None, help="folder (default: a temp one)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="sweep-cost-"))
     train = {"val_tokens": 16_384, "export_hf": False, "eval_every": 1_000_000_000}
+    if args.batch_size:
+        train["batch_size"] = args.batch_size
     common = {"vocab_size": args.vocab, "n_ctx": args.ctx}
     wsd = wsd_design("cost-wsd", args.n_min, args.n_max, args.sizes,
                      tokens_per_param=args.ratios, cooldown_fraction=args.cooldown,

@@ -10,6 +10,7 @@ import pytest
 from scalinglab.errors import ScalingLabError
 from scalinglab.quickstart.run import (
     BUDGET_RATIO,
+    N_BUDGETS,
     QuickstartResult,
     run_quickstart,
     size_budgets,
@@ -32,10 +33,12 @@ def test_budgets_scale_with_the_time_budget_and_respect_the_floor(tmp_path):
     assert _budgets(large)[0] > 3 * _budgets(small)[0]
     for design in (small, large):
         budgets = _budgets(design)
-        assert len(budgets) == 3
+        assert len(budgets) == N_BUDGETS
         assert budgets[1] / budgets[0] == pytest.approx(BUDGET_RATIO)
         for budget in budgets:
-            assert len([r for r in design.runs if r.budget == budget]) >= 4
+            runs = [r for r in design.runs if r.budget == budget]
+            assert len(runs) >= 4
+            assert {r.shape.n_layer for r in runs} == {1}
 
 
 def test_json_has_the_promised_keys(tmp_path):

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from scalinglab.errors import InputError, ScalingLabError
 from scalinglab.models.counting import training_flops
+from scalinglab.models.shape import ShapeSpec
 from scalinglab.sweep.design import (
     explicit_runs,
     isoflop_grid,
@@ -56,6 +57,20 @@ def test_isoflop_budget_too_small_for_the_smallest_shape():
 def test_isoflop_rejects_too_few_sizes():
     with pytest.raises(ScalingLabError, match="between 5 and 9"):
         isoflop_grid("iso", [1e13], sizes_per_budget=3)
+
+
+def test_isoflop_grid_with_fixed_shapes_trains_each_shape_at_every_budget():
+    shapes = [
+        ShapeSpec.create("gpt", n_layer=1, d_model=d, n_head=d // 32, vocab_size=384, n_ctx=64)
+        for d in (96, 32, 64, 64)
+    ]
+    design = isoflop_grid("f", [4e11, 1e11], shapes=shapes)
+    assert [r.budget for r in design.runs] == [1e11] * 3 + [4e11] * 3
+    assert [r.shape.d_model for r in design.runs] == [32, 64, 96] * 2
+    for run in design.runs:
+        assert run.flops <= run.budget < training_flops(run.shape, run.tokens + 1)
+    with pytest.raises(ScalingLabError, match="at least 3 distinct shapes"):
+        isoflop_grid("f", [1e11], shapes=shapes[1:])
 
 
 def test_ladder_uses_fixed_tokens_per_param():

@@ -1,22 +1,21 @@
 """``run_quickstart``: the whole loop on a laptop CPU, on the embedded corpus.
 
-1. Calibrate this machine's training throughput (cached) and size three IsoFLOP budgets
+1. Calibrate this machine's training throughput (cached) and size four IsoFLOP budgets
    (each twice the last; never below :func:`smallest_budget`) so that the whole
    quickstart fits ``budget_minutes``.
-2. Train the IsoFLOP sweep (5 sizes per budget from N*/3.8 to 3.8 N*, N* from a prior of
-   10 tokens per parameter with exact FLOPs) on the local process pool into
-   ``OUT/registry.db``.
+2. Train the IsoFLOP sweep (one-layer GPTs of five widths, 1.3e4 to 3.1e5 non-embedding
+   parameters, at every budget) on the local process pool into ``OUT/registry.db``.
 3. Fit approach 2 (IsoFLOP parabolas) and approach 3 (parametric law) with bootstrap
    intervals.
 4. Pick the compute-optimal run at ``TARGET_MULTIPLE`` x the largest budget from the
-   approach-3 law over real shapes with exact FLOPs, among those that see each training
-   token at most once (the law knows nothing of repeated data), and predict its loss with a 95%
-   bootstrap interval.
+   approach-3 law over one-layer shapes with exact FLOPs, among those that train on at
+   most one epoch of the corpus (:func:`~scalinglab.sweep.frontier.token_cap`), and
+   predict its loss with a 95% bootstrap interval.
 5. Train that run, compare the measured loss with the prediction, write the report.
 
-Every run shares the training recipe (cosine schedule, scale-aware defaults of
-:mod:`scalinglab.train.defaults`) and the fixed validation set, so the law sees one
-smooth family. Re-running with the same folder reuses finished runs.
+Every run shares the training recipe (cosine schedule, batches of 8 sequences, the
+scale-aware learning rate of :mod:`scalinglab.train.defaults`) and the fixed validation
+set, so the law sees one smooth family. Re-running with the same folder reuses finished runs.
 """
 
 from __future__ import annotations
@@ -33,34 +32,47 @@ from rich.console import Console
 from scalinglab.errors import ScalingLabError
 from scalinglab.laws.report import FitReport, MethodReport, fit_runs
 from scalinglab.laws.runs_table import runs_table_from_frame
+from scalinglab.models.counting import training_flops
+from scalinglab.models.shape import ShapeSpec
 from scalinglab.registry import Registry
 from scalinglab.report import TargetCheck, build_report
 from scalinglab.sweep.calibrate import calibrate, flops_per_second
-from scalinglab.sweep.design import (
-    MIN_PARAMS,
-    SweepDesign,
-    explicit_runs,
-    isoflop_grid,
-    optimal_params_prior,
-)
+from scalinglab.sweep.design import SweepDesign, explicit_runs, isoflop_grid
 from scalinglab.sweep.executors import default_workers
 from scalinglab.sweep.export import runs_dataframe
-from scalinglab.sweep.frontier import candidate_shapes, optimal_run
+from scalinglab.sweep.frontier import optimal_run, token_cap
 from scalinglab.sweep.runner import run_sweep
 
 VOCAB_SIZE = 384
 N_CTX = 64
 BUDGET_RATIO = 2.0
-SIZES_PER_BUDGET = 5
-WIDTH = 3.8
-TOKENS_PER_PARAM = 10.0
+#: Four budgets span 8x in compute: with three (4x), the law's E sat at its bound and the
+#: prediction at 4x the largest budget missed by 5.5%.
+N_BUDGETS = 4
+#: The sweep trains one-layer GPTs of these widths (1.3e4 to 3.1e5 non-embedding
+#: parameters) at every budget. One depth, so that only N changes along an IsoFLOP
+#: curve: at these sizes, mixing depths adds shape effects as large as the size effect
+#: (measured: 3 layers x 64 at 1.5e5 parameters lost 0.15-0.24 nats to 1 x 160 at 3.1e5
+#: on the same budget).
+WIDTHS = (32, 64, 96, 128, 160)
+#: Widths the prediction chooses from (up to 3.7e6 non-embedding parameters).
+TARGET_WIDTHS = tuple(range(32, 513, 32))
 TARGET_MULTIPLE = 4.0
-#: Training options shared by every quickstart run: a fixed validation set of 16,384
-#: tokens, one evaluation at the end, a checkpoint every 50 steps, no HF export.
+#: Every run trains at least this many optimizer steps at the smallest budget.
+MIN_STEPS = 100
+#: Training options shared by every quickstart run: batches of 8 sequences (512 tokens),
+#: a fixed validation set of 16,384 tokens, one evaluation at the end, a checkpoint every
+#: 500 steps (each is fsynced), no HF export; the learning rate is the scale-aware default
+#: of ``scalinglab train``. The batch: the default (DeepSeek's B_opt, fitted at 1e17 FLOPs
+#: and up) gives about 34 sequences at these budgets, every size then trains too few
+#: steps and the smallest wins every budget; with 8 the IsoFLOP minima move inside the
+#: sizes (docs/quickstart.md has the measurements).
+BATCH_SIZE = 8
 TRAIN = {
+    "batch_size": BATCH_SIZE,
     "val_tokens": 16_384,
     "eval_every": 1_000_000_000,
-    "checkpoint_every": 50,
+    "checkpoint_every": 500,
     "export_hf": False,
 }
 #: Fraction of the time budget given to training; the rest covers process start-up,
@@ -97,22 +109,30 @@ class QuickstartResult:
         return data
 
 
+def one_layer_shapes(widths: tuple[int, ...]) -> list[ShapeSpec]:
+    """One-layer GPTs of the quickstart's vocabulary and context, heads of 32."""
+    return [
+        ShapeSpec.create(
+            "gpt", n_layer=1, d_model=d, n_head=d // 32, vocab_size=VOCAB_SIZE, n_ctx=N_CTX
+        )
+        for d in widths
+    ]
+
+
 def _design(c1: float, seed: int) -> SweepDesign:
-    budgets = [c1 * BUDGET_RATIO**i for i in range(3)]
+    budgets = [c1 * BUDGET_RATIO**i for i in range(N_BUDGETS)]
     return isoflop_grid(
-        SWEEP_NAME, budgets, sizes_per_budget=SIZES_PER_BUDGET, width=WIDTH,
-        tokens_per_param=TOKENS_PER_PARAM, vocab_size=VOCAB_SIZE, n_ctx=N_CTX, seed=seed,
-        train=TRAIN,
-    )  # fmt: skip
+        SWEEP_NAME, budgets, shapes=one_layer_shapes(WIDTHS), seed=seed, train=TRAIN
+    )
 
 
 def _estimated_seconds(design: SweepDesign, workers: int, cache: Path | None) -> float:
     """Training seconds of the sweep on ``workers`` workers plus the target run."""
     measured = calibrate([r.shape for r in design.runs], threads=1, cache_dir=cache)
     sweep = sum(r.flops / flops_per_second(r.shape, measured) for r in design.runs) / workers
-    largest = max(design.runs, key=lambda r: r.n_params_nonembed)
+    sizes = sorted({r.shape for r in design.runs}, key=lambda shape: shape.d_model)
     target = TARGET_MULTIPLE * max(r.flops for r in design.runs)
-    return sweep + target / (flops_per_second(largest.shape, measured) * workers**0.5)
+    return sweep + target / flops_per_second(sizes[len(sizes) // 2], measured)
 
 
 def size_budgets(
@@ -128,13 +148,12 @@ def size_budgets(
 
 
 def smallest_budget() -> float:
-    """The smallest first budget (FLOPs, in steps of 25%) whose grid's smallest size,
-    ``N* / WIDTH``, is at least 1.3e4 non-embedding parameters (a real shape)."""
-    budget = 1e11
-    while (
-        optimal_params_prior(budget, TOKENS_PER_PARAM, vocab_size=VOCAB_SIZE, n_ctx=N_CTX)
-        < 1.3 * MIN_PARAMS * WIDTH
-    ):
+    """The smallest first budget (FLOPs, in steps of 25%) at which every shape of the
+    sweep trains at least ``MIN_STEPS`` optimizer steps."""
+    largest = one_layer_shapes(WIDTHS)[-1]
+    tokens = MIN_STEPS * BATCH_SIZE * N_CTX
+    budget = 1e10
+    while budget < training_flops(largest, tokens):
         budget *= 1.25
     return budget
 
@@ -200,11 +219,8 @@ def run_quickstart(
     samples = fit.methods["approach3"].samples
     step("fit")
     target_flops = TARGET_MULTIPLE * budgets[-1]
-    shapes = candidate_shapes(
-        float(runs["N"].min()) / 2, float(runs["N"].max()) * 20, vocab_size=VOCAB_SIZE, n_ctx=N_CTX
-    )
-    unique = float((runs["D"] / runs["epochs"]).median())
-    choice = optimal_run(law, target_flops, shapes, max_tokens=unique)
+    shapes = one_layer_shapes(TARGET_WIDTHS)
+    choice = optimal_run(law, target_flops, shapes, max_tokens=token_cap(runs))
     n, d = choice.n_params_nonembed, choice.tokens
     draws = (
         samples["E"] + samples["A"] / n ** samples["alpha"] + samples["B"] / d ** samples["beta"]

@@ -34,7 +34,7 @@ from scalinglab.laws.report import FitReport, fit_runs
 from scalinglab.laws.runs_table import runs_table_from_frame
 from scalinglab.registry import Registry
 from scalinglab.sweep.export import runs_dataframe
-from scalinglab.sweep.frontier import candidate_shapes, frontier
+from scalinglab.sweep.frontier import candidate_shapes, frontier, token_cap
 
 CI_LEVEL = 0.95
 
@@ -201,12 +201,13 @@ def _frontier_figure(fit: FitReport, runs: pd.DataFrame, target: TargetCheck | N
             vocab_size=vocab, n_ctx=ctx,
         )  # fmt: skip
         grid = np.geomspace(low, top, 120)
-        curve = frontier(law.params, grid, shapes)
+        cap = token_cap(runs)
+        curve = frontier(law.params, grid, shapes, cap)
         inside = grid <= high
         ax.plot(grid[inside], curve[inside], color="black", label="fitted frontier L*(C)")
         ax.plot(grid[~inside], curve[~inside], color="black", ls="--", label="extrapolated")
         if samples:
-            curves = frontier(samples, grid, shapes)
+            curves = frontier(samples, grid, shapes, cap)
             tail = 50.0 * (1.0 - CI_LEVEL)
             band = np.nanpercentile(curves, [tail, 100.0 - tail], axis=0)
             ax.fill_between(grid, band[0], band[1], color="gray", alpha=0.3, label="95% interval")

@@ -188,6 +188,7 @@ def isoflop_grid(
     seed: int = 0,
     schedule: str = "cosine",
     train: Mapping[str, Any] | None = None,
+    shapes: Sequence[ShapeSpec] | None = None,
 ) -> SweepDesign:
     """An IsoFLOP grid: for each budget ``C`` (FLOPs), ``sizes_per_budget`` shapes with
     non-embedding ``N`` log-spaced from ``N*/width`` to ``N* width``, each trained on the
@@ -196,8 +197,11 @@ def isoflop_grid(
     ``N*`` comes from ``optimal_params[C]`` when given (e.g. a fitted law's
     ``compute_optimal``), else from the prior ``D* = tokens_per_param N*`` with exact
     FLOPs (:func:`optimal_params_prior`). Sizes that round to the same shape are planned
-    once.
+    once. ``shapes`` instead trains the same given shapes (at least 3) at every budget,
+    e.g. one depth at several widths, so that only ``N`` changes along a curve.
     """
+    if shapes is not None:
+        return _fixed_shape_grid(name, budgets, shapes, seed, schedule, train)
     if not MIN_SIZES_PER_BUDGET <= sizes_per_budget <= MAX_SIZES_PER_BUDGET:
         raise ScalingLabError(
             f"sizes_per_budget must be between {MIN_SIZES_PER_BUDGET} and "
@@ -245,6 +249,43 @@ def isoflop_grid(
         "width": width,
         "tokens_per_param": tokens_per_param,
         "family": family,
+    }
+    return SweepDesign(name, "isoflop", tuple(runs), options)
+
+
+def _fixed_shape_grid(
+    name: str,
+    budgets: Sequence[float],
+    shapes: Sequence[ShapeSpec],
+    seed: int,
+    schedule: str,
+    train: Mapping[str, Any] | None,
+) -> SweepDesign:
+    unique = _unique_shapes(shapes)
+    if len(unique) < 3:
+        raise ScalingLabError(
+            f"an IsoFLOP grid needs at least 3 distinct shapes per budget, got {len(unique)}"
+        )
+    if not budgets:
+        raise ScalingLabError("an IsoFLOP grid needs at least one budget")
+    runs = [
+        PlannedRun(
+            run_id=run_label(f"{name}-C{budget:.2g}", shape, tokens),
+            shape=shape,
+            tokens=tokens,
+            flops=training_flops(shape, tokens),
+            budget=budget,
+            schedule=schedule,
+            seed=seed,
+            train=dict(train or {}),
+        )
+        for budget in sorted(float(b) for b in budgets)
+        for shape in unique
+        for tokens in [_tokens_for(shape, budget)]
+    ]
+    options = {
+        "budgets": sorted(float(b) for b in budgets),
+        "shapes": [f"L{s.n_layer}d{s.d_model}" for s in unique],
     }
     return SweepDesign(name, "isoflop", tuple(runs), options)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -69,8 +70,8 @@ def optimal_run(
     max_tokens: float | None = None,
 ) -> OptimalRun:
     """The candidate shape with the lowest predicted loss at ``flops`` FLOPs; with
-    ``max_tokens`` (e.g. the corpus's unique tokens, where a law fitted without repeated
-    data stops being valid), only candidates that train on at most that many tokens."""
+    ``max_tokens`` (e.g. :func:`token_cap`: past it the law would extrapolate in data
+    repetition), only candidates that train on at most that many tokens."""
     n, per_token = _arrays(shapes)
     tokens = np.floor(flops / per_token)
     losses = law.predict(N=n, D=np.maximum(tokens, 1.0))
@@ -86,12 +87,32 @@ def optimal_run(
 
 
 def frontier(
-    params: Mapping[str, float | np.ndarray], flops: np.ndarray, shapes: Sequence[ShapeSpec]
+    params: Mapping[str, float | np.ndarray],
+    flops: np.ndarray,
+    shapes: Sequence[ShapeSpec],
+    max_tokens: float | None = None,
 ) -> np.ndarray:
-    """Loss of the best candidate at each of ``flops``; with ``K`` parameter samples
-    (arrays), a ``K x len(flops)`` array, one frontier per sample."""
+    """Loss of the best candidate at each of ``flops`` (NaN where no candidate qualifies);
+    with ``K`` parameter samples (arrays), a ``K x len(flops)`` array, one frontier per
+    sample. ``max_tokens`` as in :func:`optimal_run`."""
     n, per_token = _arrays(shapes)
     p = {k: np.asarray(v, dtype=float)[..., None, None] for k, v in params.items()}
     tokens = np.maximum(np.floor(np.asarray(flops)[:, None] / per_token[None, :]), 1.0)
     losses = p["E"] + p["A"] / n[None, :] ** p["alpha"] + p["B"] / tokens ** p["beta"]
-    return np.nanmin(losses, axis=-1)
+    excluded = np.isnan(losses)
+    if max_tokens is not None:
+        excluded = excluded | (tokens > max_tokens)
+    best = np.where(excluded, np.inf, losses).min(axis=-1)
+    return np.where(np.isfinite(best), best, np.nan)
+
+
+def token_cap(runs: Any) -> float | None:
+    """The most tokens a predicted run may train on: one epoch of the corpus, i.e. the
+    unique tokens of the runs table (columns ``D``, ``epochs``; the median of
+    ``D / epochs``). A Chinchilla law counts every token as new; past one epoch repeats
+    are worth less, and a law fitted on mostly first-epoch runs overestimates them
+    (measured in the quickstart: targets at 2.2 and 3.4 epochs came out 5.5% and 6.6%
+    worse than predicted, docs/quickstart.md). ``None`` when the table has no ``epochs``."""
+    if "epochs" not in runs or not len(runs):
+        return None
+    return float(np.median(np.asarray(runs["D"], dtype=float) / np.asarray(runs["epochs"])))
