@@ -229,20 +229,7 @@ def isoflop_grid(
             shape_for_params(t, family, vocab_size, n_ctx)  # type: ignore[arg-type]
             for t in targets
         )
-        for shape in shapes:
-            tokens = _tokens_for(shape, budget)
-            runs.append(
-                PlannedRun(
-                    run_id=run_label(f"{name}-C{budget:.2g}", shape, tokens),
-                    shape=shape,
-                    tokens=tokens,
-                    flops=training_flops(shape, tokens),
-                    budget=budget,
-                    schedule=schedule,
-                    seed=seed,
-                    train=dict(train or {}),
-                )
-            )
+        runs += [_isoflop_run(name, shape, budget, seed, schedule, train) for shape in shapes]
     options = {
         "budgets": sorted(float(b) for b in budgets),
         "sizes_per_budget": sizes_per_budget,
@@ -269,25 +256,37 @@ def _fixed_shape_grid(
     if not budgets:
         raise ScalingLabError("an IsoFLOP grid needs at least one budget")
     runs = [
-        PlannedRun(
-            run_id=run_label(f"{name}-C{budget:.2g}", shape, tokens),
-            shape=shape,
-            tokens=tokens,
-            flops=training_flops(shape, tokens),
-            budget=budget,
-            schedule=schedule,
-            seed=seed,
-            train=dict(train or {}),
-        )
+        _isoflop_run(name, shape, budget, seed, schedule, train)
         for budget in sorted(float(b) for b in budgets)
         for shape in unique
-        for tokens in [_tokens_for(shape, budget)]
     ]
     options = {
         "budgets": sorted(float(b) for b in budgets),
         "shapes": [f"L{s.n_layer}d{s.d_model}" for s in unique],
     }
     return SweepDesign(name, "isoflop", tuple(runs), options)
+
+
+def _isoflop_run(
+    name: str,
+    shape: ShapeSpec,
+    budget: float,
+    seed: int,
+    schedule: str,
+    train: Mapping[str, Any] | None,
+) -> PlannedRun:
+    """``shape`` trained on the tokens that spend ``budget`` FLOPs."""
+    tokens = _tokens_for(shape, budget)
+    return PlannedRun(
+        run_id=run_label(f"{name}-C{budget:.2g}", shape, tokens),
+        shape=shape,
+        tokens=tokens,
+        flops=training_flops(shape, tokens),
+        budget=budget,
+        schedule=schedule,
+        seed=seed,
+        train=dict(train or {}),
+    )
 
 
 def model_ladder(
