@@ -36,13 +36,13 @@ def test_bert_checkpoint_fine_tunes_with_auto_classes(tiny) -> None:
     model = AutoModelForSequenceClassification.from_pretrained(hf, num_labels=2)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     losses = []
-    for _ in range(15):
+    for _ in range(30):
         loss = model(**inputs, labels=labels).loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
         losses.append(loss.item())
-    assert losses[-1] < 0.5 * losses[0]
+    assert losses[-1] < 0.2 * losses[0]
 
 
 def test_gpt_export_loads_as_causal_lm(tiny) -> None:
