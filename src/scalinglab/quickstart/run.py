@@ -26,10 +26,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rich.console import Console
 
 from scalinglab.errors import ScalingLabError
+from scalinglab.laws.bootstrap import percentile_interval
+from scalinglab.laws.forms import ChinchillaLaw
 from scalinglab.laws.report import FitReport, MethodReport, fit_runs
 from scalinglab.laws.runs_table import runs_table_from_frame
 from scalinglab.models.counting import training_flops
@@ -222,10 +223,8 @@ def run_quickstart(
     shapes = one_layer_shapes(TARGET_WIDTHS)
     choice = optimal_run(law, target_flops, shapes, max_tokens=token_cap(runs))
     n, d = choice.n_params_nonembed, choice.tokens
-    draws = (
-        samples["E"] + samples["A"] / n ** samples["alpha"] + samples["B"] / d ** samples["beta"]
-    )
-    low, high = (float(v) for v in np.nanpercentile(draws, [2.5, 97.5]))
+    bootstrap_laws = ChinchillaLaw(**{name: samples[name] for name in law.params})
+    low, high = percentile_interval(bootstrap_laws.predict(N=n, D=d), 0.95)
     console.print(
         f"4/5 training the predicted compute-optimal run: N = {n:,} (L{choice.shape.n_layer} "
         f"d{choice.shape.d_model}), D = {d:,} tokens, C = {target_flops:.3g} FLOPs; predicted "

@@ -229,7 +229,7 @@ def isoflop_grid(
             shape_for_params(t, family, vocab_size, n_ctx)  # type: ignore[arg-type]
             for t in targets
         )
-        runs += [_isoflop_run(name, shape, budget, seed, schedule, train) for shape in shapes]
+        runs += [_isoflop_run(name, shape, budget, schedule, seed, train) for shape in shapes]
     options = {
         "budgets": sorted(float(b) for b in budgets),
         "sizes_per_budget": sizes_per_budget,
@@ -256,7 +256,7 @@ def _fixed_shape_grid(
     if not budgets:
         raise ScalingLabError("an IsoFLOP grid needs at least one budget")
     runs = [
-        _isoflop_run(name, shape, budget, seed, schedule, train)
+        _isoflop_run(name, shape, budget, schedule, seed, train)
         for budget in sorted(float(b) for b in budgets)
         for shape in unique
     ]
@@ -271,14 +271,27 @@ def _isoflop_run(
     name: str,
     shape: ShapeSpec,
     budget: float,
-    seed: int,
     schedule: str,
+    seed: int,
     train: Mapping[str, Any] | None,
 ) -> PlannedRun:
     """``shape`` trained on the tokens that spend ``budget`` FLOPs."""
     tokens = _tokens_for(shape, budget)
+    return _single_run(f"{name}-C{budget:.2g}", shape, tokens, budget, schedule, seed, train)
+
+
+def _single_run(
+    prefix: str,
+    shape: ShapeSpec,
+    tokens: int,
+    budget: float | None,
+    schedule: str,
+    seed: int,
+    train: Mapping[str, Any] | None,
+) -> PlannedRun:
+    """One run of ``shape`` on ``tokens`` tokens (exact FLOPs), labelled from ``prefix``."""
     return PlannedRun(
-        run_id=run_label(f"{name}-C{budget:.2g}", shape, tokens),
+        run_id=run_label(prefix, shape, tokens),
         shape=shape,
         tokens=tokens,
         flops=training_flops(shape, tokens),
@@ -310,18 +323,7 @@ def model_ladder(
     runs = []
     for shape in ladder(n_min, n_max, count, family, vocab_size, n_ctx):
         tokens = max(1, round(tokens_per_param * count_params(shape).nonembed))
-        runs.append(
-            PlannedRun(
-                run_id=run_label(name, shape, tokens),
-                shape=shape,
-                tokens=tokens,
-                flops=training_flops(shape, tokens),
-                budget=None,
-                schedule=schedule,
-                seed=seed,
-                train=dict(train or {}),
-            )
-        )
+        runs.append(_single_run(name, shape, tokens, None, schedule, seed, train))
     options = {"n_min": n_min, "n_max": n_max, "count": count, "tokens_per_param": tokens_per_param}
     return SweepDesign(name, "ladder", tuple(runs), options)
 
@@ -409,17 +411,10 @@ def explicit_runs(
             raise ScalingLabError(f"run {index + 1} needs tokens or flops")
         if tokens < 1:
             raise ScalingLabError(f"run {index + 1}: tokens must be positive, got {tokens}")
+        budget = float(entry["flops"]) if "flops" in entry else None
+        run_schedule, run_seed = str(entry.get("schedule", schedule)), int(entry.get("seed", seed))
         runs.append(
-            PlannedRun(
-                run_id=run_label(f"{name}-{index:02d}", shape, tokens),
-                shape=shape,
-                tokens=tokens,
-                flops=training_flops(shape, tokens),
-                budget=float(entry["flops"]) if "flops" in entry else None,
-                schedule=str(entry.get("schedule", schedule)),
-                seed=int(entry.get("seed", seed)),
-                train=dict(train or {}),
-            )
+            _single_run(f"{name}-{index:02d}", shape, tokens, budget, run_schedule, run_seed, train)
         )
     if not runs:
         raise ScalingLabError("an explicit design needs at least one [[runs]] entry")

@@ -96,9 +96,10 @@ def frontier(
     with ``K`` parameter samples (arrays), a ``K x len(flops)`` array, one frontier per
     sample. ``max_tokens`` as in :func:`optimal_run`."""
     n, per_token = _arrays(shapes)
-    p = {k: np.asarray(v, dtype=float)[..., None, None] for k, v in params.items()}
+    names = ("E", "A", "B", "alpha", "beta")
+    law = ChinchillaLaw(**{k: np.asarray(params[k], dtype=float)[..., None, None] for k in names})
     tokens = np.maximum(np.floor(np.asarray(flops)[:, None] / per_token[None, :]), 1.0)
-    losses = p["E"] + p["A"] / n[None, :] ** p["alpha"] + p["B"] / tokens ** p["beta"]
+    losses = law.predict(N=n[None, :], D=tokens)
     excluded = np.isnan(losses)
     if max_tokens is not None:
         excluded = excluded | (tokens > max_tokens)
