@@ -74,6 +74,22 @@ class RunRecord:
     out_dir: str | None
 
 
+def _enable_wal(db: sqlite3.Connection) -> None:
+    """Switch ``db`` to WAL mode. The switch needs an exclusive lock, and SQLite may answer
+    "database is locked" at once, without its busy handler, while another connection is
+    opening the same new file (seen in CI with 8 threads opening one file): so retry for
+    up to the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class Registry:
     """A connection to a registry file, created and migrated to the current schema on open.
 
@@ -88,7 +104,7 @@ class Registry:
                 self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
             )
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._db.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(self._db)
             self._db.execute("PRAGMA foreign_keys = ON")
             version = migrate(self._db)
         except sqlite3.DatabaseError as error:
