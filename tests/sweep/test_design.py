@@ -91,6 +91,20 @@ def test_wsd_branches_and_cost_below_separate_runs():
         assert run.flops < separate
 
 
+def test_wsd_design_takes_given_shapes_instead_of_the_ladder():
+    shapes = [
+        ShapeSpec.create("gpt", n_layer=1, d_model=d, n_head=d // 32, vocab_size=384, n_ctx=64)
+        for d in (96, 64, 64)
+    ]
+    design = wsd_design("wsd", 0, 0, 0, shapes=shapes, tokens_per_param=(10, 20))
+    assert [run.shape.d_model for run in design.runs] == [64, 96]
+    assert design.options["shapes"] == ["L1d64", "L1d96"]
+    for run in design.runs:
+        assert run.branches == tuple(round(r * run.n_params_nonembed) for r in (10, 20))
+    with pytest.raises(ScalingLabError, match="at least one shape"):
+        wsd_design("wsd", 0, 0, 0, shapes=[])
+
+
 def test_explicit_runs_accept_shape_or_size():
     design = explicit_runs(
         "ex",

@@ -350,15 +350,26 @@ def wsd_design(
     n_ctx: int | None = None,
     seed: int = 0,
     train: Mapping[str, Any] | None = None,
+    shapes: Sequence[ShapeSpec] | None = None,
 ) -> SweepDesign:
     """One WSD run per size; cooldown branches at ``r N`` tokens for each ratio ``r`` in
-    ``tokens_per_param``; each branch decays over its last ``cooldown_fraction``."""
+    ``tokens_per_param``; each branch decays over its last ``cooldown_fraction``.
+
+    The sizes are the ladder of ``count`` shapes from ``n_min`` to ``n_max``, or the given
+    ``shapes`` (e.g. one depth at several widths), in which case those three are unused."""
     if not 0 < cooldown_fraction < 1:
         raise ScalingLabError(f"cooldown_fraction must be in (0, 1), got {cooldown_fraction}")
     if not tokens_per_param or min(tokens_per_param) <= 0:
         raise ScalingLabError("tokens_per_param needs at least one positive ratio")
+    if shapes is not None and not shapes:
+        raise ScalingLabError("a WSD design needs at least one shape")
+    sizes = (
+        _unique_shapes(shapes)
+        if shapes is not None
+        else ladder(n_min, n_max, count, family, vocab_size, n_ctx)
+    )
     runs = []
-    for shape in ladder(n_min, n_max, count, family, vocab_size, n_ctx):
+    for shape in sizes:
         n = count_params(shape).nonembed
         branches = tuple(sorted({max(1, round(r * n)) for r in tokens_per_param}))
         options = {**dict(train or {}), "cooldown_fraction": cooldown_fraction}
@@ -375,13 +386,14 @@ def wsd_design(
                 train=options,
             )
         )
-    options = {
-        "n_min": n_min,
-        "n_max": n_max,
-        "count": count,
+    options: dict[str, Any] = {
         "tokens_per_param": list(tokens_per_param),
         "cooldown_fraction": cooldown_fraction,
     }
+    if shapes is not None:
+        options["shapes"] = [f"L{s.n_layer}d{s.d_model}" for s in sizes]
+    else:
+        options.update(n_min=n_min, n_max=n_max, count=count)
     return SweepDesign(name, "wsd", tuple(runs), options)
 
 
