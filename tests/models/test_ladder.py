@@ -17,6 +17,7 @@ from scalinglab.models.ladder import (
     head_dim_for_width,
     ladder,
     shape_for_params,
+    width_ladder,
 )
 from scalinglab.models.shape import ShapeSpec
 
@@ -88,6 +89,13 @@ def test_bad_ranges_are_refused(n_min: float, n_max: float, count: int) -> None:
 def test_tiny_target_is_refused() -> None:
     with pytest.raises(ScalingLabError, match="too small"):
         shape_for_params(10)
+
+
+def test_width_ladder_keeps_depth_and_sets_heads() -> None:
+    shapes = width_ladder((64, 320), n_layer=2, vocab_size=384, n_ctx=64)
+    assert [(s.n_layer, s.d_model, s.n_head) for s in shapes] == [(2, 64, 2), (2, 320, 5)]
+    assert all(s.vocab_size == 384 and s.n_ctx == 64 for s in shapes)
+    assert [s.n_head for s in width_ladder((64, 320), head_dim=32)] == [2, 10]
 
 
 def test_docstring_examples() -> None:

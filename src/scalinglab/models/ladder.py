@@ -31,6 +31,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from scalinglab.errors import ScalingLabError
@@ -161,6 +162,31 @@ def ladder(
             "are too close to be distinct; widen the range or use fewer shapes"
         )
     return shapes
+
+
+def width_ladder(
+    widths: Sequence[int],
+    *,
+    n_layer: int = 1,
+    family: Family = "gpt",
+    vocab_size: int | None = None,
+    n_ctx: int | None = None,
+    head_dim: int | None = None,
+) -> list[ShapeSpec]:
+    """Shapes of one depth at several widths, so that only ``N`` changes between them
+    (IsoFLOP curves, WSD studies); heads of ``head_dim`` (default
+    :func:`head_dim_for_width`), the family's vocabulary and context unless given."""
+    return [
+        ShapeSpec.create(
+            family,
+            n_layer=n_layer,
+            d_model=d,
+            n_head=d // (head_dim or head_dim_for_width(d)),
+            vocab_size=vocab_size,
+            n_ctx=n_ctx,
+        )
+        for d in widths
+    ]
 
 
 def describe_ladder(

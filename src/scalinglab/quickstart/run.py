@@ -34,6 +34,7 @@ from scalinglab.laws.forms import ChinchillaLaw
 from scalinglab.laws.report import FitReport, MethodReport, fit_runs
 from scalinglab.laws.runs_table import runs_table_from_frame
 from scalinglab.models.counting import training_flops
+from scalinglab.models.ladder import width_ladder
 from scalinglab.models.shape import ShapeSpec
 from scalinglab.registry import Registry
 from scalinglab.report import TargetCheck, build_report
@@ -112,12 +113,7 @@ class QuickstartResult:
 
 def one_layer_shapes(widths: tuple[int, ...]) -> list[ShapeSpec]:
     """One-layer GPTs of the quickstart's vocabulary and context, heads of 32."""
-    return [
-        ShapeSpec.create(
-            "gpt", n_layer=1, d_model=d, n_head=d // 32, vocab_size=VOCAB_SIZE, n_ctx=N_CTX
-        )
-        for d in widths
-    ]
+    return width_ladder(widths, vocab_size=VOCAB_SIZE, n_ctx=N_CTX, head_dim=32)
 
 
 def _design(c1: float, seed: int) -> SweepDesign:

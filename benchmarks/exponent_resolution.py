@@ -1,0 +1,78 @@
+"""How finely does a sweep of a given size pin down the fitted exponents alpha and beta?
+
+Draws noisy runs from a known Chinchilla law on grids of ``sizes`` model sizes x
+``budgets`` token budgets (geometric, each axis spanning the given factor, from ``N0``
+non-embedding parameters at ``R0`` tokens per parameter), fits approach 3 to each draw
+and prints the 95% range of the fitted alpha and beta over the draws (half widths), with
+the tokens that training every point as a separate run would take. Two designs whose
+exponents differ by less than that range cannot be told apart by a sweep of that size.
+
+The default law and noise are the separate-run fit of ``benchmarks/sweep_cost.py`` on
+this machine (one-layer GPTs of 5e4 to 2e5 parameters, see BENCHMARKS.md) and the
+relative scatter of its runs around that fit.
+
+    python benchmarks/exponent_resolution.py [--draws 50] [--noise 0.006]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import pandas as pd
+
+from scalinglab.laws import ChinchillaLaw, fit_law
+
+MEASURED = ChinchillaLaw(E=1.490, A=24.737, B=2005.786, alpha=0.3385, beta=0.5894)
+#: (sizes, budgets, N span, D span): the sweep_cost grid, more points on it, then wider.
+GRIDS = ((3, 5, 4, 4), (5, 7, 4, 4), (5, 7, 16, 16), (5, 7, 64, 64), (7, 9, 100, 100))
+
+
+def grid_points(
+    sizes: int, budgets: int, n_span: float, d_span: float, n0: float, r0: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """N and D of every (size, budget) point: N from n0, D from r0 tokens per parameter."""
+    n = n0 * np.geomspace(1.0, n_span, sizes)
+    ratios = r0 * np.geomspace(1.0, d_span, budgets)
+    n_grid, ratio_grid = np.meshgrid(n, ratios)
+    return n_grid.ravel(), (n_grid * ratio_grid).ravel()
+
+
+def exponent_ranges(
+    law: ChinchillaLaw, n: np.ndarray, d: np.ndarray, noise: float, draws: int, seed: int
+) -> tuple[float, float]:
+    """Half widths of the 95% ranges of fitted alpha and beta over noisy draws."""
+    rng = np.random.default_rng(seed)
+    fitted = []
+    for _ in range(draws):
+        loss = law.predict(n, d) * np.exp(rng.normal(0.0, noise, n.size))
+        result = fit_law("chinchilla", pd.DataFrame({"N": n, "D": d, "loss": loss}))
+        fitted.append((result.law.alpha, result.law.beta))
+    low, high = np.percentile(np.array(fitted), [2.5, 97.5], axis=0)
+    return float(high[0] - low[0]) / 2, float(high[1] - low[1]) / 2
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--draws", type=int, default=50, help="noisy data sets per grid")
+    parser.add_argument("--noise", type=float, default=0.006, help="relative noise on the loss")
+    parser.add_argument("--n0", type=float, default=5e4, help="smallest N (non-embedding)")
+    parser.add_argument("--r0", type=float, default=20.0, help="smallest tokens per parameter")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the noise")
+    args = parser.parse_args()
+    print(f"law {MEASURED}, noise {args.noise:.1%}, {args.draws} draws per grid")
+    print("| sizes x budgets | N span | D span | alpha +- | beta +- | separate-run tokens |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for sizes, budgets, n_span, d_span in GRIDS:
+        start = time.perf_counter()
+        n, d = grid_points(sizes, budgets, n_span, d_span, args.n0, args.r0)
+        alpha, beta = exponent_ranges(MEASURED, n, d, args.noise, args.draws, args.seed)
+        print(
+            f"| {sizes} x {budgets} | {n_span:g}x | {d_span:g}x | {alpha:.3f} | {beta:.3f} | "
+            f"{d.sum():.2g} |  ({time.perf_counter() - start:.0f} s)"
+        )
+
+
+if __name__ == "__main__":
+    main()
