@@ -136,6 +136,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="folder (default: a temp one)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args()
+    if len(set(args.widths)) < 3:
+        parser.error(f"--widths needs at least 3 distinct widths to fit alpha, got {args.widths}")
     if args.lr is not None and len(args.lr) != len(args.widths):
         parser.error(f"--lr needs one rate per width ({len(args.widths)}), got {len(args.lr)}")
     lr_by_width = dict(zip(args.widths, args.lr, strict=True)) if args.lr else {}
