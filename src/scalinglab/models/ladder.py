@@ -24,6 +24,8 @@ and depths reach any target within 20% from ``N = 1e5``, 15% from ``3e5`` and 12
 (3, 160, 5)
 >>> [s.d_model for s in ladder(1e5, 3e6, 5)]
 [64, 96, 128, 192, 256]
+>>> [(s.n_layer, s.d_model, s.n_head) for s in width_ladder((64, 128, 256))]
+[(1, 64, 2), (1, 128, 4), (1, 256, 4)]
 """
 
 from __future__ import annotations
