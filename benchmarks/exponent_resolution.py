@@ -20,37 +20,31 @@ import argparse
 import time
 
 import numpy as np
-import pandas as pd
 
 from scalinglab.laws import ChinchillaLaw, fit_law
+from scalinglab.laws.synthetic import size_token_grid
 
 MEASURED = ChinchillaLaw(E=1.490, A=24.737, B=2005.786, alpha=0.3385, beta=0.5894)
 #: (sizes, budgets, N span, D span): the sweep_cost grid, more points on it, then wider.
 GRIDS = ((3, 5, 4, 4), (5, 7, 4, 4), (5, 7, 16, 16), (5, 7, 64, 64), (7, 9, 100, 100))
 
 
-def grid_points(
-    sizes: int, budgets: int, n_span: float, d_span: float, n0: float, r0: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """N and D of every (size, budget) point: N from n0, D from r0 tokens per parameter."""
-    n = n0 * np.geomspace(1.0, n_span, sizes)
-    ratios = r0 * np.geomspace(1.0, d_span, budgets)
-    n_grid, ratio_grid = np.meshgrid(n, ratios)
-    return n_grid.ravel(), (n_grid * ratio_grid).ravel()
-
-
 def exponent_ranges(
-    law: ChinchillaLaw, n: np.ndarray, d: np.ndarray, noise: float, draws: int, seed: int
-) -> tuple[float, float]:
-    """Half widths of the 95% ranges of fitted alpha and beta over noisy draws."""
-    rng = np.random.default_rng(seed)
+    law: ChinchillaLaw, grid: tuple[int, int, float, float], args: argparse.Namespace
+) -> tuple[float, float, float]:
+    """Half widths of the 95% ranges of fitted alpha and beta over noisy draws on ``grid``
+    (sizes, budgets, N span, D span), and the grid's total tokens."""
+    sizes, budgets, n_span, d_span = grid
+    n = args.n0 * np.geomspace(1.0, n_span, sizes)
+    ratios = args.r0 * np.geomspace(1.0, d_span, budgets)
     fitted = []
-    for _ in range(draws):
-        loss = law.predict(n, d) * np.exp(rng.normal(0.0, noise, n.size))
-        result = fit_law("chinchilla", pd.DataFrame({"N": n, "D": d, "loss": loss}))
+    for draw in range(args.draws):
+        runs = size_token_grid(law, n, ratios, noise=args.noise, seed=args.seed + draw)
+        result = fit_law("chinchilla", runs)
         fitted.append((result.law.alpha, result.law.beta))
     low, high = np.percentile(np.array(fitted), [2.5, 97.5], axis=0)
-    return float(high[0] - low[0]) / 2, float(high[1] - low[1]) / 2
+    tokens = float(runs["D"].sum())
+    return float(high[0] - low[0]) / 2, float(high[1] - low[1]) / 2, tokens
 
 
 def main() -> None:
@@ -64,13 +58,13 @@ def main() -> None:
     print(f"law {MEASURED}, noise {args.noise:.1%}, {args.draws} draws per grid")
     print("| sizes x budgets | N span | D span | alpha +- | beta +- | separate-run tokens |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for sizes, budgets, n_span, d_span in GRIDS:
+    for grid in GRIDS:
         start = time.perf_counter()
-        n, d = grid_points(sizes, budgets, n_span, d_span, args.n0, args.r0)
-        alpha, beta = exponent_ranges(MEASURED, n, d, args.noise, args.draws, args.seed)
+        alpha, beta, tokens = exponent_ranges(MEASURED, grid, args)
+        sizes, budgets, n_span, d_span = grid
         print(
             f"| {sizes} x {budgets} | {n_span:g}x | {d_span:g}x | {alpha:.3f} | {beta:.3f} | "
-            f"{d.sum():.2g} |  ({time.perf_counter() - start:.0f} s)"
+            f"{tokens:.2g} |  ({time.perf_counter() - start:.0f} s)"
         )
 
 

@@ -5,6 +5,9 @@
 >>> runs = isoflop_design(law, [1e18, 1e19, 1e20], sizes_per_budget=7)
 >>> sorted(runs), len(runs["N"])
 (['C', 'D', 'N', 'loss'], 21)
+>>> grid = size_token_grid(law, [1e6, 1e7], [10.0, 20.0, 40.0])
+>>> len(grid["N"]), grid["D"][:3].tolist()
+(6, [10000000.0, 20000000.0, 40000000.0])
 """
 
 from __future__ import annotations
@@ -48,3 +51,21 @@ def isoflop_design(
     D = C / (FLOPS_PER_PARAM_TOKEN * N)
     loss = law.predict(N, D) * (1.0 + noise * rng.standard_normal(len(C)))
     return {"N": N, "D": D, "C": C, "loss": loss}
+
+
+def size_token_grid(
+    law: ChinchillaLaw,
+    sizes: Sequence[float],
+    tokens_per_param: Sequence[float],
+    *,
+    noise: float = 0.0,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """Runs on a full grid of model sizes ``N`` x token budgets ``D = r N`` (one run per
+    size and ratio ``r``, as a ladder or a WSD design trains), with the noise of
+    :func:`isoflop_design`; ``C = 6 N D``."""
+    rng = np.random.default_rng(seed)
+    N = np.repeat(np.asarray(sizes, dtype=float), len(tokens_per_param))
+    D = N * np.tile(np.asarray(tokens_per_param, dtype=float), len(sizes))
+    loss = law.predict(N, D) * (1.0 + noise * rng.standard_normal(len(N)))
+    return {"N": N, "D": D, "C": FLOPS_PER_PARAM_TOKEN * N * D, "loss": loss}
