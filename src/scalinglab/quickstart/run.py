@@ -44,6 +44,7 @@ from scalinglab.sweep.executors import default_workers
 from scalinglab.sweep.export import runs_dataframe
 from scalinglab.sweep.frontier import optimal_run, token_cap
 from scalinglab.sweep.runner import run_sweep
+from scalinglab.train.defaults import MIN_STEPS
 
 VOCAB_SIZE = 384
 N_CTX = 64
@@ -60,8 +61,6 @@ WIDTHS = (32, 64, 96, 128, 160)
 #: Widths the prediction chooses from (up to 3.7e6 non-embedding parameters).
 TARGET_WIDTHS = tuple(range(32, 513, 32))
 TARGET_MULTIPLE = 4.0
-#: Every run trains at least this many optimizer steps at the smallest budget.
-MIN_STEPS = 100
 #: Training options shared by every quickstart run: batches of 8 sequences (512 tokens),
 #: a fixed validation set of 16,384 tokens, one evaluation at the end, a checkpoint every
 #: 500 steps (each is fsynced), no HF export; the learning rate is the scale-aware default
@@ -146,7 +145,8 @@ def size_budgets(
 
 def smallest_budget() -> float:
     """The smallest first budget (FLOPs, in steps of 25%) at which every shape of the
-    sweep trains at least ``MIN_STEPS`` optimizer steps."""
+    sweep trains at least ``MIN_STEPS`` optimizer steps (the floor of
+    :mod:`scalinglab.train.defaults`)."""
     largest = one_layer_shapes(WIDTHS)[-1]
     tokens = MIN_STEPS * BATCH_SIZE * N_CTX
     budget = 1e10
@@ -219,7 +219,8 @@ def run_quickstart(
     shapes = one_layer_shapes(TARGET_WIDTHS)
     choice = optimal_run(law, target_flops, shapes, max_tokens=token_cap(runs))
     n, d = choice.n_params_nonembed, choice.tokens
-    bootstrap_laws = ChinchillaLaw(**{name: samples[name] for name in law.params})
+    names = ChinchillaLaw.parameter_names()
+    bootstrap_laws = ChinchillaLaw(**{name: samples[name] for name in names})
     low, high = percentile_interval(bootstrap_laws.predict(N=n, D=d), 0.95)
     console.print(
         f"4/5 training the predicted compute-optimal run: N = {n:,} (L{choice.shape.n_layer} "

@@ -125,9 +125,14 @@ class SweepDesign:
         }
 
 
+def shape_name(shape: ShapeSpec) -> str:
+    """``L<n_layer>d<d_model>``, the shape's part of a run id."""
+    return f"L{shape.n_layer}d{shape.d_model}"
+
+
 def run_label(prefix: str, shape: ShapeSpec, tokens: int) -> str:
     """A readable, stable run id: ``PREFIX-L<n_layer>d<d_model>-D<tokens>``."""
-    return f"{prefix}-L{shape.n_layer}d{shape.d_model}-D{tokens:.3g}".replace("+", "")
+    return f"{prefix}-{shape_name(shape)}-D{tokens:.3g}".replace("+", "")
 
 
 def optimal_params_prior(
@@ -262,7 +267,7 @@ def _fixed_shape_grid(
     ]
     options = {
         "budgets": sorted(float(b) for b in budgets),
-        "shapes": [f"L{s.n_layer}d{s.d_model}" for s in unique],
+        "shapes": [shape_name(s) for s in unique],
     }
     return SweepDesign(name, "isoflop", tuple(runs), options)
 
@@ -391,7 +396,7 @@ def wsd_design(
         "cooldown_fraction": cooldown_fraction,
     }
     if shapes is not None:
-        options["shapes"] = [f"L{s.n_layer}d{s.d_model}" for s in sizes]
+        options["shapes"] = [shape_name(s) for s in sizes]
     else:
         options.update(n_min=n_min, n_max=n_max, count=count)
     return SweepDesign(name, "wsd", tuple(runs), options)

@@ -96,8 +96,12 @@ def frontier(
     with ``K`` parameter samples (arrays), a ``K x len(flops)`` array, one frontier per
     sample. ``max_tokens`` as in :func:`optimal_run`."""
     n, per_token = _arrays(shapes)
-    names = ("E", "A", "B", "alpha", "beta")
-    law = ChinchillaLaw(**{k: np.asarray(params[k], dtype=float)[..., None, None] for k in names})
+    law = ChinchillaLaw(
+        **{
+            k: np.asarray(params[k], dtype=float)[..., None, None]
+            for k in ChinchillaLaw.parameter_names()
+        }
+    )
     tokens = np.maximum(np.floor(np.asarray(flops)[:, None] / per_token[None, :]), 1.0)
     losses = law.predict(N=n[None, :], D=tokens)
     excluded = np.isnan(losses)
