@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -247,33 +245,17 @@ def test_bad_input_in_a_real_process_has_no_traceback(tmp_path: Path) -> None:
     assert f"{runs}, line 2, column N: 'big' is not a number" in done.stderr
 
 
-def help_run() -> tuple[float, float, str]:
-    """Run ``scalinglab fit --help`` once: (wall seconds, CPU seconds of the child, stdout)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    done = subprocess.run(
+def test_help_in_a_real_process_is_complete() -> None:
+    """Every option is documented in ``--help``. Its start-up time is a benchmark figure
+    (BENCHMARKS.md, `scalinglab plan` start-up section), not a unit-test bound."""
+    stdout = subprocess.run(
         [sys.executable, "-m", "scalinglab", "fit", "--help"],
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
         env={**os.environ, "COLUMNS": "200"},
-    )
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, done.stdout
-
-
-def test_help_is_fast_and_complete() -> None:
-    """``--help`` needs < 1 s of CPU; wall < 3 s (best of 3 tries) allowed on a busy machine."""
-    wall, cpu, stdout = help_run()
-    for _ in range(2):  # a busy machine may stall one run: retry before judging the wall time
-        if wall < 3.0:
-            break
-        wall, cpu, stdout = min((wall, cpu, stdout), help_run())
-    assert wall < 3.0
-    assert cpu < 1.0
+    ).stdout
     for option in ("--example", "--method", "--bootstrap", "--holdout-largest", "--holdout-by"):
         assert option in stdout
     for option in ("--objective", "--seed", "--jobs", "--json", "--plot", "FLOPs"):
