@@ -24,6 +24,7 @@ def _budgets(text: str | None) -> list[int]:
 
 
 def train(
+    ctx_: typer.Context,
     family: str = typer.Option("gpt", "--family", help="Model family: gpt (causal LM) or bert."),
     n_layer: int = typer.Option(2, "--n-layer", help="Transformer blocks (count)."),
     d_model: int = typer.Option(128, "--d-model", help="Residual width (features)."),
@@ -75,7 +76,10 @@ def train(
     ),
     out: str | None = typer.Option(None, "--out", help="Run folder to write."),
     config: str | None = typer.Option(
-        None, "--config", help="TOML file of training options (replaces the options above)."
+        None,
+        "--config",
+        help="TOML file of training options; options also given on the command line "
+        "override the file's values (each override is printed).",
     ),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
@@ -87,20 +91,25 @@ def train(
     from scalinglab.train.checkpoint import latest_checkpoint
     from scalinglab.train.wsd import run_wsd_branches
 
+    options: dict[str, Any] = {
+        "out_dir": out, "family": family, "n_layer": n_layer, "d_model": d_model,
+        "n_head": n_head, "tokens": int(tokens), "schedule": schedule, "seed": seed,
+        "corpus": corpus, "vocab_size": vocab, "n_ctx": ctx, "batch_size": batch_size, "lr": lr,
+        "unique_tokens": unique_tokens, "eval_every": eval_every, "device": device,
+        "bf16": bf16, "compile": compile_model, "peak_flops": peak_flops, "cache_dir": cache_dir,
+    }  # fmt: skip
     if config is not None:
-        cfg = TrainConfig.from_toml(config)
-        if out is not None:
-            cfg = cfg.replace(out_dir=out)
+        given = {_FIELD_OF.get(name, name) for name in _command_line_params(ctx_)} - {"out_dir"}
+        cfg, changes = TrainConfig.from_toml(config).with_overrides(
+            {key: value for key, value in options.items() if key in given}
+        )
+        cfg = cfg if out is None else cfg.replace(out_dir=out)
+        for change in changes:
+            typer.echo(f"{config}: {change} (from the command line)", err=True)
     else:
         if out is None:
             raise ScalingLabError("give --out DIR (the run folder) or --config FILE.toml")
-        cfg = TrainConfig(
-            out_dir=out, family=family, n_layer=n_layer, d_model=d_model, n_head=n_head,
-            tokens=int(tokens), schedule=schedule, seed=seed, corpus=corpus, vocab_size=vocab,
-            n_ctx=ctx, batch_size=batch_size, lr=lr, unique_tokens=unique_tokens,
-            eval_every=eval_every, device=device, bf16=bf16, compile=compile_model,
-            peak_flops=peak_flops, cache_dir=cache_dir,
-        )  # fmt: skip
+        cfg = TrainConfig(**options)
     budgets = _budgets(cooldown_at)
     folder = Path(cfg.out_dir)
     started = latest_checkpoint(folder) is not None or (folder / "stable").exists()
@@ -115,6 +124,19 @@ def train(
     if os.environ.get("RANK", "0") != "0":
         return  # under torchrun, rank 0 alone reports
     _print([s.to_dict() for s in summaries], as_json)
+
+
+#: ``scalinglab train`` parameters whose TrainConfig field has another name.
+_FIELD_OF = {"out": "out_dir", "vocab": "vocab_size", "ctx": "n_ctx", "compile_model": "compile"}
+
+
+def _command_line_params(context: typer.Context) -> set[str]:
+    """Names of the parameters the user typed (not left at their defaults)."""
+    return {
+        name
+        for name in context.params
+        if getattr(context.get_parameter_source(name), "name", None) == "COMMANDLINE"
+    }
 
 
 def _print(rows: list[dict[str, Any]], as_json: bool) -> None:

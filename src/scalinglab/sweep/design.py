@@ -11,6 +11,9 @@ Four designs, each a function returning the planned runs:
   for every budget at a fraction of the compute of separate runs.
 - :func:`explicit_runs`: a list of shapes and token counts.
 
+:func:`with_grid` crosses any design with hyperparameter axes (learning rate, batch size,
+warmup, weight decay, ...): the runs of a learning-rate or batch-size study.
+
 ``N`` is Kaplan's non-embedding parameter count (as in :mod:`scalinglab.models.ladder`),
 ``D`` training tokens, ``C`` the exact training FLOPs of
 :func:`scalinglab.models.counting.training_flops`.
@@ -18,6 +21,8 @@ Four designs, each a function returning the planned runs:
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -402,6 +407,13 @@ def wsd_design(
     return SweepDesign(name, "wsd", tuple(runs), options)
 
 
+#: Keys of an explicit run entry that place the run (its shape and budget); every other
+#: key of an entry is a training option of that run alone.
+ENTRY_KEYS = frozenset(
+    {"n_layer", "d_model", "n_head", "d_ff", "n_params", "tokens", "flops", "seed", "schedule"}
+)
+
+
 def explicit_runs(
     name: str,
     entries: Sequence[Mapping[str, Any]],
@@ -416,9 +428,12 @@ def explicit_runs(
     """Runs listed one by one. Each entry gives ``tokens`` (or ``flops``) and either a
     shape (``n_layer``, ``d_model``, optional ``n_head``, ``d_ff``) or ``n_params`` (a
     non-embedding target for :func:`~scalinglab.models.ladder.shape_for_params`); an
-    entry's ``seed`` and ``schedule`` override the sweep's."""
+    entry's ``seed`` and ``schedule`` override the sweep's, and any other key (``lr``,
+    ``batch_size``, ``warmup_steps``, ...) is a training option of that run that
+    overrides ``train``. Which option names exist is checked by the design file reader."""
     runs = []
     for index, entry in enumerate(entries):
+        run_train = {**dict(train or {}), **{k: v for k, v in entry.items() if k not in ENTRY_KEYS}}
         shape = _entry_shape(entry, index, family, vocab_size, n_ctx)
         if "tokens" in entry:
             tokens = int(float(entry["tokens"]))
@@ -430,12 +445,50 @@ def explicit_runs(
             raise ScalingLabError(f"run {index + 1}: tokens must be positive, got {tokens}")
         budget = float(entry["flops"]) if "flops" in entry else None
         run_schedule, run_seed = str(entry.get("schedule", schedule)), int(entry.get("seed", seed))
-        runs.append(
-            _single_run(f"{name}-{index:02d}", shape, tokens, budget, run_schedule, run_seed, train)
-        )
+        prefix = f"{name}-{index:02d}"
+        runs.append(_single_run(prefix, shape, tokens, budget, run_schedule, run_seed, run_train))
     if not runs:
         raise ScalingLabError("an explicit design needs at least one [[runs]] entry")
     return SweepDesign(name, "explicit", tuple(runs), {"count": len(runs)})
+
+
+def with_grid(design: SweepDesign, axes: Mapping[str, Sequence[Any]]) -> SweepDesign:
+    """Cross every planned run of ``design`` with every combination of training-option
+    values, e.g. ``{"lr": [1e-3, 2e-3, 4e-3], "batch_size": [8, 16]}`` (six runs per
+    planned run): the hyperparameter axes of a learning-rate or batch-size study.
+
+    A grid value overrides the run's own option of that name; the run id gains one
+    ``-<option><value>`` part per axis, so every combination is its own registry entry
+    (the registry also hashes the whole configuration). ``tokens`` and ``flops`` do not
+    change: an axis changes how a run is trained, not what it costs.
+    """
+    if not axes:
+        return design
+    names = list(axes)
+    for option in names:
+        values = list(axes[option])
+        if not values:
+            raise ScalingLabError(f"grid axis {option!r} has no values")
+        if len(set(map(repr, values))) != len(values):
+            raise ScalingLabError(f"grid axis {option!r} repeats a value: {values}")
+    runs = [
+        dataclasses.replace(
+            run,
+            run_id=run.run_id
+            + "".join(_axis_label(o, v) for o, v in zip(names, combo, strict=True)),
+            train={**dict(run.train), **dict(zip(names, combo, strict=True))},
+        )
+        for run in design.runs
+        for combo in itertools.product(*(list(axes[o]) for o in names))
+    ]
+    options = {**dict(design.options), "grid": {o: list(axes[o]) for o in names}}
+    return SweepDesign(design.name, design.kind, tuple(runs), options)
+
+
+def _axis_label(option: str, value: Any) -> str:
+    """``-lr0.004``, ``-batch_size16``: one grid coordinate in a run id."""
+    text = f"{value:.3g}" if isinstance(value, float) else str(value)
+    return f"-{option}{text}".replace("+", "")
 
 
 def _entry_shape(

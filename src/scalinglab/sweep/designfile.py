@@ -16,6 +16,9 @@ batch_size = 16
 budgets = [3e12, 1e13, 3e13]   # FLOPs
 sizes_per_budget = 5
 width = 4.0
+
+[grid]                  # optional: every run once per combination of these values
+lr = [1e-3, 2e-3, 4e-3]
 ```
 """
 
@@ -27,12 +30,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from scalinglab.errors import InputError
+from scalinglab.errors import InputError, ScalingLabError
 from scalinglab.sweep.design import (
+    ENTRY_KEYS,
     SweepDesign,
     explicit_runs,
     isoflop_grid,
     model_ladder,
+    with_grid,
     wsd_design,
 )
 
@@ -82,27 +87,66 @@ def load_design(path: str | Path) -> SweepDesign:
 
 
 def design_from_dict(data: Mapping[str, Any], source: str = "<design>") -> SweepDesign:
-    """Build a design from the parsed TOML tables (see the module docstring); the
-    ``[train]`` options are checked against :class:`~scalinglab.train.config.TrainConfig`."""
-    design = _build(data, source)
-    from scalinglab.train.config import TrainConfig
-
-    known = {f.name for f in dataclasses.fields(TrainConfig)} - {"out_dir"}
-    for key in data.get("train", {}):
-        if key not in known or key in _RUN_KEYS:
+    """Build a design from the parsed TOML tables (see the module docstring). The
+    training options of ``[train]``, of each ``[[runs]]`` entry and the axes of
+    ``[grid]`` are checked against :class:`~scalinglab.train.config.TrainConfig`: an
+    unknown key is an error naming the file, the table and the key, never ignored."""
+    options = training_options()
+    _check_options(data.get("train", {}), options, "[train]", source)
+    for index, entry in enumerate(_runs_entries(data)):
+        extra = {key: value for key, value in entry.items() if key not in ENTRY_KEYS}
+        _check_options(extra, options, f"[[runs]] entry {index + 1}", source)
+    grid = data.get("grid", {})
+    if not isinstance(grid, Mapping):
+        raise InputError("[grid] must be a table", fix="write [grid] with lists", file=source)
+    _check_options(grid, options, "[grid]", source)
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
             raise InputError(
-                f"unknown or reserved training option {key!r} in [train]",
-                fix=f"use options of scalinglab train except {', '.join(sorted(_RUN_KEYS))}",
+                f"[grid] {key} is not a list of values",
+                fix=f"write {key} = [value, value, ...]",
                 file=source,
                 column=key,
             )
-    return design
+    design = _build(data, source)
+    try:
+        return with_grid(design, grid)
+    except ScalingLabError as error:
+        raise InputError(str(error), fix="list distinct values", file=source) from error
+
+
+def training_options() -> set[str]:
+    """Training options a design may set per sweep, per run or as a grid axis: the
+    fields of :class:`~scalinglab.train.config.TrainConfig` that the design does not set
+    itself (shape, tokens, seed, schedule, output folder)."""
+    from scalinglab.train.config import TrainConfig
+
+    return {f.name for f in dataclasses.fields(TrainConfig)} - _RUN_KEYS
+
+
+def _check_options(table: Mapping[str, Any], known: set[str], where: str, source: str) -> None:
+    for key in table:
+        if key not in known:
+            reserved = key in _RUN_KEYS
+            raise InputError(
+                f"{'reserved' if reserved else 'unknown'} training option {key!r} in {where}",
+                fix=f"use options of scalinglab train except {', '.join(sorted(_RUN_KEYS))}"
+                if reserved
+                else f"known options: {', '.join(sorted(known))}",
+                file=source,
+                column=key,
+            )
+
+
+def _runs_entries(data: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    entries = data.get("runs", [])
+    return [e for e in entries if isinstance(e, Mapping)] if isinstance(entries, list) else []
 
 
 def _build(data: Mapping[str, Any], source: str) -> SweepDesign:
     sweep = _table(data, "sweep", source)
     _check_keys(sweep, _SWEEP_KEYS, "sweep", source)
-    known_tables = {"sweep", "train", "runs", *_SECTION_KEYS}
+    known_tables = {"sweep", "train", "runs", "grid", *_SECTION_KEYS}
     _check_keys(data, known_tables, "top level", source)
     name = sweep.get("name")
     if not isinstance(name, str) or not name.strip():

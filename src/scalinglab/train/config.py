@@ -98,6 +98,20 @@ class TrainConfig:
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
+    def with_overrides(self, overrides: dict[str, Any]) -> tuple[TrainConfig, list[str]]:
+        """This configuration with ``overrides`` applied (e.g. options typed on the command
+        line over a config file), and one ``"key: old -> new"`` line per value changed, so
+        that a caller can say what it overrode instead of dropping it silently."""
+        unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise ScalingLabError(f"unknown training option(s) {', '.join(unknown)}")
+        changes = [
+            f"{key}: {getattr(self, key)!r} -> {value!r}"
+            for key, value in overrides.items()
+            if getattr(self, key) != value
+        ]
+        return self.replace(**overrides), changes
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         """Build from a dict; unknown keys are an error that lists the known ones."""
