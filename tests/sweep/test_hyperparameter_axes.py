@@ -98,3 +98,35 @@ def test_a_run_entrys_lr_is_the_lr_it_trains_at(tmp_path, data_cache):
     configs = [json.loads((path.parent / "config.json").read_text()) for path in folders]
     assert summaries[0]["lr"] == configs[0]["lr"] == 0.004
     assert summaries[1]["lr"] != 0.004
+
+
+@pytest.mark.slow
+def test_grid_sweep_exports_the_lr_that_recipe_fit_reads(tmp_path, data_cache):
+    pytest.importorskip("torch")
+    from scalinglab.laws.hyperparams import optimal_settings
+    from scalinglab.registry import Registry
+    from scalinglab.sweep.export import runs_dataframe
+
+    design = tmp_path / "grid.toml"
+    design.write_text(
+        "[sweep]\n"
+        'name = "grid"\ndesign = "explicit"\nvocab_size = 384\nn_ctx = 32\n'
+        "[train]\n"
+        f'val_tokens = 1024\nbatch_size = 8\nexport_hf = false\ncache_dir = "{data_cache}"\n'
+        "[[runs]]\nn_layer = 1\nd_model = 32\ntokens = 4000\n"
+        "[[runs]]\nn_layer = 1\nd_model = 48\ntokens = 4000\n"
+        "[grid]\nlr = [0.001, 0.004, 0.016]\n"
+    )
+    db = tmp_path / "r.db"
+    completed = subprocess.run(
+        [SCALINGLAB, "sweep", "run", str(design), "--registry", str(db), "--workers", "2"],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    with Registry(db) as registry:
+        frame, left_out = runs_dataframe(registry, "grid")
+    assert left_out == {}
+    assert sorted(frame["lr"].unique()) == [0.001, 0.004, 0.016]
+    assert set(frame["batch_size"]) == {8}
+    optima = optimal_settings(frame, "lr", ("N", "D"))
+    assert [o.tried for o in optima] == [(0.001, 0.004, 0.016)] * 2

@@ -70,6 +70,9 @@ def _register_commands() -> None:
 
     app.add_typer(sweep.sweep_app, name="sweep")
     app.add_typer(runs.runs_app, name="runs")
+    from scalinglab.cli import recipe
+
+    app.add_typer(recipe.recipe_app, name="recipe")
     from scalinglab.cli import report
 
     app.command("report")(report.report)

@@ -32,11 +32,26 @@ def quickstart(
         int, typer.Option("--bootstrap", min=10, help="Bootstrap resamples for the intervals.")
     ] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the runs and the bootstrap.")] = 0,
+    recipe: Annotated[
+        Path | None,
+        typer.Option(
+            "--recipe",
+            help="Recipe JSON (scalinglab recipe fit): every run's learning rate from its law.",
+        ),
+    ] = None,
 ) -> None:
     """Sweep, fit, predict a larger run, train it, compare, and write a report."""
+    from scalinglab.laws.hyperparams import Recipe
     from scalinglab.quickstart import run_quickstart, write_json
 
-    result = run_quickstart(budget_minutes, out, workers=workers, bootstrap=bootstrap, seed=seed)
+    result = run_quickstart(
+        budget_minutes,
+        out,
+        workers=workers,
+        bootstrap=bootstrap,
+        seed=seed,
+        recipe=None if recipe is None else Recipe.read(recipe),
+    )
     if json_out is not None:
         write_json(result, json_out)
     low, high = result.predicted_interval

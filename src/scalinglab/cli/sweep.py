@@ -22,6 +22,15 @@ RegistryOption = Annotated[
     ),
 ]
 
+RecipeOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--recipe",
+        help="Recipe JSON (scalinglab recipe fit): each run's learning rate and batch from its "
+        "laws, unless the design sets them.",
+    ),
+]
+
 
 def _fmt_seconds(seconds: float) -> str:
     if seconds < 120:
@@ -38,6 +47,7 @@ def design(
         int | None,
         typer.Option("--workers", min=1, help="Parallel workers assumed (count); default: cores."),
     ] = None,
+    recipe: RecipeOption = None,
 ) -> None:
     """Print every planned run (N, D, C, shape), the total compute and a wall time.
 
@@ -46,7 +56,7 @@ def design(
     from scalinglab.sweep.designfile import load_design
     from scalinglab.sweep.estimate import estimate_design
 
-    plan = estimate_design(load_design(file), workers=workers)
+    plan = estimate_design(load_design(file, recipe), workers=workers)
     table = Table(title=f"sweep {plan.design.name} ({plan.design.kind})")
     table.add_column("run", overflow="fold")
     for column in ("N (non-emb.)", "D (tokens)", "C (FLOPs)", "budget", "shape", "est."):
@@ -110,6 +120,7 @@ def run(
     num_gpus: Annotated[
         float, typer.Option("--num-gpus", help="GPUs each Ray task declares (count).")
     ] = 0.0,
+    recipe: RecipeOption = None,
 ) -> None:
     """Train every unfinished run of the design into the registry.
 
@@ -120,7 +131,7 @@ def run(
     from scalinglab.sweep.status import default_registry
 
     result = run_sweep(
-        load_design(file),
+        load_design(file, recipe),
         registry or default_registry(),
         executor=executor,
         address=address,

@@ -81,6 +81,12 @@ def train(
         help="TOML file of training options; options also given on the command line "
         "override the file's values (each override is printed).",
     ),
+    recipe: str | None = typer.Option(
+        None,
+        "--recipe",
+        help="Recipe JSON (scalinglab recipe fit): the learning rate and batch size from "
+        "its laws where --lr / --batch-size (or the config) leave them unset.",
+    ),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
@@ -110,6 +116,13 @@ def train(
         if out is None:
             raise ScalingLabError("give --out DIR (the run folder) or --config FILE.toml")
         cfg = TrainConfig(**options)
+    if recipe is not None:
+        from scalinglab.laws.hyperparams import Recipe
+        from scalinglab.train.defaults import apply_recipe
+
+        cfg, said = apply_recipe(cfg, Recipe.read(recipe))
+        for line in said:
+            typer.echo(f"{recipe}: {line}", err=True)
     budgets = _budgets(cooldown_at)
     folder = Path(cfg.out_dir)
     started = latest_checkpoint(folder) is not None or (folder / "stable").exists()

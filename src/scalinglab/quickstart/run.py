@@ -31,6 +31,7 @@ from rich.console import Console
 from scalinglab.errors import ScalingLabError
 from scalinglab.laws.bootstrap import percentile_interval
 from scalinglab.laws.forms import ChinchillaLaw
+from scalinglab.laws.hyperparams import Recipe
 from scalinglab.laws.report import FitReport, MethodReport, fit_runs
 from scalinglab.laws.runs_table import runs_table_from_frame
 from scalinglab.models.counting import training_flops
@@ -39,7 +40,7 @@ from scalinglab.models.shape import ShapeSpec
 from scalinglab.registry import Registry
 from scalinglab.report import TargetCheck, build_report
 from scalinglab.sweep.calibrate import calibrate, flops_per_second
-from scalinglab.sweep.design import SweepDesign, explicit_runs, isoflop_grid
+from scalinglab.sweep.design import SweepDesign, explicit_runs, isoflop_grid, with_recipe
 from scalinglab.sweep.executors import default_workers
 from scalinglab.sweep.export import runs_dataframe
 from scalinglab.sweep.frontier import optimal_run, token_cap
@@ -179,8 +180,12 @@ def run_quickstart(
     bootstrap: int = 200,
     seed: int = 0,
     progress: bool = True,
+    recipe: Recipe | None = None,
 ) -> QuickstartResult:
-    """Run the whole loop in about ``budget_minutes`` (see the module docstring)."""
+    """Run the whole loop in about ``budget_minutes`` (see the module docstring).
+
+    ``recipe`` (a :class:`~scalinglab.laws.hyperparams.Recipe`) sets the learning rate of
+    every run, the sweep's and the target's, from its law instead of the default rule."""
     if budget_minutes <= 0:
         raise ScalingLabError(f"--budget-minutes must be positive, got {budget_minutes}")
     start = time.perf_counter()
@@ -196,6 +201,8 @@ def run_quickstart(
     console.rule("[bold]scalinglab quickstart")
     console.print(f"1/5 calibrating throughput and sizing budgets for {budget_minutes:g} min")
     design = size_budgets(budget_minutes, workers, seed)
+    if recipe is not None:
+        design = with_recipe(design, recipe)
     budgets = sorted({r.budget for r in design.runs if r.budget is not None})
     console.print(
         f"    budgets {', '.join(f'{b:.2g}' for b in budgets)} FLOPs, {len(design.runs)} runs, "
@@ -233,6 +240,8 @@ def run_quickstart(
           "n_head": choice.shape.n_head, "tokens": d}],
         vocab_size=VOCAB_SIZE, n_ctx=N_CTX, seed=seed, train=TRAIN,
     )  # fmt: skip
+    if recipe is not None:
+        target_design = with_recipe(target_design, recipe)
     run_sweep(target_design, registry_path, workers=1, progress=progress)
     with Registry(registry_path) as registry:
         record = registry.runs(TARGET_NAME)[0]

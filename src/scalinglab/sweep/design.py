@@ -13,6 +13,7 @@ Four designs, each a function returning the planned runs:
 
 :func:`with_grid` crosses any design with hyperparameter axes (learning rate, batch size,
 warmup, weight decay, ...): the runs of a learning-rate or batch-size study.
+:func:`with_recipe` sets each run's learning rate and batch from fitted laws.
 
 ``N`` is Kaplan's non-embedding parameter count (as in :mod:`scalinglab.models.ladder`),
 ``D`` training tokens, ``C`` the exact training FLOPs of
@@ -26,12 +27,15 @@ import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scalinglab.errors import ScalingLabError
 from scalinglab.models.counting import count_params, training_flops
 from scalinglab.models.ladder import ladder, shape_for_params
 from scalinglab.models.shape import ShapeSpec
+
+if TYPE_CHECKING:
+    from scalinglab.laws.hyperparams import Recipe
 
 #: Chinchilla's rule of thumb, ``D* ≈ 20 N*`` (Hoffmann et al. 2022, Table 3), the prior
 #: that centres an IsoFLOP grid when no law is given.
@@ -509,3 +513,25 @@ def _entry_shape(
         vocab_size=vocab_size,
         n_ctx=n_ctx,
     )
+
+
+def with_recipe(design: SweepDesign, recipe: Recipe) -> SweepDesign:
+    """Every run's peak learning rate from ``recipe.learning_rate(N, D)`` and global
+    batch from ``recipe.batch_size(C, n_ctx)``, where the recipe has that law and the run
+    does not set the option itself (a ``[train]``, ``[[runs]]`` or ``[grid]`` value
+    wins). The values are written into each run's configuration, so the registry keys
+    the run by the learning rate it trains at, not by the recipe's file name."""
+    runs = []
+    for run in design.runs:
+        train = dict(run.train)
+        if "lr" not in train:
+            lr = recipe.learning_rate(run.n_params_nonembed, run.tokens)
+            if lr is not None:
+                train["lr"] = lr
+        if "batch_size" not in train:
+            batch = recipe.batch_size(run.flops, run.shape.n_ctx)
+            if batch is not None:
+                train["batch_size"] = batch
+        runs.append(dataclasses.replace(run, train=train))
+    options = {**dict(design.options), "recipe": recipe.source or "given"}
+    return SweepDesign(design.name, design.kind, tuple(runs), options)

@@ -38,6 +38,7 @@ from scalinglab.sweep.design import (
     isoflop_grid,
     model_ladder,
     with_grid,
+    with_recipe,
     wsd_design,
 )
 
@@ -69,10 +70,16 @@ _SECTION_KEYS: dict[str, set[str]] = {
 }
 
 
-def load_design(path: str | Path) -> SweepDesign:
+def load_design(path: str | Path, recipe: str | Path | None = None) -> SweepDesign:
     """Parse and validate a design file; every problem is an :class:`InputError` naming
-    the file and the key."""
+    the file and the key. ``recipe`` (a recipe JSON of ``scalinglab recipe fit``) sets
+    the learning rate and batch of every run that does not set them
+    (:func:`~scalinglab.sweep.design.with_recipe`)."""
     path = Path(path)
+    if recipe is not None:
+        from scalinglab.laws.hyperparams import Recipe
+
+        return with_recipe(load_design(path), Recipe.read(recipe))
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as error:

@@ -6,10 +6,11 @@ all parameters with ``n="total"``), ``D`` tokens trained, ``C`` exact training F
 ``C_6nd`` = 6 x n_params x D, ``loss`` the final validation loss (nats/token), the
 counts ``n_params_total`` (all parameters; not ``n_params``, which a runs table reads
 as ``N``) and ``n_params_nonembed``, ``unique_tokens``, ``epochs``, the IsoFLOP
-``budget`` the run belongs to (FLOPs, empty outside IsoFLOP designs), ``run_id`` and
-``status``. Diverged runs are kept with ``status = diverged`` so a fit excludes them with
-a warning; runs that failed or have not finished have no loss and are left out
-(``ExportResult.left_out`` names them).
+``budget`` the run belongs to (FLOPs, empty outside IsoFLOP designs), the peak ``lr``
+and global ``batch_size`` (sequences) it trained with (what ``scalinglab recipe fit``
+reads), ``run_id`` and ``status``. Diverged runs are kept with ``status = diverged`` so
+a fit excludes them with a warning; runs that failed or have not finished have no loss
+and are left out (``ExportResult.left_out`` names them).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ COLUMNS = (
     "d_model",
     "vocab_size",
     "n_ctx",
+    "lr",
+    "batch_size",
     "wall_seconds",
     "run_id",
     "status",
@@ -103,6 +106,8 @@ def _row(record: RunRecord, summary: dict[str, Any], budget: Any, n: str) -> dic
         "d_model": shape.get("d_model", record.config.get("d_model")),
         "vocab_size": shape.get("vocab_size", record.config.get("vocab_size")),
         "n_ctx": shape.get("n_ctx", record.config.get("n_ctx")),
+        "lr": summary.get("lr"),
+        "batch_size": summary.get("batch_size"),
         "wall_seconds": summary.get("wall_seconds"),
         "run_id": record.run_id,
         "status": summary.get("status", record.status),

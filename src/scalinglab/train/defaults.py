@@ -19,16 +19,23 @@ tokens (gradient accumulation makes up the rest). Warmup: 5% of the steps (at le
 one); evaluation: about ``EVALS_PER_RUN`` times per
 run; ``min_lr_ratio``: 0.1 for cosine (Hoffmann et al. 2022), 0 for WSD (Hägele et al.
 2024 cool down to zero).
+
+A recipe fitted on this machine's own sweep (``scalinglab recipe fit``, applied by
+:func:`apply_recipe`) replaces the first two rules where it has a law.
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from scalinglab.errors import ScalingLabError
 from scalinglab.models.counting import count_params, flops_per_token
 from scalinglab.train.config import TrainConfig
 from scalinglab.train.schedule import COOLDOWN_SHAPES, SCHEDULES
+
+if TYPE_CHECKING:
+    from scalinglab.laws.hyperparams import Recipe
 
 MIN_STEPS = 100
 EVALS_PER_RUN = 10
@@ -62,6 +69,25 @@ def default_micro_batch(per_rank: int, n_ctx: int) -> int:
         d for d in range(1, per_rank + 1) if per_rank % d == 0 and d * n_ctx <= MAX_MICRO_TOKENS
     ]
     return max(fitting, default=1)
+
+
+def apply_recipe(config: TrainConfig, recipe: Recipe) -> tuple[TrainConfig, list[str]]:
+    """``config`` with its learning rate (and batch, where the recipe has a batch law)
+    taken from ``recipe`` when the config leaves them unset, and one line per value set
+    (e.g. ``"lr 0.0031 from the recipe (lr* = ...)"``)."""
+    shape = config.shape()
+    changes: dict[str, object] = {}
+    if config.lr is None:
+        lr = recipe.learning_rate(count_params(shape).nonembed, config.tokens)
+        if lr is not None:
+            changes["lr"] = lr
+    if config.batch_size is None:
+        flops = flops_per_token(shape).exact * config.tokens
+        batch = recipe.batch_size(flops, shape.n_ctx)
+        if batch is not None:
+            changes["batch_size"] = batch
+    said = [f"{key} {value:.4g} from the recipe" for key, value in changes.items()]
+    return config.replace(**changes), said
 
 
 def total_steps(config: TrainConfig) -> int:
