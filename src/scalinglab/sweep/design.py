@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from scalinglab.errors import ScalingLabError
-from scalinglab.models.counting import count_params, training_flops
+from scalinglab.models.counting import count_params, tokens_for_budget, training_flops
 from scalinglab.models.ladder import ladder, shape_for_params
 from scalinglab.models.shape import ShapeSpec
 
@@ -179,7 +179,9 @@ def _unique_shapes(shapes: Iterable[ShapeSpec]) -> list[ShapeSpec]:
 
 
 def _tokens_for(shape: ShapeSpec, flops: float) -> int:
-    tokens = int(flops // (training_flops(shape, 1)))
+    """:func:`~scalinglab.models.counting.tokens_for_budget`, refusing a budget that buys
+    no token."""
+    tokens = tokens_for_budget(shape, flops)
     if tokens < 1:
         raise ScalingLabError(
             f"budget {flops:.3g} FLOPs buys no token for shape L{shape.n_layer} "
