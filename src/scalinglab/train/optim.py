@@ -14,22 +14,28 @@ import torch
 from torch import nn
 
 
-def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, object]]:
-    """Two AdamW groups: linear weight matrices (decayed) and everything else."""
+def parameter_groups(
+    model: nn.Module, weight_decay: float, lr_scales: dict[int, float] | None = None
+) -> list[dict[str, object]]:
+    """AdamW groups: linear weight matrices (decayed) and everything else, each split
+    further by learning-rate factor when ``lr_scales`` (``{id(param): factor}``, e.g.
+    muP's :func:`~scalinglab.models.mup.lr_multipliers`) gives some parameters their own.
+    Every group carries ``lr_scale``; the training loop sets ``lr = scale x schedule``."""
     embedding_ids = {
         id(module.weight) for module in model.modules() if isinstance(module, nn.Embedding)
     }
-    decay, no_decay = [], []
+    scales = lr_scales or {}
+    groups: dict[tuple[bool, float], list[nn.Parameter]] = {}
     for param in model.parameters():
         if not param.requires_grad:
             continue
-        if param.ndim >= 2 and id(param) not in embedding_ids:
-            decay.append(param)
-        else:
-            no_decay.append(param)
+        decayed = param.ndim >= 2 and id(param) not in embedding_ids
+        groups.setdefault((decayed, scales.get(id(param), 1.0)), []).append(param)
     return [
-        {"params": decay, "weight_decay": weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
+        {"params": params, "weight_decay": weight_decay if decayed else 0.0, "lr_scale": scale}
+        for (decayed, scale), params in sorted(
+            groups.items(), key=lambda item: (not item[0][0], -item[0][1])
+        )
     ]
 
 
@@ -40,8 +46,11 @@ def build_optimizer(
     weight_decay: float,
     betas: tuple[float, float],
     eps: float,
+    lr_scales: dict[int, float] | None = None,
 ) -> torch.optim.AdamW:
-    """AdamW over :func:`parameter_groups`; ``foreach`` for speed, deterministic on CPU."""
-    return torch.optim.AdamW(
-        parameter_groups(model, weight_decay), lr=lr, betas=betas, eps=eps, foreach=True
-    )
+    """AdamW over :func:`parameter_groups`; ``foreach`` for speed, deterministic on CPU.
+    Each group starts at ``lr x lr_scale``."""
+    groups = parameter_groups(model, weight_decay, lr_scales)
+    for group in groups:
+        group["lr"] = lr * float(group["lr_scale"])  # type: ignore[arg-type]
+    return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps, foreach=True)
