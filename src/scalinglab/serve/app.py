@@ -37,7 +37,7 @@ from scalinglab.serve.gate import Gate
 from scalinglab.serve.protocol import guarded_h11_protocol
 from scalinglab.serve.validation import PredictRequest, max_body_bytes, parse_predict_body
 
-ROUTES = "GET /health, GET /metadata, POST /predict (and GET /docs)"
+ROUTES = "GET /health, GET /metadata, POST /predict and GET /docs"
 
 
 class PredictionOut(BaseModel):
@@ -218,7 +218,7 @@ def _framework_detail(request: Request, error: HTTPException) -> str:
         return f"no route {where}; the routes are {ROUTES}"
     if error.status_code == 405:
         allowed = (error.headers or {}).get("Allow", "another method")
-        return f"{where} is not allowed; use {allowed} (the routes are {ROUTES})"
+        return f"{where} is not allowed; use {allowed}; the routes are {ROUTES}"
     return f"{where}: {error.detail}"
 
 
