@@ -61,15 +61,10 @@ class Gate:
         self.in_progress = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
-        refusal = self._unauthorized(scope)
-        if refusal is None and scope["path"] in OPEN_PATHS:
-            await self.app(scope, receive, send)
-            return
-        if refusal is None:
-            refusal = self._overloaded() or self._declared_too_large(scope)
+        refusal = self._unauthorized(scope) or self._overloaded() or self._declared_too_large(scope)
         if refusal is not None:
             await refusal(scope, receive, send)
             return
@@ -111,7 +106,7 @@ class Gate:
             await self.app(scope, _replay(body, receive), send)
 
     def _unauthorized(self, scope: Scope) -> JSONResponse | None:
-        if self.token is None or scope["path"] in OPEN_PATHS:
+        if self.token is None:
             return None
         scheme, _, given = _header(scope, b"authorization").partition(b" ")
         if scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), self.token):
