@@ -205,9 +205,17 @@ def test_framework_errors_get_the_shape(hostile):
     assert "POST /predict" in body["detail"]
 
 
-def test_malformed_http_gets_the_shape(hostile):
+@pytest.mark.parametrize(
+    "request_head",
+    [
+        b"NOT HTTP AT ALL\r\n\r\n",
+        b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000,
+    ],
+    ids=["garbage", "unfinished-headers-over-16-KiB"],
+)
+def test_malformed_http_gets_the_shape(hostile, request_head):
     with socket.create_connection(("127.0.0.1", port_of(hostile))) as sock:
-        sock.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        sock.sendall(request_head)
         raw, _ = read_response(sock, SLACK_S)
     assert raw.startswith(b"HTTP/1.1 400 "), raw
     assert json_of(raw)["error"] == "bad_request"
