@@ -34,7 +34,6 @@ from scalinglab.serve.errors import (
     error_response,
 )
 from scalinglab.serve.gate import Gate
-from scalinglab.serve.protocol import guarded_h11_protocol
 from scalinglab.serve.validation import PredictRequest, max_body_bytes, parse_predict_body
 
 ROUTES = "GET /health, GET /metadata, POST /predict and GET /docs"
@@ -240,6 +239,8 @@ def run_server(
     server exits.
     """
     import uvicorn
+
+    from scalinglab.serve.protocol import guarded_h11_protocol  # uvicorn's, so imported here
 
     if shutdown_timeout_s <= 0:
         raise ValueError(f"shutdown_timeout_s must be positive, got {shutdown_timeout_s}")
