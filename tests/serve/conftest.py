@@ -131,3 +131,20 @@ def server(classifier_dir):
         yield started
     finally:
         stop_server(started)
+
+
+@pytest.fixture(scope="module")
+def serve_with(classifier_dir):
+    """Start servers of the tiny classifier with given CLI options (token ``s3cret``);
+    every one still running is stopped after the module."""
+    started: list[Server] = []
+
+    def start(*options: str) -> Server:
+        started.append(start_server(classifier_dir, "s3cret", *options))
+        return started[-1]
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            stop_server(server)

@@ -91,6 +91,34 @@ def test_a_failing_batch_fails_its_requests_and_the_worker_lives_on(predictor):
     assert prediction.label in predictor.labels
 
 
+def test_a_bad_request_in_a_shared_batch_fails_alone(predictor):
+    """A lone surrogate crashes the tokenizer; the batch is rerun one request at a time, so
+    the 20 good requests that shared its forward pass still get their predictions."""
+    good = [[f"good car {i}", "bad ride " * (i % 3)] for i in range(20)]
+    bad = ["fine", "\ud800"]
+    predictor.calls.clear()
+    batcher = MicroBatcher(predictor, max_batch_size=64, max_wait_ms=200)
+
+    async def scenario():
+        batcher.start()
+        try:
+            return await asyncio.gather(
+                *(batcher.predict(texts) for texts in [*good[:10], bad, *good[10:]]),
+                return_exceptions=True,
+            )
+        finally:
+            await batcher.stop()
+
+    results = asyncio.run(scenario())
+    assert predictor.calls[0] == 2 * 20 + 2, "the 21 requests did not share a first pass"
+    assert isinstance(results[10], TypeError)
+    for texts, got in zip(good, results[:10] + results[11:], strict=True):
+        want = Predictor.predict(predictor, texts)
+        assert [p.label for p in got] == [p.label for p in want]
+        np.testing.assert_allclose(probabilities(got), probabilities(want), atol=1e-5)
+    assert batcher.texts_run == 2 * 20
+
+
 def test_predict_before_start_is_an_error(predictor):
     with pytest.raises(RuntimeError, match="start"):
         asyncio.run(MicroBatcher(predictor).predict(["good"]))

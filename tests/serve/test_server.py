@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import httpx
@@ -183,3 +184,29 @@ def test_concurrent_load_has_no_errors_and_is_micro_batched(server):
 def test_create_app_refuses_limits_below_one(classifier_dir, name):
     with pytest.raises(ValueError, match=f"{name} must be at least 1"):
         create_app(classifier_dir, **{name: 0})
+
+
+def test_a_failure_of_the_server_is_a_500_in_the_error_shape(classifier_dir):
+    """A forward pass that fails for a reason of the server's own, in-process."""
+    from fastapi.testclient import TestClient
+
+    class BrokenPredictor:
+        def predict(self, texts, batch_size):
+            raise RuntimeError("out of memory")
+
+    app = create_app(classifier_dir, micro_batching=False)
+    app.state.batcher.predictor = BrokenPredictor()
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.post("/predict", json={"texts": ["good"]})
+    assert response.status_code == 500
+    assert response.json()["error"] == "internal_error"
+    assert "RuntimeError" in response.json()["detail"]
+
+
+def test_the_byte_limit_holds_the_largest_body_json_can_write():
+    """``json.dumps`` escapes every non-ASCII character; astral ones as surrogate pairs."""
+    from scalinglab.serve.validation import max_body_bytes
+
+    texts = ["\U0001f600" * 2000] * 64
+    assert len(json.dumps({"texts": texts}).encode()) <= max_body_bytes(64, 2000)
+    assert len(json.dumps({"texts": ["é" * 2000] * 64}).encode()) <= max_body_bytes(64, 2000)

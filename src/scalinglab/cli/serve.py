@@ -61,6 +61,42 @@ def serve(
         int | None,
         typer.Option("--threads", min=1, help="CPU threads for torch (count); default: torch's."),
     ] = None,
+    header_timeout: Annotated[
+        float,
+        typer.Option(
+            "--header-timeout",
+            min=0.1,
+            help="Seconds a client has to send a request's headers after connecting "
+            "(or after its previous response); slower connections are closed.",
+        ),
+    ] = 10.0,
+    body_timeout: Annotated[
+        float,
+        typer.Option(
+            "--body-timeout",
+            min=0.1,
+            help="Seconds a client has to send a request's whole body after its headers; "
+            "slower requests get 408.",
+        ),
+    ] = 30.0,
+    shutdown_timeout: Annotated[
+        float,
+        typer.Option(
+            "--shutdown-timeout",
+            min=0.1,
+            help="Seconds requests in progress get to finish on SIGTERM or Ctrl-C before "
+            "they are cancelled and the server exits.",
+        ),
+    ] = 10.0,
+    limit_concurrency: Annotated[
+        int,
+        typer.Option(
+            "--limit-concurrency",
+            min=1,
+            help="Most requests in progress at once (/health not counted); more get 503 "
+            "with Retry-After.",
+        ),
+    ] = 1024,
     log_level: Annotated[
         str,
         typer.Option(
@@ -82,5 +118,9 @@ def serve(
         max_wait_ms=max_wait_ms,
         micro_batching=micro_batching,
         num_threads=threads,
+        body_timeout_s=body_timeout,
+        limit_concurrency=limit_concurrency,
+        header_timeout_s=header_timeout,
+        shutdown_timeout_s=shutdown_timeout,
         log_level=log_level,
     )

@@ -6,37 +6,37 @@ Routes:
 - ``GET /metadata``: model directory, labels, fine-tuning method, metrics and limits.
 - ``POST /predict``: ``{"texts": [...]}`` to one prediction per text, in order.
 
-Bad requests get a 4xx whose JSON body says what was wrong (``error``, ``detail``) and,
-for a limit, which limit, its value and the actual value. The server stays up after any
-bad request. With a token, every route but ``/health`` needs
-``Authorization: Bearer TOKEN`` (401 otherwise).
+Every error, the framework's included (400, 404, 405), is JSON in one shape
+(:mod:`scalinglab.serve.errors`) and the server stays up after any bad request. The gate
+(:mod:`scalinglab.serve.gate`) checks the token, the concurrency limit and the body's size
+and time before a route runs; :mod:`scalinglab.serve.validation` checks the body before
+any text is queued for the model; :func:`run_server` adds header and shutdown deadlines.
 """
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 
 from scalinglab.finetune.predictor import Predictor
 from scalinglab.serve.batching import MicroBatcher
+from scalinglab.serve.errors import (
+    InvalidRequestError,
+    LimitExceededError,
+    error_code,
+    error_response,
+)
+from scalinglab.serve.gate import Gate
+from scalinglab.serve.validation import PredictRequest, max_body_bytes, parse_predict_body
 
-BODY_OVERHEAD_BYTES = 65_536
-"""Room for JSON syntax and escapes in the byte limit of a ``/predict`` body."""
-
-
-class PredictRequest(BaseModel):
-    """Body of ``POST /predict``."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-    texts: list[str] = Field(min_length=1, description="Texts to classify, in order.")
+ROUTES = "GET /health, GET /metadata, POST /predict and GET /docs"
 
 
 class PredictionOut(BaseModel):
@@ -53,17 +53,6 @@ class PredictResponse(BaseModel):
     predictions: list[PredictionOut]
 
 
-class LimitExceededError(Exception):
-    """A request over one of the server's limits; answered with 413."""
-
-    def __init__(self, limit: str, limit_value: int, actual: int, detail: str) -> None:
-        super().__init__(detail)
-        self.limit = limit
-        self.limit_value = limit_value
-        self.actual = actual
-        self.detail = detail
-
-
 def create_app(
     model_dir: str | Path,
     *,
@@ -74,21 +63,29 @@ def create_app(
     max_wait_ms: float = 5.0,
     micro_batching: bool = True,
     num_threads: int | None = None,
+    body_timeout_s: float = 30.0,
+    limit_concurrency: int = 1024,
 ) -> FastAPI:
     """Build the app serving the classifier in ``model_dir`` (loaded now, not lazily).
 
     ``max_texts_per_request`` and ``max_chars_per_text`` (characters, not tokens) bound
-    each request; ``max_batch_size`` (texts) and ``max_wait_ms`` (milliseconds) bound the
-    micro-batches that merge concurrent requests; ``micro_batching=False`` runs one
-    forward pass per request. ``num_threads`` sets torch's CPU threads.
+    each request, and with them the body's bytes (:func:`max_body_bytes`);
+    ``max_batch_size`` (texts) and ``max_wait_ms`` (milliseconds) bound the micro-batches
+    that merge concurrent requests; ``micro_batching=False`` runs one forward pass per
+    request. ``num_threads`` sets torch's CPU threads. A body must arrive within
+    ``body_timeout_s`` seconds of its headers, and at most ``limit_concurrency`` requests
+    are in progress at once (others get 503).
     """
     for name, value in (
         ("max_texts_per_request", max_texts_per_request),
         ("max_chars_per_text", max_chars_per_text),
         ("max_batch_size", max_batch_size),
+        ("limit_concurrency", limit_concurrency),
     ):
         if value < 1:
             raise ValueError(f"{name} must be at least 1, got {value}")
+    if body_timeout_s <= 0:
+        raise ValueError(f"body_timeout_s must be positive, got {body_timeout_s}")
     predictor = Predictor(model_dir, num_threads=num_threads)
     batcher = MicroBatcher(
         predictor,
@@ -99,10 +96,12 @@ def create_app(
     limits = {
         "max_texts_per_request": max_texts_per_request,
         "max_chars_per_text": max_chars_per_text,
-        "max_body_bytes": max_texts_per_request * max_chars_per_text * 4 + BODY_OVERHEAD_BYTES,
+        "max_body_bytes": max_body_bytes(max_texts_per_request, max_chars_per_text),
         "max_batch_size": max_batch_size,
         "max_wait_ms": max_wait_ms,
         "micro_batching": micro_batching,
+        "body_timeout_s": body_timeout_s,
+        "limit_concurrency": limit_concurrency,
     }
 
     @asynccontextmanager
@@ -119,7 +118,13 @@ def create_app(
     app.state.predictor = predictor
     app.state.batcher = batcher
     _add_error_handlers(app)
-    app.add_middleware(_Gate, token=token, max_body_bytes=limits["max_body_bytes"])
+    app.add_middleware(
+        Gate,
+        token=token,
+        max_body_bytes=limits["max_body_bytes"],
+        body_timeout_s=body_timeout_s,
+        limit_concurrency=limit_concurrency,
+    )
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -142,11 +147,16 @@ def create_app(
             "texts_run": batcher.texts_run,
         }
 
-    @app.post("/predict")
-    async def predict(request: PredictRequest) -> PredictResponse:
+    @app.post("/predict", openapi_extra=_PREDICT_BODY_SCHEMA)
+    async def predict(request: Request) -> PredictResponse:
         """Classify ``texts``: one prediction per text, in input order."""
-        _check_limits(request.texts, max_texts_per_request, max_chars_per_text)
-        predictions = await batcher.predict(request.texts)
+        texts = parse_predict_body(
+            await request.body(),
+            request.headers.get("content-type"),
+            max_texts=max_texts_per_request,
+            max_chars=max_chars_per_text,
+        )
+        predictions = await batcher.predict(texts)
         return PredictResponse(
             labels=predictor.labels,
             predictions=[
@@ -157,78 +167,19 @@ def create_app(
     return app
 
 
-def _check_limits(texts: list[str], max_texts: int, max_chars: int) -> None:
-    if len(texts) > max_texts:
-        raise LimitExceededError(
-            "max_texts_per_request",
-            max_texts,
-            len(texts),
-            f"{len(texts)} texts in one request; the limit is {max_texts} "
-            "(max_texts_per_request): split the request",
-        )
-    for index, text in enumerate(texts):
-        if len(text) > max_chars:
-            raise LimitExceededError(
-                "max_chars_per_text",
-                max_chars,
-                len(text),
-                f"text {index} has {len(text)} characters; the limit is {max_chars} "
-                "(max_chars_per_text): shorten it",
-            )
-
-
-class _Gate:
-    """ASGI middleware run before routing: bearer token, then body size.
-
-    With a token, every route but ``/health`` needs ``Authorization: Bearer TOKEN`` (401
-    otherwise), checked before the body is parsed so that a client without the token
-    learns nothing about the API. A body whose ``Content-Length`` is over
-    ``max_body_bytes`` is refused (413) before it is read, so it costs no memory.
-    """
-
-    def __init__(self, app: Any, token: str | None, max_body_bytes: int) -> None:
-        self.app = app
-        self.token = None if token is None else token.encode()
-        self.max_body_bytes = max_body_bytes
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            response = self._refusal(scope)
-            if response is not None:
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-    def _refusal(self, scope: dict) -> JSONResponse | None:
-        headers = dict(scope["headers"])
-        if self.token is not None and scope["path"] != "/health":
-            scheme, _, given = headers.get(b"authorization", b"").partition(b" ")
-            if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self.token):
-                response = _error(
-                    401,
-                    "unauthorized",
-                    "missing or wrong token: send the header 'Authorization: Bearer TOKEN'",
-                )
-                response.headers["WWW-Authenticate"] = "Bearer"
-                return response
-        length = headers.get(b"content-length", b"")
-        if length.isdigit() and int(length) > self.max_body_bytes:
-            return _error(
-                413,
-                "limit_exceeded",
-                f"request body of {int(length)} bytes; the limit is {self.max_body_bytes} "
-                "bytes (max_body_bytes): send fewer or shorter texts",
-                limit="max_body_bytes",
-                limit_value=self.max_body_bytes,
-                actual=int(length),
-            )
-        return None
+_PREDICT_BODY_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": PredictRequest.model_json_schema()}},
+    }
+}
+"""The documented body of ``/predict``, which the route parses itself (to check it all)."""
 
 
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LimitExceededError)
     async def limit_exceeded(_: Request, error: LimitExceededError) -> JSONResponse:
-        return _error(
+        return error_response(
             413,
             "limit_exceeded",
             error.detail,
@@ -237,31 +188,37 @@ def _add_error_handlers(app: FastAPI) -> None:
             actual=error.actual,
         )
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
-        problems = [_describe(problem) for problem in error.errors()]
-        content_type = request.headers.get("content-type")
-        if content_type and "json" not in content_type:
-            problems.insert(0, f"Content-Type is {content_type}, not application/json")
-        return _error(
-            422,
-            "invalid_request",
-            "; ".join(problems) + '; send JSON like {"texts": ["first text", "second text"]}',
-            problems=problems,
+    @app.exception_handler(InvalidRequestError)
+    async def invalid_request(_: Request, error: InvalidRequestError) -> JSONResponse:
+        return error_response(422, "invalid_request", error.detail, problems=error.problems)
+
+    @app.exception_handler(HTTPException)
+    async def framework_error(request: Request, error: HTTPException) -> JSONResponse:
+        return error_response(
+            error.status_code,
+            error_code(error.status_code),
+            _framework_detail(request, error),
+            headers=error.headers,
+        )
+
+    @app.exception_handler(Exception)
+    async def internal_error(_: Request, error: Exception) -> JSONResponse:
+        return error_response(
+            500,
+            "internal_error",
+            f"the server failed on this request ({type(error).__name__}); the traceback is in "
+            "its log: report it with the request",
         )
 
 
-def _describe(problem: dict[str, Any]) -> str:
-    location = list(problem.get("loc", ()))
-    if problem.get("type") == "json_invalid":
-        reason = problem.get("ctx", {}).get("error", "invalid JSON")
-        return f"the body is not valid JSON ({reason} at character {location[-1]})"
-    where = ".".join(str(part) for part in location)
-    return f"{where}: {problem.get('msg', 'invalid')}"
-
-
-def _error(status: int, error: str, detail: str, **extra: Any) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"error": error, "detail": detail, **extra})
+def _framework_detail(request: Request, error: HTTPException) -> str:
+    where = f"{request.method} {request.url.path}"
+    if error.status_code == 404:
+        return f"no route {where}; the routes are {ROUTES}"
+    if error.status_code == 405:
+        allowed = (error.headers or {}).get("Allow", "another method")
+        return f"{where} is not allowed; use {allowed}; the routes are {ROUTES}"
+    return f"{where}: {error.detail}"
 
 
 def run_server(
@@ -270,10 +227,30 @@ def run_server(
     host: str = "127.0.0.1",
     port: int = 8000,
     log_level: str = "info",
+    header_timeout_s: float = 10.0,
+    shutdown_timeout_s: float = 10.0,
     **options: Any,
 ) -> None:
-    """Serve :func:`create_app` (``options`` are its keywords) with uvicorn until stopped."""
+    """Serve :func:`create_app` (``options`` are its keywords) with uvicorn until stopped.
+
+    Request headers must be complete ``header_timeout_s`` seconds after a connection
+    opens (:mod:`scalinglab.serve.protocol`); on SIGTERM or Ctrl-C, requests in progress
+    get ``shutdown_timeout_s`` seconds to finish before they are cancelled and the
+    server exits.
+    """
     import uvicorn
 
+    from scalinglab.serve.protocol import guarded_h11_protocol  # uvicorn's, so imported here
+
+    if shutdown_timeout_s <= 0:
+        raise ValueError(f"shutdown_timeout_s must be positive, got {shutdown_timeout_s}")
     app = create_app(model_dir, **options)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        http=guarded_h11_protocol(header_timeout_s),
+        timeout_graceful_shutdown=shutdown_timeout_s,  # type: ignore[arg-type]
+    )

@@ -9,6 +9,8 @@ arrive during a forward pass queue up and form the next batch, so under load bat
 without waiting, and a lone request pays at most ``max_wait_ms`` extra latency.
 
 A request with more texts than ``max_batch_size`` is never split: it forms a batch alone.
+If a shared forward pass fails, its requests are run again one at a time, so that only the
+request at fault gets the error and the others their predictions.
 """
 
 from __future__ import annotations
@@ -80,12 +82,7 @@ class MicroBatcher:
     async def predict(self, texts: list[str]) -> list[Prediction]:
         """Predictions for ``texts``, in order, computed in a shared forward pass."""
         if not self.enabled:
-            predictions = await asyncio.to_thread(
-                self.predictor.predict, texts, self.max_batch_size
-            )
-            self.batches_run += 1
-            self.texts_run += len(texts)
-            return predictions
+            return await self._forward(texts)
         if self._arrival is None:
             raise RuntimeError("MicroBatcher.start() was not called")
         loop = asyncio.get_running_loop()
@@ -131,19 +128,43 @@ class MicroBatcher:
             return
         texts = [text for pending in live for text in pending.texts]
         try:
-            predictions = await asyncio.to_thread(
-                self.predictor.predict, texts, self.max_batch_size
-            )
-        except Exception as error:  # each waiting request gets the error, the worker lives on
-            for pending in live:
-                if not pending.future.done():
-                    pending.future.set_exception(error)
+            predictions = await self._forward(texts)
+        except Exception as error:
+            if len(live) == 1:
+                _settle(live[0], error=error)
+            else:  # find the request at fault: each one alone, so only it fails
+                await self._serve_one_by_one(live)
             return
-        self.batches_run += 1
-        self.texts_run += len(texts)
         start = 0
         for pending in live:
             end = start + len(pending.texts)
-            if not pending.future.done():
-                pending.future.set_result(predictions[start:end])
+            _settle(pending, predictions[start:end])
             start = end
+
+    async def _serve_one_by_one(self, live: list[_Pending]) -> None:
+        for pending in live:
+            try:
+                _settle(pending, await self._forward(pending.texts))
+            except Exception as error:  # this request's own error; the worker lives on
+                _settle(pending, error=error)
+
+    async def _forward(self, texts: list[str]) -> list[Prediction]:
+        """One forward pass in a worker thread, counted in ``batches_run``/``texts_run``."""
+        predictions = await asyncio.to_thread(self.predictor.predict, texts, self.max_batch_size)
+        self.batches_run += 1
+        self.texts_run += len(texts)
+        return predictions
+
+
+def _settle(
+    pending: _Pending,
+    predictions: list[Prediction] | None = None,
+    error: Exception | None = None,
+) -> None:
+    """Resolve a request's future unless its client has already gone."""
+    if pending.future.done():
+        return
+    if error is not None:
+        pending.future.set_exception(error)
+    else:
+        pending.future.set_result(predictions)
