@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from scalinglab.laws.forms import DataConstrainedLaw
 from scalinglab.models.counting import count_params
+from scalinglab.plan.candidates import size_label
 from scalinglab.plan.inference import InferenceCost
 from scalinglab.plan.loss import predict_loss
 from scalinglab.plan.memory import STRATEGY_NAMES
@@ -290,7 +291,8 @@ def _interval_figure(plan: Plan, key: str, name: str, unit: str) -> list[Figure]
     if plan.allocation_interval is None:
         return []
     lo, hi = plan.allocation_interval[key]
-    text = f"[{lo:.3g}, {hi:.3g}]"
+    label = size_label if unit in ("params", "tokens") else (lambda x: f"{x:.3g}")
+    text = f"[{label(lo)}, {label(hi)}]"
     how = (
         f"{plan.law.ci_level:.0%} interval: each bootstrap sample's law allocates the same "
         "budget; central percentiles"
