@@ -81,8 +81,8 @@ def disagreements(rows: list[dict[str, Any]], budgets: list[float]) -> list[str]
                 f"{first['tokens_per_param'][worst]:.3g} against "
                 f"{second['tokens_per_param'][worst]:.3g} tokens per parameter at "
                 f"C = {budgets[worst]:.3g} FLOPs ({ratios[worst]:.2f}x > {DISAGREE_RATIO}x); "
-                "the allocation depends on the method, check the runs' design "
-                "(IsoFLOP grids around the optimum, sizes several runs apart)"
+                "the allocation depends on the method: look for outlying runs and runs far "
+                "from the optimum, and check the design (IsoFLOP grids around the optimum)"
             )
     return out
 
