@@ -221,6 +221,8 @@ def _print_fit(console: Any, name: str, data: dict[str, Any], method: Any) -> No
     _print_diagnostics(console, name, data, method.result)
     if data.get("holdout"):
         title = f"{name}: held-out runs, predicted by the fit to the other runs"
+        if "measured_as" in data["holdout"][0]:
+            title = f"{name}: held-out frontier, predicted by L(C) fitted to the training frontier"
         held = _titled(title)
         held.caption = "95% prediction interval: bootstrap refits plus out-of-bag residuals"
         for column in ("N", "D", "C (FLOPs)", "loss", "predicted", "95% interval", "rel. error"):
