@@ -201,8 +201,9 @@ def fit_runs(
     if bootstrap < 0 or holdout_largest < 0:
         raise ScalingLabError("bootstrap and holdout_largest must be >= 0")
     arrays = _table_arrays(table)
-    groups = resample_groups(bootstrap_by, arrays["N"])  # a bad choice fails before any fit
-    used_by = "run" if groups is None else "size"
+    used_by = "run"
+    if bootstrap or holdout_largest:  # a choice that cannot be made fails before any fit
+        used_by = "run" if resample_groups(bootstrap_by, arrays["N"]) is None else "size"
     if holdout_largest:
         holdout_mask(arrays, holdout_largest, holdout_by)  # bad options fail before any fit
     names = METHODS if method == "all" else (method,)
@@ -219,7 +220,7 @@ def fit_runs(
                 objective,
                 n_jobs,
                 delta,
-                used_by,
+                bootstrap_by,
             )
         except ScalingLabError as error:
             if method != "all":
