@@ -114,7 +114,9 @@ def test_approach3_bootstrap_and_holdout(
     assert len(data["bootstrap_params"]["alpha"]) == 4
     assert set(data["ci"]) >= {"alpha", "beta", "a", "b"}
     assert len(data["holdout"]) == 2
-    assert set(data["holdout"][0]) == {"N", "D", "C", "loss", "predicted", "rel_error"}
+    assert set(data["holdout"][0]) == {
+        *("N", "D", "C", "loss", "predicted", "rel_error", "lower", "upper")
+    }
     assert png.read_bytes().startswith(PNG_MAGIC)
     assert not (tmp_path / "deep" / "fit-isoflop.png").exists()
     assert (tmp_path / "deep" / "fit-nstar.png").exists()

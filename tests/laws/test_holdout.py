@@ -51,3 +51,33 @@ def test_epoch_largest_sizes_held_out(epoch_table):
     sizes = np.unique(epoch_table["N"])
     assert all(r["N"] >= sizes[-2] for r in rows)
     assert np.median([abs(r["rel_error"]) for r in rows]) < 0.05
+
+
+@pytest.mark.parametrize("method", ["approach1", "approach2"])
+def test_approaches_1_and_2_are_scored_by_their_own_frontier(method):
+    from scalinglab.laws.holdout import holdout_frontier
+
+    budgets = np.geomspace(1e18, 1e21, 7)
+    runs = isoflop_design(LAW, budgets, sizes_per_budget=9, noise=0.002, seed=3)
+    rows = holdout_frontier(runs, 9, method=method, by="C", bootstrap=100)
+    # the held-out budget 1e21: approach 2 measures its parabola minimum, approach 1 its
+    # lowest run; both predicted from the training frontier's L(C) = E + A C^-alpha
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["C"] == pytest.approx(1e21)
+    n_star, d_star = LAW.compute_optimal(1e21)
+    optimum = float(LAW.predict(n_star, d_star))  # the truth's compute-optimal loss
+    assert row["loss"] == pytest.approx(optimum, rel=0.01)
+    assert row["predicted"] == pytest.approx(optimum, rel=0.01)
+    assert row["lower"] < row["loss"] < row["upper"]
+    assert row["N_predicted"] == pytest.approx(float(n_star), rel=0.3)
+    expected = "parabola minimum" if method == "approach2" else "envelope"
+    assert expected in row["measured_as"]
+
+
+def test_frontier_holdout_needs_enough_training_budgets():
+    from scalinglab.laws.holdout import holdout_frontier
+
+    runs = isoflop_design(LAW, np.geomspace(1e18, 1e20, 4), sizes_per_budget=7, seed=1)
+    with pytest.raises(ScalingLabError, match="needs 4 points"):
+        holdout_frontier(runs, 7, method="approach2")

@@ -24,7 +24,7 @@ def runs():
 def test_approach3_json_schema_and_round_trip(runs):
     report = fit_runs(runs, method="approach3", bootstrap=40, holdout_largest=3, n_jobs=1)
     doc = report.to_json_dict()
-    assert set(doc) == KEYS | {"bootstrap_params"}
+    assert set(doc) == KEYS | {"bootstrap_params", "bootstrap_by"}
     assert doc["form"] == "chinchilla"
     assert set(doc["params"]) == {"E", "A", "B", "alpha", "beta"}
     assert set(doc["ci"]) == {"E", "A", "B", "alpha", "beta", "a", "b"}
@@ -34,8 +34,11 @@ def test_approach3_json_schema_and_round_trip(runs):
     assert doc["n_points"] == 42
     assert doc["ci_level"] == 0.95
     assert len(doc["holdout"]) == 3
-    assert set(doc["holdout"][0]) == {"N", "D", "C", "loss", "predicted", "rel_error"}
+    assert set(doc["holdout"][0]) == {
+        *("N", "D", "C", "loss", "predicted", "rel_error", "lower", "upper")
+    }
     assert all(abs(row["rel_error"]) < 0.05 for row in doc["holdout"])
+    assert all(r["lower"] < r["predicted"] < r["upper"] for r in doc["holdout"])
     law = law_from_dict(json.loads(json.dumps(doc)))
     assert law == ChinchillaLaw(**doc["params"])
 

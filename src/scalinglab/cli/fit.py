@@ -37,6 +37,12 @@ class HoldoutBy(str, Enum):
     N = "N"
 
 
+class BootstrapBy(str, Enum):
+    auto = "auto"
+    run = "run"
+    size = "size"
+
+
 def fit(
     file: Annotated[
         Path | None,
@@ -69,16 +75,28 @@ def fit(
         typer.Option(
             "--bootstrap",
             min=0,
-            help="Bootstrap resamples of the runs (with replacement) for the intervals; 0: none.",
+            help="Bootstrap resamples (with replacement, see --bootstrap-by) for the 95% "
+            "intervals; 0: none.",
         ),
     ] = 0,
+    bootstrap_by: Annotated[
+        BootstrapBy,
+        typer.Option(
+            "--bootstrap-by",
+            help="What a bootstrap resample draws with replacement: size (whole model sizes "
+            "with all their runs, as runs of one size share its error), run (single runs), "
+            "or auto (size when some size has several runs and there are >= 3 sizes).",
+        ),
+    ] = BootstrapBy.auto,
     holdout_largest: Annotated[
         int,
         typer.Option(
             "--holdout-largest",
             min=0,
             help="Hold out the K largest runs (by --holdout-by), fit on the rest and report "
-            "the relative error of each held-out prediction; 0: none.",
+            "each held-out prediction (each method its own: approach 1 its envelope, "
+            "approach 2 the IsoFLOP minimum) with its relative error and 95% prediction "
+            "interval (from --bootstrap K resamples, 200 when 0); 0: none.",
         ),
     ] = 0,
     holdout_by: Annotated[
@@ -126,6 +144,7 @@ def fit(
     """Fit scaling laws to a runs table (or a bundled example) and print them."""
     from rich.console import Console
 
+    from scalinglab.cli.fit_compare import print_comparison
     from scalinglab.laws.fit_file import fit_file
 
     console = Console()
@@ -141,12 +160,15 @@ def fit(
         n_jobs=jobs,
         plot=plot,
         json_out=json_out,
+        bootstrap_by=bootstrap_by.value,
     )
     _print_table(console, result.table)
     data = result.report.to_json_dict()
     fits = data["fits"] if data["method"] == "all" else {data["method"]: data}
     for name, fit_data in fits.items():
         _print_fit(console, name, fit_data, result.report.methods[name])
+    if data["method"] == "all":
+        print_comparison(console, data)
     if json_out is not None:
         console.print(f"wrote {json_out}", soft_wrap=True)
     for path in result.plots:
@@ -198,13 +220,17 @@ def _print_fit(console: Any, name: str, data: dict[str, Any], method: Any) -> No
     _print_allocation(console, name, method.result)
     _print_diagnostics(console, name, data, method.result)
     if data.get("holdout"):
-        title = f"{name}: held-out runs, predicted by the law fitted to the other runs"
+        title = f"{name}: held-out runs, predicted by the fit to the other runs"
+        if "measured_as" in data["holdout"][0]:
+            title = f"{name}: held-out frontier, predicted by L(C) fitted to the training frontier"
         held = _titled(title)
-        for column in ("N", "D", "C (FLOPs)", "loss", "predicted", "rel. error"):
+        held.caption = "95% prediction interval: bootstrap refits plus out-of-bag residuals"
+        for column in ("N", "D", "C (FLOPs)", "loss", "predicted", "95% interval", "rel. error"):
             held.add_column(column, justify="right")
         for row in data["holdout"]:
             values = (_num(row[key]) for key in ("N", "D", "C", "loss", "predicted"))
-            held.add_row(*values, f"{row['rel_error']:+.2%}")
+            interval = f"[{_num(row['lower'])}, {_num(row['upper'])}]"
+            held.add_row(*values, interval, f"{row['rel_error']:+.2%}")
         console.print(held)
 
 

@@ -135,6 +135,14 @@ def plan(
             help="Activations without stored attention matrices (fused attention kernels).",
         ),
     ] = False,
+    memory_headroom: Annotated[
+        float,
+        typer.Option(
+            "--memory-headroom",
+            help="Fraction of GPU memory a strategy must leave free to count as fitting "
+            "(for buffers, fragmentation and framework overhead the estimate leaves out).",
+        ),
+    ] = 0.1,
     json_out: Annotated[
         Path | None,
         typer.Option("--json", help="Write the plan as JSON to this file ('-' for stdout only)."),
@@ -169,6 +177,7 @@ def plan(
             loss_tolerance=loss_tolerance,
             sizes=sizes,
             flash_attention=flash_attention,
+            memory_headroom=memory_headroom,
         )
     except ScalingLabError as error:
         typer.secho(f"error: {error}", err=True, fg=typer.colors.RED)
@@ -212,6 +221,9 @@ def _print(data: dict[str, Any]) -> None:
     console = Console()
     law = data["law"]
     console.print(f"[bold]law[/bold] {law['name']} ({law['source']}): {law['citation']}")
+    console.print(f"[bold]provenance[/bold]: {law['provenance']}")
+    for warning in data["warnings"]:
+        console.print(f"[yellow]warning: {warning}[/yellow]")
     if law["notes"]:
         console.print(f"[dim]{law['notes']}[/dim]")
     sections: dict[str, list[dict[str, Any]]] = {}
@@ -243,6 +255,11 @@ def _memory_table(data: dict[str, Any]) -> Table:
         title="memory per GPU (AdamW mixed precision, 16 bytes/param; activations per "
         f"Korthikanti et al. 2022{', FlashAttention' if data['flash_attention'] else ''})",
         title_justify="left",
+    )
+    first = data["memory"][0]
+    table.caption = (
+        f"fits: total within {_num(first['usable_bytes'], 'bytes')}, the device's "
+        f"{_num(first['device_bytes'], 'bytes')} less {first['headroom']:.0%} headroom"
     )
     for column in (
         "strategy",

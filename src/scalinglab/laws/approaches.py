@@ -87,8 +87,8 @@ def power_law_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(np.exp(log_k)), float(e)
 
 
-def approach1(table: Any, *, n_bins: int | None = None) -> ApproachResult:
-    """Approach 1: the lowest loss per log-spaced compute bin, then power laws in ``C``.
+def envelope(table: Any, *, n_bins: int | None = None) -> list[dict[str, float]]:
+    """The lowest-loss run in each log-spaced compute bin: ``{C, N, D, loss}`` per bin.
 
     ``n_bins`` defaults to one bin per 0.1 decade of ``C`` over the table's range.
     """
@@ -102,7 +102,23 @@ def approach1(table: Any, *, n_bins: int | None = None) -> ApproachResult:
     for k in np.unique(which):
         rows = np.flatnonzero(which == k)
         best = rows[np.argmin(loss[rows])]
-        details.append({"C": C[best], "N": N[best], "D": D[best], "loss": loss[best]})
+        details.append(
+            {
+                "C": float(C[best]),
+                "N": float(N[best]),
+                "D": float(D[best]),
+                "loss": float(loss[best]),
+            }
+        )
+    return details
+
+
+def approach1(table: Any, *, n_bins: int | None = None) -> ApproachResult:
+    """Approach 1: the lowest loss per log-spaced compute bin, then power laws in ``C``.
+
+    ``n_bins`` defaults to one bin per 0.1 decade of ``C`` over the table's range.
+    """
+    details = envelope(table, n_bins=n_bins)
     frontier = {key: np.array([d[key] for d in details]) for key in ("C", "N", "D")}
     n_coef, a = power_law_fit(frontier["C"], frontier["N"])
     d_coef, b = power_law_fit(frontier["C"], frontier["D"])
@@ -119,13 +135,41 @@ def group_budgets(C: np.ndarray, rtol: float = 0.05) -> np.ndarray:
     return groups
 
 
+def isoflop_minimum(
+    N: np.ndarray, D: np.ndarray, loss: np.ndarray, min_points: int = 3
+) -> dict[str, Any]:
+    """The minimum of a parabola of loss against ``log N`` over one budget's runs.
+
+    Returns ``{"parabola", "N_opt", "D_opt", "loss_opt"}`` (``D*`` read from the runs'
+    ``D`` at ``N*``, interpolated in log-log), or ``{"skipped": reason}`` when there are
+    fewer than ``min_points`` sizes, the parabola opens downwards or its minimum lies
+    outside the sizes tried.
+    """
+    logN = np.log(N)
+    if len(np.unique(logN)) < min_points:
+        return {"skipped": f"fewer than {min_points} model sizes"}
+    coef = np.polyfit(logN, loss, 2)
+    entry: dict[str, Any] = {"parabola": [float(c) for c in coef]}
+    if coef[0] <= 0:
+        return {**entry, "skipped": "parabola opens downwards (no minimum)"}
+    log_n_star = -coef[1] / (2 * coef[0])
+    if not logN.min() <= log_n_star <= logN.max():
+        return {**entry, "skipped": "minimum outside the sizes tried"}
+    slope, intercept = np.polyfit(logN, np.log(D), 1)
+    return {
+        **entry,
+        "N_opt": float(np.exp(log_n_star)),
+        "D_opt": float(np.exp(intercept + slope * log_n_star)),
+        "loss_opt": float(np.polyval(coef, log_n_star)),
+    }
+
+
 def approach2(table: Any, *, budget_rtol: float = 0.05, min_points: int = 3) -> ApproachResult:
     """Approach 2: a parabola of loss against ``log N`` per compute budget.
 
     Runs whose ``C`` differ by at most ``budget_rtol`` (relative) share a budget. Budgets
-    with fewer than ``min_points`` distinct sizes, or whose parabola opens downwards or
-    has its minimum outside the sizes tried, are skipped (listed in ``details`` with a
-    ``skipped`` reason).
+    whose parabola has no minimum inside the sizes tried (see :func:`isoflop_minimum`)
+    are skipped (listed in ``details`` with a ``skipped`` reason).
     """
     N, D, C, loss = _columns(table, "N", "D", "C", "loss")
     groups = group_budgets(C, budget_rtol)
@@ -133,26 +177,11 @@ def approach2(table: Any, *, budget_rtol: float = 0.05, min_points: int = 3) -> 
     for g in np.unique(groups):
         rows = np.flatnonzero(groups == g)
         budget = float(np.exp(np.mean(np.log(C[rows]))))
-        entry: dict[str, Any] = {"C": budget, "n_runs": int(rows.size)}
-        logN = np.log(N[rows])
-        if len(np.unique(logN)) < min_points:
-            details.append({**entry, "skipped": f"fewer than {min_points} model sizes"})
-            continue
-        coef = np.polyfit(logN, loss[rows], 2)
-        entry["parabola"] = [float(c) for c in coef]
-        if coef[0] <= 0:
-            details.append({**entry, "skipped": "parabola opens downwards (no minimum)"})
-            continue
-        log_n_star = -coef[1] / (2 * coef[0])
-        if not logN.min() <= log_n_star <= logN.max():
-            details.append({**entry, "skipped": "minimum outside the sizes tried"})
-            continue
-        slope, intercept = np.polyfit(logN, np.log(D[rows]), 1)
-        n_star = float(np.exp(log_n_star))
-        d_star = float(np.exp(intercept + slope * log_n_star))
-        loss_star = float(np.polyval(coef, log_n_star))
-        details.append({**entry, "N_opt": n_star, "D_opt": d_star, "loss_opt": loss_star})
-        minima.append((budget, n_star, d_star))
+        entry = {"C": budget, "n_runs": int(rows.size)}
+        entry.update(isoflop_minimum(N[rows], D[rows], loss[rows], min_points))
+        details.append(entry)
+        if "skipped" not in entry:
+            minima.append((budget, entry["N_opt"], entry["D_opt"]))
     if len(minima) < 2:
         raise ScalingLabError(
             "approach 2 needs at least two compute budgets with a loss minimum inside their "

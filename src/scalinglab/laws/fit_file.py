@@ -80,6 +80,7 @@ def fit_file(
     n_jobs: int = 2,
     plot: str | Path | None = None,
     json_out: str | Path | None = None,
+    bootstrap_by: str = "auto",
 ) -> FileFit:
     """Read ``path`` (or the bundled ``example``), fit it with ``method``, write outputs.
 
@@ -114,6 +115,7 @@ def fit_file(
         seed=seed,
         objective=objective,
         n_jobs=n_jobs,
+        bootstrap_by=bootstrap_by,
     )
     plots: list[Path] = []
     if plot is not None:

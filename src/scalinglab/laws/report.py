@@ -28,9 +28,12 @@ from scalinglab.laws.bootstrap import (
     bootstrap_law,
     bootstrap_statistic,
     percentile_interval,
+    resample_groups,
 )
+from scalinglab.laws.compare import Comparison, compare_methods
+from scalinglab.laws.crossval import FormSelection, select_form
 from scalinglab.laws.forms import ChinchillaLaw, KaplanND
-from scalinglab.laws.holdout import holdout_fit, holdout_mask
+from scalinglab.laws.holdout import HOLDOUT_RESAMPLES, holdout_fit, holdout_frontier, holdout_mask
 
 METHODS = ("approach1", "approach2", "approach3", "kaplan")
 CI_LEVEL = 0.95
@@ -50,7 +53,8 @@ class MethodReport:
     error: str | None = None
     samples: dict[str, np.ndarray] = field(default_factory=dict)
     failed_resamples: int = 0
-    holdout: list[dict[str, float]] = field(default_factory=list)
+    holdout: list[dict[str, Any]] = field(default_factory=list)
+    holdout_error: str | None = None
 
     def intervals(self, level: float = CI_LEVEL) -> dict[str, tuple[float, float]]:
         return {k: percentile_interval(v, level) for k, v in self.samples.items() if v.size}
@@ -65,6 +69,9 @@ class FitReport:
     objective: str
     methods: dict[str, MethodReport]
     bootstrap: int = 0
+    bootstrap_by: str = "run"
+    comparison: Comparison | None = None
+    form_selection: FormSelection | None = None
 
     @property
     def results(self) -> dict[str, ApproachResult]:
@@ -85,6 +92,8 @@ class FitReport:
             for d in result.details
             if "skipped" in d
         ]
+        if report.holdout_error:
+            warnings.append(f"no hold-out: {report.holdout_error}")
         if report.failed_resamples:
             warnings.append(
                 f"{report.failed_resamples} bootstrap resamples failed and were left out"
@@ -103,6 +112,7 @@ class FitReport:
             "warnings": warnings,
         }
         if self.bootstrap > 0:
+            out["bootstrap_by"] = self.bootstrap_by
             out["bootstrap_params"] = {k: v.tolist() for k, v in report.samples.items()}
         out["holdout"] = report.holdout
         return out
@@ -115,6 +125,10 @@ class FitReport:
             "method": "all",
             "fits": {name: self._method_json(name) for name in self.methods},
             "n_points": self.n_points,
+            "comparison": None if self.comparison is None else self.comparison.to_dict(),
+            "form_selection": (
+                None if self.form_selection is None else self.form_selection.to_dict()
+            ),
         }
 
 
@@ -135,11 +149,12 @@ def _bootstrap_samples(
     seed: int,
     n_jobs: int,
     delta: float,
+    by: str,
 ) -> tuple[dict[str, np.ndarray], int]:
     if method in ("approach3", "kaplan"):
         form = ChinchillaLaw if method == "approach3" else KaplanND
         boot: BootstrapResult = bootstrap_law(
-            form, arrays, k, seed=seed, n_jobs=n_jobs, delta=delta
+            form, arrays, k, seed=seed, n_jobs=n_jobs, delta=delta, by=by
         )
         samples = boot.param_samples()
         if method == "kaplan":
@@ -152,7 +167,8 @@ def _bootstrap_samples(
         res = approach({name: v[index] for name, v in arrays.items()})
         return {"n_coef": res.n_coef, "a": res.a, "d_coef": res.d_coef, "b": res.b}
 
-    return bootstrap_statistic(statistic, len(arrays["loss"]), k, seed=seed)
+    groups = resample_groups(by, arrays["N"])
+    return bootstrap_statistic(statistic, len(arrays["loss"]), k, seed=seed, groups=groups)
 
 
 def fit_runs(
@@ -166,20 +182,28 @@ def fit_runs(
     objective: str = "huber",
     n_jobs: int = 2,
     delta: float = 1e-3,
+    bootstrap_by: str = "auto",
 ) -> FitReport:
     """Fit a runs table (columns ``N``, ``D``, ``C``, ``loss``) by one method or all.
 
     ``method``: approach1 | approach2 | approach3 | kaplan | all. ``bootstrap``: number
-    of resamples over runs for 95% percentile intervals (0 for none). ``holdout_largest``:
-    hold out that many largest runs (``holdout_by="C"``) or model sizes (``"N"``), fit
-    the parametric law on the rest and score each held-out run (approaches 1 and 2 do not
-    predict a loss, so their holdout uses the Chinchilla law, Kaplan's uses its L(N, D)).
+    of resamples for 95% percentile intervals (0 for none), of whole model sizes or of
+    runs (``bootstrap_by``: size | run | auto, sizes when some size has several runs; see
+    :mod:`scalinglab.laws.bootstrap`). ``holdout_largest``: hold out that many largest
+    runs (``holdout_by="C"``) or model sizes (``"N"``), fit on the rest and score each
+    method by its own prediction with a 95% prediction interval (see
+    :mod:`scalinglab.laws.holdout`; ``bootstrap`` resamples, or 200 when it is 0).
+    ``method="all"`` adds a side-by-side :class:`Comparison` of the allocations, which
+    warns when approaches disagree, and a :class:`FormSelection` of the parametric form.
     """
     if method != "all" and method not in METHODS:
         raise ScalingLabError(f"unknown method {method!r}; use one of {', '.join(METHODS)}, all")
     if bootstrap < 0 or holdout_largest < 0:
         raise ScalingLabError("bootstrap and holdout_largest must be >= 0")
     arrays = _table_arrays(table)
+    used_by = "run"
+    if bootstrap or holdout_largest:  # a choice that cannot be made fails before any fit
+        used_by = "run" if resample_groups(bootstrap_by, arrays["N"]) is None else "size"
     if holdout_largest:
         holdout_mask(arrays, holdout_largest, holdout_by)  # bad options fail before any fit
     names = METHODS if method == "all" else (method,)
@@ -187,13 +211,39 @@ def fit_runs(
     for name in names:
         try:
             reports[name] = _run_method(
-                name, arrays, bootstrap, holdout_largest, holdout_by, seed, objective, n_jobs, delta
+                name,
+                arrays,
+                bootstrap,
+                holdout_largest,
+                holdout_by,
+                seed,
+                objective,
+                n_jobs,
+                delta,
+                bootstrap_by,
             )
         except ScalingLabError as error:
             if method != "all":
                 raise
             reports[name] = MethodReport(None, error=str(error))
-    return FitReport(method, len(arrays["loss"]), objective, reports, bootstrap)
+    report = FitReport(method, len(arrays["loss"]), objective, reports, bootstrap, used_by)
+    if method == "all":
+        _compare(report, arrays, objective, delta)
+    return report
+
+
+def _compare(
+    report: FitReport, arrays: dict[str, np.ndarray], objective: str, delta: float
+) -> None:
+    """Add the form selection and the side-by-side comparison to a ``method="all"`` report."""
+    fits = {r.fit.law.form: r.fit for r in report.results.values() if r.fit is not None}
+    try:
+        report.form_selection = select_form(arrays, fits, objective=objective, delta=delta)
+    except ScalingLabError:
+        report.form_selection = None
+    chosen = None if report.form_selection is None else report.form_selection.chosen
+    if report.results:
+        report.comparison = compare_methods(report.results, float(arrays["C"].max()), chosen)
 
 
 def _run_method(
@@ -206,6 +256,7 @@ def _run_method(
     objective: str,
     n_jobs: int,
     delta: float,
+    bootstrap_by: str,
 ) -> MethodReport:
     if name in ("approach3", "kaplan"):
         fitter = approach3 if name == "approach3" else kaplan
@@ -215,11 +266,33 @@ def _run_method(
     report = MethodReport(result)
     if bootstrap:
         report.samples, report.failed_resamples = _bootstrap_samples(
-            name, result, arrays, bootstrap, seed, n_jobs, delta
+            name, result, arrays, bootstrap, seed, n_jobs, delta, bootstrap_by
         )
     if holdout_largest:
-        form = KaplanND if name == "kaplan" else ChinchillaLaw
-        report.holdout = holdout_fit(
-            arrays, holdout_largest, by=holdout_by, form=form, objective=objective, delta=delta
-        )
+        resamples = bootstrap or HOLDOUT_RESAMPLES
+        if name in ("approach1", "approach2"):
+            try:
+                report.holdout = holdout_frontier(
+                    arrays,
+                    holdout_largest,
+                    method=name,
+                    by=holdout_by,
+                    bootstrap=resamples,
+                    seed=seed,
+                )
+            except ScalingLabError as error:
+                report.holdout_error = str(error)
+        else:
+            report.holdout = holdout_fit(
+                arrays,
+                holdout_largest,
+                by=holdout_by,
+                form=KaplanND if name == "kaplan" else ChinchillaLaw,
+                objective=objective,
+                delta=delta,
+                bootstrap=resamples,
+                bootstrap_by=bootstrap_by,
+                seed=seed,
+                n_jobs=n_jobs,
+            )
     return report

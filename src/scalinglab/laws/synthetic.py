@@ -59,13 +59,21 @@ def size_token_grid(
     tokens_per_param: Sequence[float],
     *,
     noise: float = 0.0,
+    size_noise: float = 0.0,
     seed: int = 0,
 ) -> dict[str, np.ndarray]:
     """Runs on a full grid of model sizes ``N`` x token budgets ``D = r N`` (one run per
     size and ratio ``r``, as a ladder or a WSD design trains), with the noise of
-    :func:`isoflop_design`; ``C = 6 N D``."""
+    :func:`isoflop_design`; ``C = 6 N D``.
+
+    ``size_noise`` misspecifies the law by size: every run of a size shares that size's
+    factor ``exp(size_noise · u)``, ``u`` standard normal (seeded), as when each size has
+    its own architecture or tuning, so runs of one size are not independent draws.
+    """
     rng = np.random.default_rng(seed)
     N = np.repeat(np.asarray(sizes, dtype=float), len(tokens_per_param))
     D = N * np.tile(np.asarray(tokens_per_param, dtype=float), len(sizes))
     loss = law.predict(N, D) * (1.0 + noise * rng.standard_normal(len(N)))
+    offsets = np.exp(size_noise * rng.standard_normal(len(sizes)))
+    loss = loss * np.repeat(offsets, len(tokens_per_param))
     return {"N": N, "D": D, "C": FLOPS_PER_PARAM_TOKEN * N * D, "loss": loss}

@@ -13,9 +13,10 @@ its ladder shape, other rows the aspect-64 depth and width estimate
 ``L d`` enters there (and the ladder search per row would cost a second).
 
 The recommended row: among rows inside the training budget whose predicted loss is
-within ``tolerance`` nats of the best in-budget loss, plus the inference-aware row (it
-matches the compute-optimal loss by construction), the one with the least lifetime
-compute (training ``6ND`` plus inference ``2N`` per lifetime token).
+within ``tolerance`` nats of the best in-budget loss, the one with the least lifetime
+compute (training ``6ND`` plus inference ``2N`` per lifetime token). It is always in
+budget; an out-of-budget row that would save lifetime compute (the inference-aware
+optimum trains longer than the budget buys) is named in the reason instead.
 """
 
 from __future__ import annotations
@@ -146,28 +147,45 @@ def build_candidates(
 
 
 def recommend(rows: list[Candidate], tolerance: float = 0.0) -> tuple[int, str]:
-    """Index of the recommended row and why (see the module docstring)."""
-    in_budget = [row for row in rows if row.within_budget and row.label != "inference-aware"]
-    best = min(row.loss for row in in_budget)
-    eligible = [
-        i
-        for i, row in enumerate(rows)
-        if row.loss <= best + tolerance + _SLACK
-        and (row.within_budget or row.label == "inference-aware")
-    ]
+    """Index of the recommended row and why (see the module docstring).
+
+    Only rows inside the training budget are recommended. A row outside it that would
+    save lifetime compute at an eligible loss (the inference-aware optimum, which trains
+    longer than the budget buys) is named in the reason, with the compute it needs.
+    """
+    in_budget = [i for i, row in enumerate(rows) if row.within_budget]
+    best = min(rows[i].loss for i in in_budget)
+    eligible = [i for i in in_budget if rows[i].loss <= best + tolerance + _SLACK]
     chosen = min(eligible, key=lambda i: (rows[i].lifetime_flops, rows[i].loss))
     row = rows[chosen]
-    best_row = min(in_budget, key=lambda r: r.loss)
+    best_row = min((rows[i] for i in in_budget), key=lambda r: r.loss)
     if row is best_row:
-        return chosen, (
-            f"lowest predicted loss ({row.loss:.4f} nats/token) that the training budget buys"
+        reason = f"lowest predicted loss ({row.loss:.4f} nats/token) that the training budget buys"
+    else:
+        saving = 1.0 - row.lifetime_flops / best_row.lifetime_flops
+        reason = (
+            f"{saving:.0%} less lifetime compute than {best_row.label} at a predicted loss "
+            f"{row.loss - best_row.loss:+.4f} nats/token from the best in-budget loss"
         )
-    saving = 1.0 - row.lifetime_flops / best_row.lifetime_flops
-    reason = (
-        f"{saving:.0%} less lifetime compute than {best_row.label} at a predicted loss "
-        f"{row.loss - best_row.loss:+.4f} nats/token from the best in-budget loss"
+    return chosen, reason + _over_budget_note(rows, row, best + tolerance)
+
+
+def _over_budget_note(rows: list[Candidate], chosen: Candidate, max_loss: float) -> str:
+    """A note on the out-of-budget row that would save the most lifetime compute, if any."""
+    cheaper = [
+        r
+        for r in rows
+        if not r.within_budget
+        and r.loss <= max_loss + _SLACK
+        and r.lifetime_flops < chosen.lifetime_flops
+    ]
+    if not cheaper:
+        return ""
+    row = min(cheaper, key=lambda r: r.lifetime_flops)
+    saving = 1.0 - row.lifetime_flops / chosen.lifetime_flops
+    over = row.allocation.flops / chosen.allocation.flops - 1.0
+    return (
+        f"; not recommended: {row.label} ({size_label(row.allocation.n)} parameters) would "
+        f"save {saving:.0%} of lifetime compute but its training needs {over:.0%} more "
+        "compute than the budget"
     )
-    if not row.within_budget:
-        over = row.allocation.flops / best_row.allocation.flops - 1.0
-        reason += f"; its training takes {over:.0%} more compute than the budget"
-    return chosen, reason

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from scalinglab.laws.forms import DataConstrainedLaw
 from scalinglab.models.counting import count_params
+from scalinglab.plan.candidates import size_label
 from scalinglab.plan.inference import InferenceCost
 from scalinglab.plan.loss import predict_loss
 from scalinglab.plan.memory import STRATEGY_NAMES
@@ -65,7 +66,9 @@ def plan_figures(plan: Plan) -> list[Figure]:
             plan.budget.how,
         ),
         Figure("allocation", "N* parameters", optimum.n, "params", law_source, optimum.how),
+        *_interval_figure(plan, "n_opt", "N* interval", "params"),
         Figure("allocation", "D* tokens", optimum.d, "tokens", law_source, "C / (6 N*)"),
+        *_interval_figure(plan, "d_opt", "D* interval", "tokens"),
         Figure(
             "allocation",
             "tokens per parameter",
@@ -73,6 +76,9 @@ def plan_figures(plan: Plan) -> list[Figure]:
             "tokens/param",
             "derived",
             "D* / N*",
+        ),
+        *_interval_figure(
+            plan, "tokens_per_param", "tokens per parameter interval", "tokens/param"
         ),
         Figure(
             "allocation",
@@ -278,6 +284,20 @@ def plan_figures(plan: Plan) -> list[Figure]:
     if plan.inference is not None:
         figures += _inference_figures(plan.inference, plan.family)
     return figures
+
+
+def _interval_figure(plan: Plan, key: str, name: str, unit: str) -> list[Figure]:
+    """The ``ci_level`` interval of an allocation figure, when the fit has samples."""
+    if plan.allocation_interval is None:
+        return []
+    lo, hi = plan.allocation_interval[key]
+    label = size_label if unit in ("params", "tokens") else (lambda x: f"{x:.3g}")
+    text = f"[{label(lo)}, {label(hi)}]"
+    how = (
+        f"{plan.law.ci_level:.0%} interval: each bootstrap sample's law allocates the same "
+        "budget; central percentiles"
+    )
+    return [Figure("allocation", name, text, unit, plan.law.source, how)]
 
 
 def _budget_source(plan: Plan) -> str:

@@ -3,7 +3,8 @@
 A fit file is ``{"form": ..., "params": {...}, "bootstrap_params": {name: [samples]},
 "ci_level": 0.95, ...}``, or ``{"method": "all", "fits": {"approach3": {...}, ...}}``,
 of which the approach-3 fit is used. When bootstrap samples are present the predicted
-loss gets an interval: the law is evaluated at each sample and the central ``ci_level``
+loss, ``N*``, ``D*`` and tokens per parameter get intervals: each sample's law is
+evaluated (or allocated, :mod:`scalinglab.plan.intervals`) and the central ``ci_level``
 percentiles are taken.
 """
 
@@ -44,6 +45,8 @@ class LoadedLaw:
     samples: dict[str, np.ndarray] | None = None
     ci_level: float = 0.95
     compute_law: LawForm | None = None
+    provenance: str = ""
+    model_kind: str = "unknown"
 
     def sample_laws(self) -> LawForm | None:
         """One law object whose parameters are arrays of the bootstrap samples."""
@@ -68,6 +71,8 @@ def load_law(spec: str | Path | dict[str, Any]) -> LoadedLaw:
             interval_note=preset.interval_note,
             notes=preset.notes,
             compute_law=preset.compute_law,
+            provenance=preset.provenance,
+            model_kind=preset.model_kind,
         )
     path = Path(text)
     if not path.is_file():
@@ -119,16 +124,18 @@ def _from_fit_dict(data: dict[str, Any], where: str) -> LoadedLaw:
         else "no interval: the fit file has no bootstrap samples; rerun "
         "`scalinglab fit --bootstrap 200 --json FILE`"
     )
+    method = data.get("method", data.get("form"))
     return LoadedLaw(
         law=law,
         source="fit",
         name=where,
-        citation=f"fit {data.get('method', data.get('form'))} from {where}",
+        citation=f"fit {method} from {where}",
         n_kind=str(data.get("n_kind", "total")),
         interval_note=note,
         notes="",
         samples=samples,
         ci_level=level,
+        provenance=f"your own runs, fitted by `scalinglab fit --method {method}` ({where})",
     )
 
 

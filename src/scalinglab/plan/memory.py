@@ -17,7 +17,9 @@ layer and micro-batch of ``b`` sequences of ``s`` tokens, width ``h``, ``a`` hea
 activation checkpointing only each layer's input is kept, ``2 s b h L`` bytes, plus one
 layer's activations recomputed during its backward pass. Data parallelism does not shard
 activations. Not counted: the embedding and logits buffers, temporary communication
-buckets, allocator fragmentation and framework overhead; plan on a margin.
+buckets, allocator fragmentation and framework overhead. So a strategy "fits" only when
+its total stays within the device memory less a headroom (default
+:data:`DEFAULT_HEADROOM`, 10%) kept for them: 78.4 GB on an 80 GB device does not fit.
 """
 
 from __future__ import annotations
@@ -25,11 +27,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from scalinglab.errors import ScalingLabError
+
 WEIGHT_BYTES = 2
 GRAD_BYTES = 2
 OPTIMIZER_BYTES = 12  # fp32 master weights 4 + Adam m 4 + Adam v 4
 STATE_BYTES_PER_PARAM = WEIGHT_BYTES + GRAD_BYTES + OPTIMIZER_BYTES
 STRATEGIES = ("ddp", "zero1", "zero2", "zero3")
+#: Fraction of device memory kept free for what the estimate leaves out.
+DEFAULT_HEADROOM = 0.10
 STRATEGY_NAMES = {
     "ddp": "DDP",
     "zero1": "ZeRO-1",
@@ -40,7 +46,8 @@ STRATEGY_NAMES = {
 
 @dataclass(frozen=True)
 class TrainingMemory:
-    """Bytes per GPU under one sharding ``strategy``; ``fits`` compares with the device."""
+    """Bytes per GPU under one sharding ``strategy``; ``fits`` compares with the device
+    memory less ``headroom`` (a fraction, :data:`DEFAULT_HEADROOM` by default)."""
 
     strategy: str
     weights: float
@@ -49,6 +56,12 @@ class TrainingMemory:
     activations: float
     activations_checkpointed: float
     device_bytes: float | None
+    headroom: float = DEFAULT_HEADROOM
+
+    @property
+    def usable_bytes(self) -> float | None:
+        """Device memory less the headroom: what a strategy may use and still fit."""
+        return None if self.device_bytes is None else self.device_bytes * (1.0 - self.headroom)
 
     @property
     def state(self) -> float:
@@ -64,13 +77,13 @@ class TrainingMemory:
 
     @property
     def fits(self) -> bool | None:
-        return None if self.device_bytes is None else self.total <= self.device_bytes
+        usable = self.usable_bytes
+        return None if usable is None else self.total <= usable
 
     @property
     def fits_checkpointed(self) -> bool | None:
-        if self.device_bytes is None:
-            return None
-        return self.total_checkpointed <= self.device_bytes
+        usable = self.usable_bytes
+        return None if usable is None else self.total_checkpointed <= usable
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +91,7 @@ class TrainingMemory:
             "state": self.state,
             "total": self.total,
             "total_checkpointed": self.total_checkpointed,
+            "usable_bytes": self.usable_bytes,
             "fits": self.fits,
             "fits_checkpointed": self.fits_checkpointed,
         }
@@ -131,8 +145,12 @@ def training_memory(
     n_gpus: int,
     device_bytes: float | None = None,
     flash_attention: bool = False,
+    headroom: float = DEFAULT_HEADROOM,
 ) -> list[TrainingMemory]:
-    """Memory per GPU under each of :data:`STRATEGIES`."""
+    """Memory per GPU under each of :data:`STRATEGIES`; a strategy fits when its total
+    is at most ``device_bytes * (1 - headroom)``."""
+    if not 0.0 <= headroom < 1.0:
+        raise ScalingLabError(f"memory headroom must be in [0, 1), got {headroom}")
     without, checkpointed = activation_bytes(
         n_layer, d_model, n_head, seq_len, micro_batch, flash_attention
     )
@@ -148,6 +166,7 @@ def training_memory(
                 activations=without,
                 activations_checkpointed=checkpointed,
                 device_bytes=device_bytes,
+                headroom=headroom,
             )
         )
     return rows

@@ -36,9 +36,15 @@ from scalinglab.plan.candidates import Candidate, build_candidates, parse_sizes,
 from scalinglab.plan.figures import Figure, plan_figures
 from scalinglab.plan.hardware import Gpu, find_gpu, load_catalogue
 from scalinglab.plan.inference import BYTES_PER_VALUE, InferenceCost, inference_cost
+from scalinglab.plan.intervals import allocation_intervals
 from scalinglab.plan.law_source import LoadedLaw, load_law
 from scalinglab.plan.loss import loss_interval
-from scalinglab.plan.memory import TrainingMemory, choose_strategy, training_memory
+from scalinglab.plan.memory import (
+    DEFAULT_HEADROOM,
+    TrainingMemory,
+    choose_strategy,
+    training_memory,
+)
 from scalinglab.plan.shapes import estimated_depth_and_width, shape_for_law_n
 from scalinglab.plan.training_cost import Calibration, gpu_hours, resolve_mfu
 
@@ -97,6 +103,8 @@ class Plan:
     unique_tokens: float | None
     family: str
     flash_attention: bool
+    allocation_interval: dict[str, tuple[float, float]] | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def figures(self) -> list[Figure]:
@@ -116,7 +124,12 @@ class Plan:
             "flops_exact": self.shape_flops_exact,
             "predicted_loss": optimum.loss,
             "predicted_loss_interval": self.loss_interval,
+            **{
+                f"{key}_interval": (self.allocation_interval or {}).get(key)
+                for key in ("n_opt", "d_opt", "tokens_per_param")
+            },
             "interval_note": self.law.interval_note,
+            "warnings": list(self.warnings),
             "gpu_hours": self.training["train_gpu_hours"],
             "wall_hours": self.training["wall_hours"],
             "cost_dollars": self.training["train_cost_dollars"],
@@ -132,6 +145,8 @@ class Plan:
                 "form": self.law.law.form,
                 "params": self.law.law.params,
                 "citation": self.law.citation,
+                "provenance": self.law.provenance,
+                "model_kind": self.law.model_kind,
                 "n_kind": self.law.n_kind,
                 "notes": self.law.notes,
             },
@@ -188,6 +203,7 @@ def make_plan(
     loss_tolerance: float = 0.0,
     sizes: str | Sequence[float] | None = None,
     flash_attention: bool = False,
+    memory_headroom: float = DEFAULT_HEADROOM,
 ) -> Plan:
     """Plan a training run (see the module docstring and docs/plan.md).
 
@@ -201,7 +217,11 @@ def make_plan(
     (tokens) and ``micro_batch`` (sequences per GPU) size activations; ``batch`` is the
     decode batch; ``loss_tolerance`` (nats) lets a smaller candidate win; ``sizes``
     (counts, or text such as ``"100M,1.3B"``) replaces the candidate sizes around ``N*``;
-    ``flash_attention`` drops the stored attention matrices from activation memory.
+    ``flash_attention`` drops the stored attention matrices from activation memory;
+    ``memory_headroom`` (a fraction, default 0.1) is the device memory a strategy must
+    leave free to "fit". With a fit's bootstrap samples, ``N*``, ``D*``, tokens per
+    parameter and the loss get intervals. ``Plan.warnings`` says when the law was fitted
+    to another kind of model than ``family`` (a decoder law for ``bert``).
     """
     loaded = load_law(law)
     candidate_sizes = parse_sizes(sizes) if isinstance(sizes, str) else sizes
@@ -251,6 +271,7 @@ def make_plan(
         gpus,
         None if device is None else device.memory_bytes,
         flash_attention,
+        memory_headroom,
     )
     choice = choose_strategy(memory)
     inference = _inference(
@@ -317,8 +338,22 @@ def make_plan(
         unique_tokens=unique_tokens,
         family=family,
         flash_attention=flash_attention,
+        allocation_interval=allocation_intervals(loaded, optimum.flops),
+        warnings=_family_warnings(loaded, family),
     )
     return plan
+
+
+def _family_warnings(loaded: LoadedLaw, family: str) -> tuple[str, ...]:
+    """A warning when a law fitted to decoder language models plans a BERT-family model."""
+    if family != "bert" or loaded.model_kind != "decoder":
+        return ()
+    return (
+        f"the law {loaded.name} was fitted to decoder-only language models (next-token "
+        "loss); a BERT-family encoder trained by masked-language modelling has another loss "
+        "and another compute-optimal allocation, so N*, D* and the loss are a decoder's. "
+        "Fit a law to your own BERT runs (`scalinglab fit --json`) and pass it with --law",
+    )
 
 
 def _inference(

@@ -43,15 +43,22 @@ PF_DAY = 1e15 * 86400
 
 @dataclass(frozen=True)
 class Preset:
-    """A published law: its constants, what ``N`` counts, its citation and caveats."""
+    """A published law: its constants, what ``N`` counts, its citation and caveats.
+
+    ``provenance`` says where the constants come from and how far to trust them;
+    ``model_kind`` is the kind of model the law was fitted to (all presets: decoder-only
+    language models trained on next-token prediction).
+    """
 
     name: str
     law: LawForm
     citation: str
     n_kind: str
     interval_note: str
+    provenance: str
     notes: str = ""
     compute_law: LawForm | None = None
+    model_kind: str = "decoder"
 
 
 _NO_BOOTSTRAP = (
@@ -66,6 +73,10 @@ PRESETS: dict[str, Preset] = {
         "approach 3, eq. 10",
         n_kind="total",
         interval_note=_NO_BOOTSTRAP + "; the paper gives intervals only for a, b (Table 2)",
+        provenance="the published constants of Hoffmann et al. 2022 (approach 3), as printed; "
+        "Besiroglu et al. 2024 showed that they do not fit Hoffmann's own data (they give 93 "
+        "tokens per parameter at 5.76e23 FLOPs, against about 20 from Hoffmann's approaches "
+        "1 and 2 and from a refit); use --law epoch2024 for the refit of that data",
     ),
     "epoch2024": Preset(
         name="epoch2024",
@@ -73,6 +84,10 @@ PRESETS: dict[str, Preset] = {
         citation="Besiroglu et al. 2024, Chinchilla Scaling: A replication attempt, eq. 4",
         n_kind="total",
         interval_note=_NO_BOOTSTRAP + "; `fit --example chinchilla` refits the same data",
+        provenance="Epoch AI's refit (Huber loss) of the 240 points they extracted from "
+        "Chinchilla's Figure 4, the 5 highest losses excluded; `scalinglab fit --example "
+        "chinchilla` reproduces it; about 20 tokens per parameter, as Hoffmann's approaches "
+        "1 and 2",
     ),
     "kaplan2020": Preset(
         name="kaplan2020",
@@ -81,6 +96,8 @@ PRESETS: dict[str, Preset] = {
         "with Table 2 constants",
         n_kind="nonembed",
         interval_note=_NO_BOOTSTRAP,
+        provenance="the published constants of Kaplan et al. 2020 (Table 2), fitted to "
+        "decoder-only transformers on WebText2; not refitted here",
         notes="N excludes embeddings; losses are on WebText2 with the GPT-2 tokenizer, not "
         "comparable to Chinchilla's MassiveText losses. The allocation minimises eq. 1.5 at "
         "C = 6ND (converged training); Kaplan's own compute-efficient frontier, "
@@ -103,6 +120,9 @@ PRESETS: dict[str, Preset] = {
         "(R_D* = 15.4, R_N* = 5.3; unrounded constants from the authors' datablations README)",
         n_kind="total",
         interval_note=_NO_BOOTSTRAP,
+        provenance="the published constants of Muennighoff et al. 2023 (eq. 5), unrounded "
+        "from the authors' datablations repository, fitted to decoder-only models on C4 "
+        "with repeated data; not refitted here",
         notes="Without --unique-tokens the data-constrained law is its Chinchilla-form base "
         "(every token unique).",
     ),
