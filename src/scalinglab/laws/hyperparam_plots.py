@@ -28,7 +28,7 @@ def plot_lr_study(
     curves, trend = figure.subplots(1, 2)
     norm = LogNorm(frame["N"].min(), frame["N"].max() * 1.0001)
     cmap = colormaps["viridis"]
-    for (n, d), rows in frame.groupby(["N", "D"]):
+    for (n, _), rows in frame.groupby(["N", "D"]):
         rows = rows.sort_values(column)
         curves.plot(rows[column], rows["loss"], "o-", color=cmap(norm(n)), ms=3, lw=1)
     for optimum in optima:
