@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,8 +30,11 @@ from scalinglab.laws.bootstrap import (
     bootstrap_statistic,
     percentile_interval,
 )
+from scalinglab.laws.design_checks import check_design, check_holdout_design, variables_of
+from scalinglab.laws.extrapolation import DECADES, allocation_rows, extrapolation_warnings
 from scalinglab.laws.forms import ChinchillaLaw, KaplanND
 from scalinglab.laws.holdout import holdout_fit, holdout_mask
+from scalinglab.laws.influence import Influence, influential_runs
 
 METHODS = ("approach1", "approach2", "approach3", "kaplan")
 CI_LEVEL = 0.95
@@ -51,6 +55,9 @@ class MethodReport:
     samples: dict[str, np.ndarray] = field(default_factory=dict)
     failed_resamples: int = 0
     holdout: list[dict[str, float]] = field(default_factory=list)
+    influence: Influence | None = None
+    checks: list[str] = field(default_factory=list)
+    allocation: list[dict[str, Any]] = field(default_factory=list)
 
     def intervals(self, level: float = CI_LEVEL) -> dict[str, tuple[float, float]]:
         return {k: percentile_interval(v, level) for k, v in self.samples.items() if v.size}
@@ -85,6 +92,7 @@ class FitReport:
             for d in result.details
             if "skipped" in d
         ]
+        warnings += report.checks
         if report.failed_resamples:
             warnings.append(
                 f"{report.failed_resamples} bootstrap resamples failed and were left out"
@@ -105,6 +113,10 @@ class FitReport:
         if self.bootstrap > 0:
             out["bootstrap_params"] = {k: v.tolist() for k, v in report.samples.items()}
         out["holdout"] = report.holdout
+        out["allocation"] = report.allocation
+        if report.influence is not None:
+            out["influential"] = report.influence.runs
+            out["influence"] = report.influence.to_json_dict()
         return out
 
     def to_json_dict(self) -> dict[str, Any]:
@@ -166,6 +178,11 @@ def fit_runs(
     objective: str = "huber",
     n_jobs: int = 2,
     delta: float = 1e-3,
+    weights: Any = None,
+    lines: Any = None,
+    influence: bool = True,
+    decades: int = DECADES,
+    progress: Callable[[str], None] | None = None,
 ) -> FitReport:
     """Fit a runs table (columns ``N``, ``D``, ``C``, ``loss``) by one method or all.
 
@@ -174,20 +191,50 @@ def fit_runs(
     hold out that many largest runs (``holdout_by="C"``) or model sizes (``"N"``), fit
     the parametric law on the rest and score each held-out run (approaches 1 and 2 do not
     predict a loss, so their holdout uses the Chinchilla law, Kaplan's uses its L(N, D)).
+
+    Before any fit, every column a method reads (N, D, C) must take 3 or more distinct
+    values, also in what a hold-out leaves (:mod:`~scalinglab.laws.design_checks`).
+    ``weights``: one weight per run for approach 3's Huber fit. ``influence``: search
+    approach 3's influential runs (:mod:`~scalinglab.laws.influence`), named by ``lines``
+    (file lines; default the 0-based row index). ``decades``: how far past the largest
+    budget the ``allocation`` rows go. ``progress(stage)`` is called as each stage starts.
     """
     if method != "all" and method not in METHODS:
         raise ScalingLabError(f"unknown method {method!r}; use one of {', '.join(METHODS)}, all")
     if bootstrap < 0 or holdout_largest < 0:
         raise ScalingLabError("bootstrap and holdout_largest must be >= 0")
+    if weights is not None and (bootstrap or holdout_largest):
+        raise ScalingLabError(
+            "per-run weights are not combined with --bootstrap or --holdout-largest yet; "
+            "fit with weights alone, or filter the runs (--exclude-lines, --max-loss) instead"
+        )
     arrays = _table_arrays(table)
-    if holdout_largest:
-        holdout_mask(arrays, holdout_largest, holdout_by)  # bad options fail before any fit
     names = METHODS if method == "all" else (method,)
+    check_design(arrays, variables_of(names))
+    if holdout_largest:
+        mask = holdout_mask(arrays, holdout_largest, holdout_by)  # bad options fail first
+        check_holdout_design(arrays, mask, ("N", "D"), holdout_largest, holdout_by)
+    extras = {
+        "weights": weights,
+        "lines": np.arange(len(arrays["loss"])) if lines is None else np.asarray(lines),
+        "influence": influence,
+        "decades": decades,
+        "progress": progress or (lambda stage: None),
+    }
     reports: dict[str, MethodReport] = {}
     for name in names:
         try:
             reports[name] = _run_method(
-                name, arrays, bootstrap, holdout_largest, holdout_by, seed, objective, n_jobs, delta
+                name,
+                arrays,
+                bootstrap,
+                holdout_largest,
+                holdout_by,
+                seed,
+                objective,
+                n_jobs,
+                delta,
+                **extras,
             )
         except ScalingLabError as error:
             if method != "all":
@@ -206,18 +253,35 @@ def _run_method(
     objective: str,
     n_jobs: int,
     delta: float,
+    *,
+    weights: Any,
+    lines: np.ndarray,
+    influence: bool,
+    decades: int,
+    progress: Callable[[str], None],
 ) -> MethodReport:
-    if name in ("approach3", "kaplan"):
-        fitter = approach3 if name == "approach3" else kaplan
-        result = fitter(arrays, objective=objective, delta=delta)
+    progress(f"{name}: fit")
+    if name == "approach3":
+        result = approach3(arrays, objective=objective, delta=delta, weights=weights)
+    elif name == "kaplan":
+        result = kaplan(arrays, objective=objective, delta=delta)
     else:
         result = approach1(arrays) if name == "approach1" else approach2(arrays)
     report = MethodReport(result)
+    report.checks = extrapolation_warnings(result, arrays)
+    if weights is not None and name != "approach3":
+        report.checks.append("per-run weights are used by approach 3 only; this fit used none")
+    report.allocation = allocation_rows(result, arrays["C"], decades)
+    if influence and name == "approach3" and result.fit is not None:
+        progress(f"{name}: influential runs")
+        report.influence = influential_runs(result.fit, arrays, lines, weights=weights)
     if bootstrap:
+        progress(f"{name}: bootstrap")
         report.samples, report.failed_resamples = _bootstrap_samples(
             name, result, arrays, bootstrap, seed, n_jobs, delta
         )
     if holdout_largest:
+        progress(f"{name}: hold-out")
         form = KaplanND if name == "kaplan" else ChinchillaLaw
         report.holdout = holdout_fit(
             arrays, holdout_largest, by=holdout_by, form=form, objective=objective, delta=delta
