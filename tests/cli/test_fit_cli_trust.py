@@ -158,3 +158,14 @@ def test_help_lists_the_new_options(monkeypatch, capsys):
         "--no-influence",
     ):
         assert option in text
+
+
+def test_epoch_published_estimates_without_the_five_highest_losses(tmp_path, monkeypatch):
+    """Besiroglu et al. 2024's Huber-likelihood fit of the 240 points (their Table)."""
+    out = tmp_path / "fit.json"
+    args = ["--exclude-lines", "2-6", "--objective", "huber_likelihood", "--no-influence"]
+    assert run_cli(monkeypatch, "fit", str(DATA), *args, "--json", str(out)) == 0
+    params = json.loads(out.read_text())["params"]
+    published = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}
+    for name, value in published.items():
+        assert params[name] == pytest.approx(value, rel=0.01), name

@@ -168,9 +168,14 @@ def _reduce(out: FilteredTable, how: str, best_over: str | None) -> None:
     before = len(df)
     rows_per = grouped["loss"].size().to_numpy()
     over = f"(N, D, {best_over})" if best_over else "(N, D)"
+    counts = (
+        f"{rows_per.min()}"
+        if rows_per.min() == rows_per.max()
+        else (f"{rows_per.min()}-{rows_per.max()}")
+    )
     out.notes.append(
-        f"--reduce {how}: one row per {over}, loss = {how} over its {rows_per.min()}-"
-        f"{rows_per.max()} runs: {before} rows -> {len(reduced)}"
+        f"--reduce {how}: one row per {over}, loss = {how} over its {counts} runs: "
+        f"{before} rows -> {len(reduced)}"
     )
     out.table = _from_frame(out.table, reduced)
 
