@@ -77,3 +77,33 @@ def test_after_agrees_with_an_independent_refit(epoch_influence):
     after = epoch_influence.runs[-1]["after"]
     assert a[0] == pytest.approx(after["a"], abs=1e-3)
     assert tpp[0] == pytest.approx(after["tokens_per_param"], rel=0.01)
+
+
+def test_kaplan_allocation_matches_the_approach():
+    from scalinglab.laws import KaplanND
+    from scalinglab.laws.approaches import kaplan_allocation as reference
+    from scalinglab.laws.influence import kaplan_allocation
+
+    law = KaplanND(Nc=8.8e13, Dc=5.4e13, alphaN=0.076, alphaD=0.095)
+    a, tpp = kaplan_allocation(np.array([list(law.params.values())]), 1e22)
+    ref_a, _, n_coef, d_coef = reference(law)
+    assert a[0] == pytest.approx(ref_a)
+    assert tpp[0] == pytest.approx(d_coef * 1e22 ** (1 - ref_a) / (n_coef * 1e22**ref_a))
+
+
+def test_approach2_search_agrees_with_rerunning_the_approach():
+    from scalinglab.laws.approaches import approach2
+    from scalinglab.laws.influence import influential_rows_by_refit
+
+    design = isoflop_design(LAW, np.geomspace(1e18, 1e21, 4), sizes_per_budget=7, noise=0.002)
+    runs = pd.DataFrame(design)
+    middle = int(np.flatnonzero(runs["C"] == runs["C"].max())[3])
+    runs.loc[middle, "loss"] *= 1.05  # the optimum of the largest budget, made worse
+    found = influential_rows_by_refit(approach2, runs, np.arange(len(runs)) + 2)
+    assert found.runs
+    first = found.runs[0]
+    rerun = approach2(runs.drop(index=first["line"] - 2))
+    assert first["after"]["a"] == pytest.approx(rerun.a)
+    assert first["after"]["tokens_per_param"] == pytest.approx(
+        float(rerun.tokens_per_param(found.budget))
+    )

@@ -209,7 +209,7 @@ def fit(
         bool,
         typer.Option(
             "--influence/--no-influence",
-            help="Search the runs whose removal moves approach 3's a or tokens per "
+            help="Search, for each method, the runs whose removal moves a or tokens per "
             "parameter at the data's largest budget (by 0.01 or 5%).",
         ),
     ] = True,

@@ -34,7 +34,7 @@ from scalinglab.laws.design_checks import check_design, check_holdout_design, va
 from scalinglab.laws.extrapolation import DECADES, allocation_rows, extrapolation_warnings
 from scalinglab.laws.forms import ChinchillaLaw, KaplanND
 from scalinglab.laws.holdout import holdout_fit, holdout_mask
-from scalinglab.laws.influence import Influence, influential_runs
+from scalinglab.laws.influence import Influence, influential_rows_by_refit, influential_runs
 
 METHODS = ("approach1", "approach2", "approach3", "kaplan")
 CI_LEVEL = 0.95
@@ -243,6 +243,22 @@ def fit_runs(
     return FitReport(method, len(arrays["loss"]), objective, reports, bootstrap)
 
 
+def _influence(
+    name: str,
+    result: ApproachResult,
+    arrays: dict[str, np.ndarray],
+    lines: np.ndarray,
+    weights: Any,
+) -> Influence:
+    """The influential-runs search of one method (see :mod:`scalinglab.laws.influence`)."""
+    if name in ("approach1", "approach2"):
+        approach = approach1 if name == "approach1" else approach2
+        return influential_rows_by_refit(approach, arrays, lines)
+    fit = result.fit
+    assert fit is not None  # approach 3 and Kaplan always carry their L(N, D) fit
+    return influential_runs(fit, arrays, lines, weights=weights if name == "approach3" else None)
+
+
 def _run_method(
     name: str,
     arrays: dict[str, np.ndarray],
@@ -272,9 +288,9 @@ def _run_method(
     if weights is not None and name != "approach3":
         report.checks.append("per-run weights are used by approach 3 only; this fit used none")
     report.allocation = allocation_rows(result, arrays["C"], decades)
-    if influence and name == "approach3" and result.fit is not None:
+    if influence:
         progress(f"{name}: influential runs")
-        report.influence = influential_runs(result.fit, arrays, lines, weights=weights)
+        report.influence = _influence(name, result, arrays, lines, weights)
     if bootstrap:
         progress(f"{name}: bootstrap")
         report.samples, report.failed_resamples = _bootstrap_samples(
