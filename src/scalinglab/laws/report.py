@@ -195,7 +195,7 @@ def fit_runs(
     Before any fit, every column a method reads (N, D, C) must take 3 or more distinct
     values, also in what a hold-out leaves (:mod:`~scalinglab.laws.design_checks`).
     ``weights``: one weight per run for approach 3's Huber fit. ``influence``: search
-    approach 3's influential runs (:mod:`~scalinglab.laws.influence`), named by ``lines``
+    each method's influential runs (:mod:`~scalinglab.laws.influence`), named by ``lines``
     (file lines; default the 0-based row index). ``decades``: how far past the largest
     budget the ``allocation`` rows go. ``progress(stage)`` is called as each stage starts.
     """
