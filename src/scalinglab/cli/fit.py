@@ -229,7 +229,9 @@ def fit(
         best_over=best_over,
         weights=weights,
     )
-    with _progress_after(PROGRESS_AFTER_S) as progress:
+    methods = 4 if method is Method.all else 1
+    stages = 1 + methods * (1 + influence + (bootstrap > 0) + (holdout_largest > 0))
+    with _progress_after(PROGRESS_AFTER_S, stages) as progress:
         result = fit_file(
             file,
             example=example,
@@ -262,11 +264,12 @@ def fit(
 
 
 @contextmanager
-def _progress_after(seconds: float) -> Iterator[Callable[[str], None]]:
-    """A stage callback that shows a progress bar (stderr, transient) once the fit has
-    run for ``seconds``: short fits, and output that is not a terminal, get none."""
+def _progress_after(seconds: float, stages: int) -> Iterator[Callable[[str], None]]:
+    """A stage callback that shows a progress bar over ``stages`` stages (stderr,
+    transient) once the fit has run for ``seconds``: short fits, and output that is not
+    a terminal, get none."""
     from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
     if not console.is_terminal:
@@ -274,17 +277,24 @@ def _progress_after(seconds: float) -> Iterator[Callable[[str], None]]:
         return
     bar = Progress(
         SpinnerColumn(),
-        TextColumn("fit: {task.description}"),
+        BarColumn(),
+        TextColumn("stage {task.fields[stage]}/{task.total:.0f}: {task.description}"),
         TimeElapsedColumn(),
         console=console,
         transient=True,
     )
-    task = bar.add_task("start", total=None)
+    task = bar.add_task("start", total=stages, completed=0, stage=0)
+    started = iter(range(1, stages + 1))
     timer = threading.Timer(seconds, bar.start)
     timer.daemon = True
     timer.start()
     try:
-        yield lambda stage: bar.update(task, description=stage)
+
+        def advance(stage: str) -> None:
+            number = next(started, stages)
+            bar.update(task, description=stage, completed=number - 1, stage=number)
+
+        yield advance
     finally:
         timer.cancel()
         timer.join()
