@@ -117,3 +117,40 @@ def test_line_specs_parse_or_fail_in_one_line(spec):
         return
     with pytest.raises(ScalingLabError, match=r"^--exclude-lines: [^\n]*$"):
         parse_line_spec(spec)
+
+
+settings_rows = st.lists(
+    st.tuples(
+        st.sampled_from([1e8, 2e8, 4e8]),
+        st.sampled_from([1e9, 4e9]),
+        st.sampled_from([1e-3, 3e-3]),
+        st.floats(1.5, 5.0, allow_nan=False),
+    ),
+    min_size=1,
+    max_size=30,
+    unique_by=lambda row: row,
+)
+
+
+@given(settings_rows, st.sampled_from(["mean", "min"]))
+def test_reduce_then_best_over_equals_a_direct_computation(rows, how):
+    records = [
+        {"N": N, "D": D, "lr": lr, "loss": loss, "run_id": str(i)}
+        for i, (N, D, lr, loss) in enumerate(rows)
+    ]
+    table = runs_table_from_records(records)
+    out = apply_filters(table, TableFilters(reduce=how, best_over="lr")).table
+    by_setting: dict[tuple[float, float, float], list[float]] = {}
+    for N, D, lr, loss in rows:
+        by_setting.setdefault((N, D, lr), []).append(loss)
+    reduce = (lambda v: sum(v) / len(v)) if how == "mean" else min
+    best: dict[tuple[float, float], float] = {}
+    for (N, D, _), losses in by_setting.items():
+        best[N, D] = min(best.get((N, D), float("inf")), reduce(losses))
+    got = {
+        (N, D): loss for N, D, loss in zip(out.df["N"], out.df["D"], out.df["loss"], strict=True)
+    }
+    assert got.keys() == best.keys()
+    for key, value in best.items():
+        assert got[key] == pytest.approx(value, rel=1e-12)
+    assert len(out.locations) == len(out.df)

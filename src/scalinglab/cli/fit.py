@@ -250,7 +250,7 @@ def fit(
             decades=decades,
             progress=progress,
         )
-    _print_table(console, result.table)
+    _print_table(console, result.table, result.rows_read)
     for note in result.filters:
         console.print(f"filter: {note}", soft_wrap=True)
     data = result.report.to_json_dict()
@@ -302,11 +302,12 @@ def _progress_after(seconds: float, stages: int) -> Iterator[Callable[[str], Non
             bar.stop()
 
 
-def _print_table(console: Any, table: Any) -> None:
+def _print_table(console: Any, table: Any, rows_read: int) -> None:
 
     from scalinglab.laws.runs_table import MEANING
 
-    console.print(f"[bold]Runs:[/bold] {table.source}, {len(table.df)} runs", soft_wrap=True)
+    runs = f"{len(table.df)} runs" + (f" of {rows_read} read" if rows_read != len(table.df) else "")
+    console.print(f"[bold]Runs:[/bold] {table.source}, {runs}", soft_wrap=True)
     mapping = _titled("Columns")
     mapping.add_column("column in file")
     mapping.add_column("read as")

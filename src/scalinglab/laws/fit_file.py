@@ -51,6 +51,7 @@ class FileFit:
     report: FitReport
     plots: list[Path] = field(default_factory=list)
     filters: list[str] = field(default_factory=list)
+    rows_read: int = 0
 
     def write_json(self, path: str | Path) -> Path:
         """Write :meth:`json_dict` to ``path`` (folders created) and return the path."""
@@ -75,6 +76,7 @@ class FileFit:
                 "notes": self.table.notes,
                 "warnings": self.table.warnings,
                 "filters": self.filters,
+                "n_rows_read": self.rows_read,
                 "n_rows_fitted": len(self.table.df),
             },
         }
@@ -126,6 +128,7 @@ def fit_file(
     table.warnings += check_units(
         table.df, derived_c="C = 6 N D" in table.derived, source=table.source
     )
+    rows_read = len(table.df)
     filtered = apply_filters(table, filters or TableFilters())
     table = filtered.table
     repeated = repeated_pairs_note(table)
@@ -159,7 +162,7 @@ def fit_file(
         from scalinglab.laws.plots import write_fit_plots
 
         plots = write_fit_plots(report, table.df, plot)
-    result = FileFit(table, report, plots, filtered.notes)
+    result = FileFit(table, report, plots, filtered.notes, rows_read)
     if json_out is not None:
         result.write_json(json_out)
     return result
