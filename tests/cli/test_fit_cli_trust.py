@@ -122,6 +122,8 @@ def test_best_over_reduce_weights_and_delta_from_the_command_line(tmp_path, monk
     printed = capsys.readouterr().out
     assert "64 rows" in printed
     assert "(N, D) pairs appear in several rows" in printed
+    assert run_cli(monkeypatch, "fit", str(path), "--weights", "w", "--bootstrap", "2") == 2
+    assert "not combined with --bootstrap" in capsys.readouterr().err
 
 
 def test_units_and_dialects(tmp_path, monkeypatch, capsys):
