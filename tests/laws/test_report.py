@@ -13,7 +13,7 @@ from scalinglab.laws.synthetic import isoflop_design
 
 LAW = ChinchillaLaw(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
 KEYS = {"method", "form", "params", "a", "b", "ci", "ci_level", "n_points", "objective"}
-KEYS |= {"converged", "warnings", "holdout"}
+KEYS |= {"converged", "warnings", "holdout", "allocation"}
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def runs():
 def test_approach3_json_schema_and_round_trip(runs):
     report = fit_runs(runs, method="approach3", bootstrap=40, holdout_largest=3, n_jobs=1)
     doc = report.to_json_dict()
-    assert set(doc) == KEYS | {"bootstrap_params", "bootstrap_by"}
+    assert set(doc) == KEYS | {"bootstrap_params", "bootstrap_by", "influence", "influential"}
     assert doc["form"] == "chinchilla"
     assert set(doc["params"]) == {"E", "A", "B", "alpha", "beta"}
     assert set(doc["ci"]) == {"E", "A", "B", "alpha", "beta", "a", "b"}

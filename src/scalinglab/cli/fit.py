@@ -7,16 +7,19 @@ imported inside the command.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-#: Budgets (FLOPs) at which the compute-optimal table is printed.
-BUDGETS = (1e21, 1e22, 1e23, 1e24, 1e25)
 #: Warnings printed per method; the rest are in the JSON.
 MAX_WARNINGS = 6
+#: A fit still running after this many seconds shows a progress bar (on a terminal).
+PROGRESS_AFTER_S = 2.0
 
 
 class Method(str, Enum):
@@ -41,6 +44,11 @@ class BootstrapBy(str, Enum):
     auto = "auto"
     run = "run"
     size = "size"
+
+
+class Reduce(str, Enum):
+    mean = "mean"
+    min = "min"
 
 
 def fit(
@@ -140,29 +148,131 @@ def fit(
             show_default=False,
         ),
     ] = None,
+    best_over: Annotated[
+        str | None,
+        typer.Option(
+            "--best-over",
+            metavar="COLUMN",
+            help="Keep the lowest-loss run of each (N, D) over COLUMN (e.g. lr: the best "
+            "learning rate per size and token count).",
+            show_default=False,
+        ),
+    ] = None,
+    reduce: Annotated[
+        Reduce | None,
+        typer.Option(
+            "--reduce",
+            help="One row per (N, D) (per --best-over value too): loss = mean or min over "
+            "its runs (seeds).",
+            show_default=False,
+        ),
+    ] = None,
+    min_tokens_per_param: Annotated[
+        float | None,
+        typer.Option(
+            "--min-tokens-per-param",
+            min=0.0,
+            help="Drop runs with D/N below this (far-undertrained runs), e.g. 1.",
+            show_default=False,
+        ),
+    ] = None,
+    max_loss: Annotated[
+        float | None,
+        typer.Option(
+            "--max-loss",
+            help="Drop runs whose loss (nats/token) is above this.",
+            show_default=False,
+        ),
+    ] = None,
+    exclude_lines: Annotated[
+        str | None,
+        typer.Option(
+            "--exclude-lines",
+            metavar="LINES",
+            help="Drop the rows at these file lines (CSV header = line 1; row index for "
+            "Parquet), e.g. 2-6,14: the lines the influential-runs report names.",
+            show_default=False,
+        ),
+    ] = None,
+    weights: Annotated[
+        str | None,
+        typer.Option(
+            "--weights",
+            metavar="COLUMN",
+            help="Column of per-run weights (>= 0) multiplying each run's Huber term in "
+            "approach 3's fit.",
+            show_default=False,
+        ),
+    ] = None,
+    delta: Annotated[
+        float,
+        typer.Option(
+            "--delta",
+            min=1e-12,
+            help="Huber threshold on log-loss residuals (1e-3 as Hoffmann et al.; larger "
+            "values weigh all runs more like least squares).",
+        ),
+    ] = 1e-3,
+    decades: Annotated[
+        int,
+        typer.Option(
+            "--decades",
+            min=0,
+            max=12,
+            help="The allocation table goes from the data's own budgets to this many "
+            "decades past the largest one.",
+        ),
+    ] = 3,
+    influence: Annotated[
+        bool,
+        typer.Option(
+            "--influence/--no-influence",
+            help="Search, for each method, the runs whose removal moves a or tokens per "
+            "parameter at the data's largest budget (by 0.01 or 5%).",
+        ),
+    ] = True,
 ) -> None:
     """Fit scaling laws to a runs table (or a bundled example) and print them."""
     from rich.console import Console
 
     from scalinglab.cli.fit_compare import print_comparison
     from scalinglab.laws.fit_file import fit_file
+    from scalinglab.laws.table_filters import TableFilters, parse_line_spec
 
     console = Console()
-    result = fit_file(
-        file,
-        example=example,
-        method=method.value,
-        bootstrap=bootstrap,
-        holdout_largest=holdout_largest,
-        holdout_by=holdout_by.value,
-        objective=objective.value,
-        seed=seed,
-        n_jobs=jobs,
-        plot=plot,
-        json_out=json_out,
-        bootstrap_by=bootstrap_by.value,
+    filters = TableFilters(
+        exclude_lines=parse_line_spec(exclude_lines or ""),
+        max_loss=max_loss,
+        min_tokens_per_param=min_tokens_per_param,
+        reduce=reduce.value if reduce else None,
+        best_over=best_over,
+        weights=weights,
     )
-    _print_table(console, result.table)
+    methods = 4 if method is Method.all else 1
+    stages = 1 + methods * (1 + influence + (bootstrap > 0) + (holdout_largest > 0))
+    with _progress_after(PROGRESS_AFTER_S, stages) as progress:
+        result = fit_file(
+            file,
+            example=example,
+            method=method.value,
+            bootstrap=bootstrap,
+            holdout_largest=holdout_largest,
+            holdout_by=holdout_by.value,
+            objective=objective.value,
+            seed=seed,
+            n_jobs=jobs,
+            plot=plot,
+            json_out=json_out,
+            bootstrap_by=bootstrap_by.value,
+            filters=filters,
+            delta=delta,
+            influence=influence,
+            decades=decades,
+            progress=progress,
+        )
+    _print_table(console, result.table, result.rows_read)
+    for note in result.filters:
+        console.print(f"filter: {note}", soft_wrap=True)
     data = result.report.to_json_dict()
     fits = data["fits"] if data["method"] == "all" else {data["method"]: data}
     for name, fit_data in fits.items():
@@ -175,11 +285,51 @@ def fit(
         console.print(f"wrote {path}", soft_wrap=True)
 
 
-def _print_table(console: Any, table: Any) -> None:
+@contextmanager
+def _progress_after(seconds: float, stages: int) -> Iterator[Callable[[str], None]]:
+    """A stage callback that shows a progress bar over ``stages`` stages (stderr,
+    transient) once the fit has run for ``seconds``: short fits, and output that is not
+    a terminal, get none."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda stage: None
+        return
+    bar = Progress(
+        SpinnerColumn(),
+        BarColumn(),
+        TextColumn("stage {task.fields[stage]}/{task.total:.0f}: {task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    task = bar.add_task("start", total=stages, completed=0, stage=0)
+    started = iter(range(1, stages + 1))
+    timer = threading.Timer(seconds, bar.start)
+    timer.daemon = True
+    timer.start()
+    try:
+
+        def advance(stage: str) -> None:
+            number = next(started, stages)
+            bar.update(task, description=stage, completed=number - 1, stage=number)
+
+        yield advance
+    finally:
+        timer.cancel()
+        timer.join()
+        if bar.live.is_started:
+            bar.stop()
+
+
+def _print_table(console: Any, table: Any, rows_read: int) -> None:
 
     from scalinglab.laws.runs_table import MEANING
 
-    console.print(f"[bold]Runs:[/bold] {table.source}, {len(table.df)} runs", soft_wrap=True)
+    runs = f"{len(table.df)} runs" + (f" of {rows_read} read" if rows_read != len(table.df) else "")
+    console.print(f"[bold]Runs:[/bold] {table.source}, {runs}", soft_wrap=True)
     mapping = _titled("Columns")
     mapping.add_column("column in file")
     mapping.add_column("read as")
@@ -217,8 +367,10 @@ def _print_fit(console: Any, name: str, data: dict[str, Any], method: Any) -> No
         bounds = [f"[{_num(interval[0])}, {_num(interval[1])}]" if interval else "-"] if ci else []
         params.add_row(exponents.get(key, key), _num(value), *bounds)
     console.print(params)
-    _print_allocation(console, name, method.result)
+    _print_allocation(console, name, data["allocation"])
     _print_diagnostics(console, name, data, method.result)
+    if "influence" in data:
+        _print_influence(console, name, data["influence"], data["influential"])
     if data.get("holdout"):
         title = f"{name}: held-out runs, predicted by the fit to the other runs"
         if "measured_as" in data["holdout"][0]:
@@ -234,22 +386,65 @@ def _print_fit(console: Any, name: str, data: dict[str, Any], method: Any) -> No
         console.print(held)
 
 
-def _print_allocation(console: Any, name: str, result: Any) -> None:
+def _print_allocation(console: Any, name: str, rows: list[dict[str, Any]]) -> None:
+    from scalinglab.laws.extrapolation import significant
 
-    law = result.fit.law if result.fit is not None else None
-    predicts_loss = law is not None and tuple(law.inputs) == ("N", "D")
-    table = _titled(f"{name}: compute-optimal allocation")
-    for column in ("C (FLOPs)", "N* (params)", "D* (tokens)", "tokens per parameter"):
+    table = _titled(f"{name}: compute-optimal allocation, from the data's budgets on")
+    columns = ("C (FLOPs)", "decades past data", "N* (params)", "D* (tokens)", "D*/N*")
+    for column in columns:
         table.add_column(column, justify="right")
+    predicts_loss = bool(rows) and "loss" in rows[0]
     if predicts_loss:
         table.add_column("loss (nats/token)", justify="right")
-    for C in BUDGETS:
-        N, D = float(result.n_opt(C)), float(result.d_opt(C))
-        row = [f"{C:.0e}", _num(N), _num(D), f"{D / N:.1f}"]
+    for row in rows:
+        past = row["decades_past_data"]
+        shown = f"+{past:.2g}" if past else "in data"
+        cells = [f"{row['C']:.3g}", shown, _num(row["N"])]
+        cells += [_num(row["D"]), significant(row["tokens_per_param"])]
         if predicts_loss:
-            row.append(f"{float(law.predict(N=N, D=D)):.3f}")
-        table.add_row(*row)
+            cells.append(f"{row['loss']:.3f}")
+        table.add_row(*cells)
     console.print(table)
+
+
+def _print_influence(
+    console: Any, name: str, summary: dict[str, Any], runs: list[dict[str, Any]]
+) -> None:
+    from scalinglab.laws.extrapolation import significant
+
+    threshold = summary["threshold"]
+    budget, tpp = summary["budget_C"], significant(summary["tokens_per_param"])
+    rule = (
+        f"removal moves a by >= {threshold['a']:g} or tokens/param at C = {budget:.3g} by "
+        f">= {threshold['tokens_per_param']:.0%}"
+    )
+    if not runs:
+        console.print(f"{name}: influential runs: none ({rule})", soft_wrap=True)
+        return
+    table = _titled(f"{name}: influential runs ({rule}; each removed after those above)")
+    for column in ("line", "N", "D", "loss", "Δa", "Δ D*/N*", "D*/N* after"):
+        table.add_column(column, justify="right")
+    for run in runs:
+        effect = run["effect"]
+        table.add_row(
+            str(run["line"]),
+            f"{run['N']:.3g}",
+            f"{run['D']:.3g}",
+            f"{run['loss']:.4g}",
+            f"{effect['a']:+.3f}",
+            f"{effect['tokens_per_param']:+.1%}",
+            significant(run["after"]["tokens_per_param"]),
+        )
+    console.print(table)
+    lines = ",".join(str(run["line"]) for run in runs)
+    after = summary["without_influential"]
+    console.print(
+        f"[yellow]warning: {len(runs)} run(s) move the headline: a {summary['a']:.3f} -> "
+        f"{after['a']:.3f}, tokens/param at C = {budget:.3g} {tpp} -> "
+        f"{significant(after['tokens_per_param'])}; check them, or refit with "
+        f"--exclude-lines {lines}[/yellow]",
+        soft_wrap=True,
+    )
 
 
 def _print_diagnostics(console: Any, name: str, data: dict[str, Any], result: Any) -> None:

@@ -10,12 +10,14 @@ This is what ``scalinglab fit`` does, as one call for notebooks and scripts:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from scalinglab.errors import ScalingLabError
 from scalinglab.laws import FitReport, fit_runs
+from scalinglab.laws.extrapolation import DECADES
 from scalinglab.laws.forms import ChinchillaLaw, KaplanND
 from scalinglab.laws.runs_table import (
     RunsTable,
@@ -23,6 +25,13 @@ from scalinglab.laws.runs_table import (
     read_runs_table,
     require_points,
 )
+from scalinglab.laws.table_filters import (
+    TableFilters,
+    apply_filters,
+    location_numbers,
+    repeated_pairs_note,
+)
+from scalinglab.laws.units import check_units
 
 #: The law each method fits, for the minimum number of runs it needs.
 LAW_OF_METHOD = {
@@ -35,11 +44,14 @@ LAW_OF_METHOD = {
 
 @dataclass
 class FileFit:
-    """A fit of one runs table: the validated table, the fit report, the plots written."""
+    """A fit of one runs table: the table as fitted (after ``filters``), the fit report,
+    the plots written, and one note per filter or reduction applied."""
 
     table: RunsTable
     report: FitReport
     plots: list[Path] = field(default_factory=list)
+    filters: list[str] = field(default_factory=list)
+    rows_read: int = 0
 
     def write_json(self, path: str | Path) -> Path:
         """Write :meth:`json_dict` to ``path`` (folders created) and return the path."""
@@ -63,6 +75,9 @@ class FileFit:
                 "derived": self.table.derived,
                 "notes": self.table.notes,
                 "warnings": self.table.warnings,
+                "filters": self.filters,
+                "n_rows_read": self.rows_read,
+                "n_rows_fitted": len(self.table.df),
             },
         }
 
@@ -81,6 +96,11 @@ def fit_file(
     plot: str | Path | None = None,
     json_out: str | Path | None = None,
     bootstrap_by: str = "auto",
+    filters: TableFilters | None = None,
+    delta: float = 1e-3,
+    influence: bool = True,
+    decades: int = DECADES,
+    progress: Callable[[str], None] | None = None,
 ) -> FileFit:
     """Read ``path`` (or the bundled ``example``), fit it with ``method``, write outputs.
 
@@ -90,6 +110,11 @@ def fit_file(
     (``OUT-isoflop.png``, ``OUT-nstar.png``; see
     :func:`scalinglab.laws.plots.write_fit_plots`). Output paths are checked before the
     fit, so a bad one fails fast.
+
+    Before fitting, the units are checked (:mod:`~scalinglab.laws.units`), ``filters``
+    (:class:`~scalinglab.laws.table_filters.TableFilters`) are applied and reported in
+    :attr:`FileFit.filters`, and repeated ``(N, D)`` pairs are noted. ``delta`` is the
+    Huber threshold; ``influence``, ``decades`` and ``progress`` are as in ``fit_runs``.
     """
     if (path is None) == (example is None):
         raise ScalingLabError("give a runs table file or an example name (--example), exactly one")
@@ -98,7 +123,18 @@ def fit_file(
     for output in (plot, json_out):
         if output is not None and Path(output).is_dir():
             raise ScalingLabError(f"{output} is a folder; give a file name in it")
+    if progress is not None:
+        progress("read the runs table")
     table = read_runs_table(path) if path is not None else example_runs_table(str(example))
+    table.warnings += check_units(
+        table.df, derived_c="C = 6 N D" in table.derived, source=table.source
+    )
+    rows_read = len(table.df)
+    filtered = apply_filters(table, filters or TableFilters())
+    table = filtered.table
+    repeated = repeated_pairs_note(table)
+    if repeated:
+        table.warnings.append(repeated)
     methods = list(LAW_OF_METHOD) if method == "all" else [method]
     for name in methods:
         if name not in LAW_OF_METHOD:
@@ -116,13 +152,19 @@ def fit_file(
         objective=objective,
         n_jobs=n_jobs,
         bootstrap_by=bootstrap_by,
+        delta=delta,
+        weights=filtered.weights,
+        lines=location_numbers(table),
+        influence=influence,
+        decades=decades,
+        progress=progress,
     )
     plots: list[Path] = []
     if plot is not None:
         from scalinglab.laws.plots import write_fit_plots
 
         plots = write_fit_plots(report, table.df, plot)
-    result = FileFit(table, report, plots)
+    result = FileFit(table, report, plots, filtered.notes, rows_read)
     if json_out is not None:
         result.write_json(json_out)
     return result

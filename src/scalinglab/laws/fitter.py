@@ -37,6 +37,12 @@ COARSE_RTOL = 1e-3
 FLAT_STEP = 0.1
 FLAT_RISE = 1e-3
 MAX_REFINED = 256
+#: A polish counts as an improvement only below ``(1 - POLISH_RTOL)`` x Newton's value:
+#: recomputing the objective at the same point differs in the last bits.
+POLISH_RTOL = 1e-12
+#: Tables longer than this search the start grid on a seeded random subsample of this
+#: many rows, then refine the subsample's distinct minima on every row (see fit_law).
+SEARCH_ROWS = 4000
 
 
 @dataclass(frozen=True)
@@ -120,9 +126,18 @@ class Problem:
     X: dict[str, np.ndarray]
     log_y: np.ndarray
     n_points: int
+    weights: np.ndarray | None = None
+
+    def subset(self, rows: np.ndarray) -> Problem:
+        """The same problem on the points ``rows`` only."""
+        X = {name: values[rows] for name, values in self.X.items()}
+        weights = None if self.weights is None else self.weights[rows]
+        return Problem(self.model, X, self.log_y[rows], len(rows), weights)
 
     def huber(self, delta: float, weights: np.ndarray | None = None) -> HuberObjective:
-        return HuberObjective(self.model, self.X, self.log_y, delta, weights)
+        """The summed Huber objective; ``weights`` default to the problem's point weights."""
+        chosen = self.weights if weights is None else weights
+        return HuberObjective(self.model, self.X, self.log_y, delta, chosen)
 
 
 def resolve_form(form: str | type[LawForm]) -> type[LawForm]:
@@ -134,8 +149,10 @@ def resolve_form(form: str | type[LawForm]) -> type[LawForm]:
     return form
 
 
-def make_problem(form: type[LawForm], data: Any, target: str = "loss") -> Problem:
-    """Validate ``data`` (DataFrame or dict of arrays) for ``form`` and prepare it."""
+def make_problem(
+    form: type[LawForm], data: Any, target: str = "loss", weights: Any = None
+) -> Problem:
+    """Validate ``data`` (DataFrame or dict of arrays) and ``weights`` for ``form``."""
     columns = (*form.inputs, target)
     arrays: dict[str, np.ndarray] = {}
     for name in columns:
@@ -162,7 +179,21 @@ def make_problem(form: type[LawForm], data: Any, target: str = "loss") -> Proble
             f"give at least {p} points"
         )
     model = model_for(form)
-    return Problem(model, model.prepare(arrays), np.log(arrays[target]), n)
+    return Problem(model, model.prepare(arrays), np.log(arrays[target]), n, _weights(weights, n))
+
+
+def _weights(weights: Any, n: int) -> np.ndarray | None:
+    """Point weights as a float array of length ``n`` (finite, >= 0, not all 0), or None."""
+    if weights is None:
+        return None
+    values = np.asarray(weights, dtype=float).ravel()
+    if len(values) != n:
+        raise ScalingLabError(
+            f"{len(values)} weights were given for {n} points; give one per point"
+        )
+    if not np.all(np.isfinite(values)) or np.any(values < 0) or not np.any(values > 0):
+        raise ScalingLabError("weights must be finite, >= 0 and not all 0")
+    return values
 
 
 def fit_law(
@@ -176,6 +207,7 @@ def fit_law(
     max_iter: int = 200,
     tol: float = 1e-10,
     n_polish: int = 5,
+    weights: Any = None,
 ) -> FitResult:
     """Fit ``form`` (a name in ``FORMS`` or a form class) to ``data``.
 
@@ -184,7 +216,14 @@ def fit_law(
     default grid), ``"chinchilla"`` (Hoffmann et al.'s published fit, one start), a dict
     or law (one start) or an array ``starts x params`` of natural parameters.
     ``max_iter`` caps the iterations of each batched stage; ``tol`` is the relative
-    objective change at which the final stage stops.
+    objective change at which the final stage stops. ``weights``: one non-negative
+    weight per point multiplying its Huber term (``None``: all 1).
+
+    A table of more than :data:`SEARCH_ROWS` points runs the grid search on a seeded
+    random subsample of that many points (its minima lie near the full data's) and
+    refines the subsample's distinct minima on all points: a 100,000-run table then
+    costs a few full-data evaluations per start kept, not per grid start.
+    ``n_starts_in_best_basin`` then counts the subsample's starts.
 
     Raises :class:`ScalingLabError` for an unknown form or objective, a missing or
     non-positive column, or fewer points than parameters.
@@ -194,9 +233,9 @@ def fit_law(
         raise ScalingLabError(
             f"unknown objective {objective!r}; use one of {', '.join(OBJECTIVES)}"
         )
-    problem = make_problem(form_cls, data, target)
+    problem = make_problem(form_cls, data, target, weights)
     theta0 = _initial_theta(problem.model, form_cls, starts, np.exp(problem.log_y))
-    search = multistart(problem, theta0, delta, max_iter=max_iter, tol=tol, n_polish=n_polish)
+    search = _search(problem, theta0, delta, max_iter=max_iter, tol=tol, n_polish=n_polish)
     if objective == "huber":
         theta, value, scale = search.theta, search.value, None
         converged, message = search.converged, search.message
@@ -306,7 +345,9 @@ def multistart(
     minima = []
     for i in distinct:
         theta, value, ok, message = polish(objective, fine.theta[i], lower, upper)
-        if not value < fine.value[i]:  # also when the polish ended on a NaN
+        # A polish that lowers the objective by rounding alone (it can stop where it
+        # started, "ABNORMAL" in its line search) has not improved on Newton's point.
+        if not value < fine.value[i] * (1 - POLISH_RTOL):  # also when it ended on a NaN
             theta, value = fine.theta[i], float(fine.value[i])
             ok, message = (
                 bool(fine.converged[i]),
@@ -326,6 +367,21 @@ def multistart(
         n_in_best_basin=int(in_basin.sum()),
         candidates=np.array([theta for _, theta, _, _ in minima]),
     )
+
+
+def _search(problem: Problem, theta0: np.ndarray, delta: float, **options: Any) -> Search:
+    """:func:`multistart` on all points, or on a subsample first for long tables."""
+    if problem.n_points <= SEARCH_ROWS or len(theta0) <= options["n_polish"]:
+        return multistart(problem, theta0, delta, **options)
+    rows = np.sort(np.random.default_rng(0).choice(problem.n_points, SEARCH_ROWS, replace=False))
+    grid = multistart(problem.subset(rows), theta0, delta, **options)
+    full = multistart(problem, grid.candidates, delta, **options)
+    full.n_in_best_basin = grid.n_in_best_basin
+    full.message = (
+        f"grid search on {SEARCH_ROWS} of {problem.n_points} points, minima refined on all: "
+        f"{full.message}"
+    )
+    return full
 
 
 def polish(
@@ -354,7 +410,7 @@ def _likelihood_fit(
     problem: Problem, candidates: np.ndarray, delta: float
 ) -> tuple[np.ndarray, float, float, bool, str]:
     """Minimise the Huber likelihood (learned scale) from each candidate with BFGS."""
-    likelihood = HuberLikelihood(problem.model, problem.X, problem.log_y, delta)
+    likelihood = HuberLikelihood(problem.model, problem.X, problem.log_y, delta, problem.weights)
 
     def value_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
         with np.errstate(over="ignore", invalid="ignore"):

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,8 +33,11 @@ from scalinglab.laws.bootstrap import (
 )
 from scalinglab.laws.compare import Comparison, compare_methods
 from scalinglab.laws.crossval import FormSelection, select_form
+from scalinglab.laws.design_checks import check_design, check_holdout_design, variables_of
+from scalinglab.laws.extrapolation import DECADES, allocation_rows, extrapolation_warnings
 from scalinglab.laws.forms import ChinchillaLaw, KaplanND
 from scalinglab.laws.holdout import HOLDOUT_RESAMPLES, holdout_fit, holdout_frontier, holdout_mask
+from scalinglab.laws.influence import Influence, influential_rows_by_refit, influential_runs
 
 METHODS = ("approach1", "approach2", "approach3", "kaplan")
 CI_LEVEL = 0.95
@@ -55,6 +59,9 @@ class MethodReport:
     failed_resamples: int = 0
     holdout: list[dict[str, Any]] = field(default_factory=list)
     holdout_error: str | None = None
+    influence: Influence | None = None
+    checks: list[str] = field(default_factory=list)
+    allocation: list[dict[str, Any]] = field(default_factory=list)
 
     def intervals(self, level: float = CI_LEVEL) -> dict[str, tuple[float, float]]:
         return {k: percentile_interval(v, level) for k, v in self.samples.items() if v.size}
@@ -94,6 +101,7 @@ class FitReport:
         ]
         if report.holdout_error:
             warnings.append(f"no hold-out: {report.holdout_error}")
+        warnings += report.checks
         if report.failed_resamples:
             warnings.append(
                 f"{report.failed_resamples} bootstrap resamples failed and were left out"
@@ -115,6 +123,10 @@ class FitReport:
             out["bootstrap_by"] = self.bootstrap_by
             out["bootstrap_params"] = {k: v.tolist() for k, v in report.samples.items()}
         out["holdout"] = report.holdout
+        out["allocation"] = report.allocation
+        if report.influence is not None:
+            out["influential"] = report.influence.runs
+            out["influence"] = report.influence.to_json_dict()
         return out
 
     def to_json_dict(self) -> dict[str, Any]:
@@ -183,6 +195,11 @@ def fit_runs(
     n_jobs: int = 2,
     delta: float = 1e-3,
     bootstrap_by: str = "auto",
+    weights: Any = None,
+    lines: Any = None,
+    influence: bool = True,
+    decades: int = DECADES,
+    progress: Callable[[str], None] | None = None,
 ) -> FitReport:
     """Fit a runs table (columns ``N``, ``D``, ``C``, ``loss``) by one method or all.
 
@@ -195,18 +212,39 @@ def fit_runs(
     :mod:`scalinglab.laws.holdout`; ``bootstrap`` resamples, or 200 when it is 0).
     ``method="all"`` adds a side-by-side :class:`Comparison` of the allocations, which
     warns when approaches disagree, and a :class:`FormSelection` of the parametric form.
+
+    Before any fit, every column a method reads (N, D, C) must take 3 or more distinct
+    values, also in what a hold-out leaves (:mod:`~scalinglab.laws.design_checks`).
+    ``weights``: one weight per run for approach 3's Huber fit. ``influence``: search
+    each method's influential runs (:mod:`~scalinglab.laws.influence`), named by ``lines``
+    (file lines; default the 0-based row index). ``decades``: how far past the largest
+    budget the ``allocation`` rows go. ``progress(stage)`` is called as each stage starts.
     """
     if method != "all" and method not in METHODS:
         raise ScalingLabError(f"unknown method {method!r}; use one of {', '.join(METHODS)}, all")
     if bootstrap < 0 or holdout_largest < 0:
         raise ScalingLabError("bootstrap and holdout_largest must be >= 0")
+    if weights is not None and (bootstrap or holdout_largest):
+        raise ScalingLabError(
+            "per-run weights are not combined with --bootstrap or --holdout-largest yet; "
+            "fit with weights alone, or filter the runs (--exclude-lines, --max-loss) instead"
+        )
     arrays = _table_arrays(table)
     used_by = "run"
     if bootstrap or holdout_largest:  # a choice that cannot be made fails before any fit
         used_by = "run" if resample_groups(bootstrap_by, arrays["N"]) is None else "size"
-    if holdout_largest:
-        holdout_mask(arrays, holdout_largest, holdout_by)  # bad options fail before any fit
     names = METHODS if method == "all" else (method,)
+    check_design(arrays, variables_of(names))
+    if holdout_largest:
+        mask = holdout_mask(arrays, holdout_largest, holdout_by)  # bad options fail first
+        check_holdout_design(arrays, mask, ("N", "D"), holdout_largest, holdout_by)
+    extras = {
+        "weights": weights,
+        "lines": np.arange(len(arrays["loss"])) if lines is None else np.asarray(lines),
+        "influence": influence,
+        "decades": decades,
+        "progress": progress or (lambda stage: None),
+    }
     reports: dict[str, MethodReport] = {}
     for name in names:
         try:
@@ -221,6 +259,7 @@ def fit_runs(
                 n_jobs,
                 delta,
                 bootstrap_by,
+                **extras,
             )
         except ScalingLabError as error:
             if method != "all":
@@ -246,6 +285,22 @@ def _compare(
         report.comparison = compare_methods(report.results, float(arrays["C"].max()), chosen)
 
 
+def _influence(
+    name: str,
+    result: ApproachResult,
+    arrays: dict[str, np.ndarray],
+    lines: np.ndarray,
+    weights: Any,
+) -> Influence:
+    """The influential-runs search of one method (see :mod:`scalinglab.laws.influence`)."""
+    if name in ("approach1", "approach2"):
+        approach = approach1 if name == "approach1" else approach2
+        return influential_rows_by_refit(approach, arrays, lines)
+    fit = result.fit
+    assert fit is not None  # approach 3 and Kaplan always carry their L(N, D) fit
+    return influential_runs(fit, arrays, lines, weights=weights if name == "approach3" else None)
+
+
 def _run_method(
     name: str,
     arrays: dict[str, np.ndarray],
@@ -257,18 +312,35 @@ def _run_method(
     n_jobs: int,
     delta: float,
     bootstrap_by: str,
+    *,
+    weights: Any,
+    lines: np.ndarray,
+    influence: bool,
+    decades: int,
+    progress: Callable[[str], None],
 ) -> MethodReport:
-    if name in ("approach3", "kaplan"):
-        fitter = approach3 if name == "approach3" else kaplan
-        result = fitter(arrays, objective=objective, delta=delta)
+    progress(f"{name}: fit")
+    if name == "approach3":
+        result = approach3(arrays, objective=objective, delta=delta, weights=weights)
+    elif name == "kaplan":
+        result = kaplan(arrays, objective=objective, delta=delta)
     else:
         result = approach1(arrays) if name == "approach1" else approach2(arrays)
     report = MethodReport(result)
+    report.checks = extrapolation_warnings(result, arrays)
+    if weights is not None and name != "approach3":
+        report.checks.append("per-run weights are used by approach 3 only; this fit used none")
+    report.allocation = allocation_rows(result, arrays["C"], decades)
+    if influence:
+        progress(f"{name}: influential runs")
+        report.influence = _influence(name, result, arrays, lines, weights)
     if bootstrap:
+        progress(f"{name}: bootstrap")
         report.samples, report.failed_resamples = _bootstrap_samples(
             name, result, arrays, bootstrap, seed, n_jobs, delta, bootstrap_by
         )
     if holdout_largest:
+        progress(f"{name}: hold-out")
         resamples = bootstrap or HOLDOUT_RESAMPLES
         if name in ("approach1", "approach2"):
             try:

@@ -110,6 +110,7 @@ NUMERIC = tuple(MEANING)
 OPTIONAL = ("n_params_nonembed", "unique_tokens", "epochs", "step")
 POSITIVE = ("N", "n_params_nonembed", "D", "C", "unique_tokens", "epochs")
 EXAMPLES: dict[str, tuple[str, int]] = {"chinchilla": ("chinchilla_epoch_2024.csv", 5)}
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 READERS_BY_SUFFIX = {
     ".csv": "csv",
     ".tsv": "tsv",
@@ -161,6 +162,7 @@ class _Raw:
     positions: list[int]
     by_line: bool  # True: positions are file lines; False: 0-based row indices
     header_line: int | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 def read_runs_table(
@@ -189,7 +191,7 @@ def read_runs_table(
         elif kind == "jsonl":
             raw = _read_jsonl(path)
         else:
-            raw = _read_delimited(path, "\t" if kind == "tsv" else ",")
+            raw = _read_delimited(path, "\t" if kind == "tsv" else _sniff_delimiter(path))
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(
             f"cannot read the file ({type(error).__name__}: {_one_line(error)})",
@@ -263,6 +265,28 @@ def require_points(table: RunsTable, n_params: int, form_name: str) -> None:
         )
 
 
+def _sniff_delimiter(path: Path) -> str:
+    """``;`` for a CSV whose header line has more semicolons than commas, else ``,``."""
+    with path.open(encoding="utf-8-sig") as handle:
+        header = next((line for line in handle if line.strip()), "")
+    return ";" if header.count(";") > header.count(",") else ","
+
+
+def _decimal_commas(rows: list[list[Any]]) -> bool:
+    """Replace ``3,14`` by ``3.14`` in every cell of ``rows`` that is a number written
+    with a decimal comma; return whether any was."""
+    found = False
+    for row in rows:
+        for i, cell in enumerate(row):
+            if _DECIMAL_COMMA.match(cell):
+                row[i] = cell.replace(",", ".")
+                found = True
+    return found
+
+
+_DECIMAL_COMMA = re.compile(r"^\s*[+-]?\d*,\d+(?:[eE][+-]?\d+)?\s*$")
+
+
 def _read_delimited(path: Path, delimiter: str) -> _Raw:
     rows: list[list[Any]] = []
     positions: list[int] = []
@@ -290,16 +314,32 @@ def _read_delimited(path: Path, delimiter: str) -> _Raw:
                 header, header_line = [cell.strip() for cell in record], start
                 continue
             if len(record) != len(header):
+                other = ";" if delimiter == "," else ","
+                hint = (
+                    f"; the file may be {_DELIMITER_NAMES[other]}-separated (read as "
+                    f"{_DELIMITER_NAMES[delimiter]}-separated from its header): use one "
+                    "separator throughout"
+                    if other in "".join(record)
+                    else ""
+                )
                 raise InputError(
                     f"{len(record)} fields but the header (line {header_line}) has "
                     f"{len(header)} columns",
-                    fix="give every row one value per column (empty for a missing value)",
+                    fix="give every row one value per column (empty for a missing value)" + hint,
                     file=str(path),
                     line=start,
                 )
             rows.append(record)
             positions.append(start)
-    return _Raw(str(path), header or [], rows, positions, by_line=True, header_line=header_line)
+    raw = _Raw(str(path), header or [], rows, positions, by_line=True, header_line=header_line)
+    if delimiter == ";":
+        decimal = _decimal_commas(rows)
+        raw.notes.append(
+            "read as semicolon-separated"
+            + (" with decimal commas (3,14 = 3.14)" if decimal else "")
+            + ", detected from the header"
+        )
+    return raw
 
 
 def _read_jsonl(path: Path) -> _Raw:
@@ -361,7 +401,7 @@ def _validate(raw: _Raw, required: tuple[str, ...]) -> RunsTable:
     _check_duplicates(frame, positions, raw)
     frame = frame.reset_index(drop=True)
     locations = [_location(raw, position) for position in positions]
-    return RunsTable(frame, raw.source, mapping, derived, warnings, [], locations)
+    return RunsTable(frame, raw.source, mapping, derived, warnings, raw.notes, locations)
 
 
 def _map_columns(raw: _Raw, required: tuple[str, ...]) -> dict[str, str]:
