@@ -42,6 +42,34 @@ def test_default_mlp_width_is_eight_thirds_rounded_up() -> None:
         assert ShapeSpec.create("llama", n_layer=1, d_model=d_model).d_ff == d_ff
 
 
+def test_parameter_count_of_published_models() -> None:
+    """Llama 2 7B and TinyLlama 1.1B (grouped-query, 4 KV heads), as their model cards and
+    ``num_parameters()`` give them."""
+    llama2_7b = ShapeSpec.create(
+        "llama",
+        n_layer=32,
+        d_model=4096,
+        n_head=32,
+        d_ff=11008,
+        vocab_size=32000,
+        n_ctx=4096,
+        tied_embeddings=False,
+    )
+    tinyllama = ShapeSpec.create(
+        "llama",
+        n_layer=22,
+        d_model=2048,
+        n_head=32,
+        n_kv_head=4,
+        d_ff=5632,
+        vocab_size=32000,
+        n_ctx=2048,
+        tied_embeddings=False,
+    )
+    assert count_params(llama2_7b).total == 6_738_415_616
+    assert count_params(tinyllama).total == 1_100_048_384
+
+
 @pytest.mark.parametrize("shape", SHAPES, ids=_id)
 def test_parameter_count_equals_torch_and_transformers(shape: ShapeSpec) -> None:
     model = build_model(shape)
