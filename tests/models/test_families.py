@@ -140,6 +140,19 @@ def test_unknown_family_is_a_one_line_error_listing_the_registered() -> None:
     assert result.stderr.strip().splitlines() == [f"error: {error.value}"]
 
 
+def test_counting_every_family_needs_no_torch() -> None:
+    code = (
+        "import sys\n"
+        "from scalinglab.models.counting import describe\n"
+        "from scalinglab.models.families import family_names\n"
+        "from scalinglab.models.shape import ShapeSpec\n"
+        "for name in family_names():\n"
+        "    describe(ShapeSpec.create(name, n_layer=2, d_model=64))\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_family_help_lists_the_registry() -> None:
     from typer.testing import CliRunner
 
