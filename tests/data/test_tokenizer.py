@@ -31,6 +31,8 @@ def test_cache_hit_returns_the_same_tokenizer_without_training(
     assert second.tokenizer.encode(text).ids == first.tokenizer.encode(text).ids
     assert get_tokenizer(corpus, "gpt", 500, tmp_path).key != first.key
     assert get_tokenizer(corpus, "bert", 400, tmp_path).key != first.key
+    llama = get_tokenizer(corpus, "llama", 400, tmp_path)  # the same kind: byte-level BPE
+    assert (llama.key, llama.path.stat().st_mtime_ns) == (first.key, stamp)
 
 
 def test_cache_root_follows_the_environment(

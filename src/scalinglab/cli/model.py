@@ -8,14 +8,24 @@ import json
 
 import typer
 
+from scalinglab.models.families import families_help, family_names, get_family
+
 app = typer.Typer(
     help="Describe model shapes: parameter counts and training FLOPs per token.",
     no_args_is_help=True,
 )
 
-FAMILY_HELP = "Model family: gpt (decoder-only causal LM) or bert (encoder, masked LM)."
-VOCAB_HELP = "Vocabulary size in tokens (default 8192)."
-CTX_HELP = "Context length n_ctx in tokens (default 256 for gpt, 128 for bert)."
+FAMILY_HELP = families_help() + "."
+VOCAB_HELP = (
+    "Vocabulary size in tokens (default the family's: "
+    + ", ".join(f"{name} {get_family(name).default_vocab}" for name in family_names())
+    + ")."
+)
+CTX_HELP = (
+    "Context length n_ctx in tokens (default the family's: "
+    + ", ".join(f"{name} {get_family(name).default_ctx}" for name in family_names())
+    + ")."
+)
 JSON_HELP = "Print JSON instead of a table."
 
 
@@ -27,7 +37,18 @@ def describe(
     n_head: int | None = typer.Option(
         None, "--n-head", help="Attention heads (default d_model / 64, at least 1)."
     ),
-    d_ff: int | None = typer.Option(None, "--d-ff", help="MLP width (default 4 d_model)."),
+    n_kv_head: int | None = typer.Option(
+        None,
+        "--n-kv-head",
+        help="Key/value heads, a divisor of n_head (grouped-query attention; llama only; "
+        "default n_head).",
+    ),
+    d_ff: int | None = typer.Option(
+        None,
+        "--d-ff",
+        help="MLP width (default the family's: 4 d_model; llama 8/3 d_model rounded up to a "
+        "multiple of 64, of 32 below width 256).",
+    ),
     vocab: int | None = typer.Option(None, "--vocab", help=VOCAB_HELP),
     ctx: int | None = typer.Option(None, "--ctx", help=CTX_HELP),
     untied: bool = typer.Option(
@@ -49,6 +70,7 @@ def describe(
         n_layer=n_layer,
         d_model=d_model,
         n_head=n_head,
+        n_kv_head=n_kv_head,
         d_ff=d_ff,
         vocab_size=vocab,
         n_ctx=ctx,

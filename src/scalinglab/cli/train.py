@@ -11,6 +11,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from scalinglab.models.families import families_help, family_names, get_family
+
+_CTX_HELP = (
+    "Context length (tokens; default the family's: "
+    + ", ".join(f"{name} {get_family(name).default_ctx}" for name in family_names())
+    + ")."
+)
+
 
 def _budgets(text: str | None) -> list[int]:
     if not text:
@@ -25,10 +33,16 @@ def _budgets(text: str | None) -> list[int]:
 
 def train(
     ctx_: typer.Context,
-    family: str = typer.Option("gpt", "--family", help="Model family: gpt (causal LM) or bert."),
+    family: str = typer.Option("gpt", "--family", help=families_help() + "."),
     n_layer: int = typer.Option(2, "--n-layer", help="Transformer blocks (count)."),
     d_model: int = typer.Option(128, "--d-model", help="Residual width (features)."),
     n_head: int | None = typer.Option(None, "--n-head", help="Attention heads (default d/64)."),
+    n_kv_head: int | None = typer.Option(
+        None,
+        "--n-kv-head",
+        help="Key/value heads, a divisor of n_head (grouped-query attention; llama only; "
+        "default n_head).",
+    ),
     tokens: float = typer.Option(1e6, "--tokens", help="Training tokens D (e.g. 2e6)."),
     schedule: str = typer.Option(
         "cosine", "--schedule", help="Learning-rate schedule: cosine or wsd."
@@ -44,9 +58,7 @@ def train(
         "kjv", "--corpus", help="kjv (embedded), hf:NAME, or a .txt/.jsonl/.parquet path."
     ),
     vocab: int = typer.Option(4096, "--vocab", help="Tokenizer vocabulary size (tokens)."),
-    ctx: int | None = typer.Option(
-        None, "--ctx", help="Context length (tokens; default gpt 256, bert 128)."
-    ),
+    ctx: int | None = typer.Option(None, "--ctx", help=_CTX_HELP),
     batch_size: int | None = typer.Option(
         None, "--batch-size", help="Global batch (sequences; default scale-aware)."
     ),
@@ -103,6 +115,7 @@ def train(
         "corpus": corpus, "vocab_size": vocab, "n_ctx": ctx, "batch_size": batch_size, "lr": lr,
         "unique_tokens": unique_tokens, "eval_every": eval_every, "device": device,
         "bf16": bf16, "compile": compile_model, "peak_flops": peak_flops, "cache_dir": cache_dir,
+        "n_kv_head": n_kv_head,
     }  # fmt: skip
     if config is not None:
         given = {_FIELD_OF.get(name, name) for name in _command_line_params(ctx_)} - {"out_dir"}

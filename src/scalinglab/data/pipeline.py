@@ -9,6 +9,7 @@ from scalinglab.data.corpus import load_corpus
 from scalinglab.data.sampler import SpecialIds, WindowSampler, validation_sampler
 from scalinglab.data.shards import TokenShards, build_shards
 from scalinglab.data.tokenizer import BERT_SPECIALS, TrainedTokenizer, get_tokenizer
+from scalinglab.models.families import get_family
 
 
 @dataclass
@@ -44,7 +45,7 @@ def prepare_data(
     tokenizer = get_tokenizer(text, family, vocab_size, cache_dir)
     shards = build_shards(text, tokenizer, val_fraction=val_fraction, cache_dir=cache_dir)
     specials = None
-    if family == "bert":
+    if get_family(family).objective == "mlm":
         ids = [tokenizer.token_id(t) for t in BERT_SPECIALS]
         specials = SpecialIds(
             pad=ids[0], cls=ids[2], sep=ids[3], mask=ids[4], n_special=max(ids) + 1

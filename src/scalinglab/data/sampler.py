@@ -1,14 +1,15 @@
 """Training samples cut from a token stream, as a pure function of (seed, sample index).
 
-The stream is cut into non-overlapping windows: gpt windows hold ``n_ctx + 1`` tokens at
-stride ``n_ctx`` (inputs and next-token targets; every token is a target once per epoch);
-bert windows hold ``n_ctx - 2`` tokens wrapped in ``[CLS] ... [SEP]`` (with NSP,
-``n_ctx - 3`` tokens split into segments A and B). Epoch ``e`` visits the windows in the
-order of ``numpy.random.default_rng([seed, e]).permutation``. Sample ``k`` is window
-``perm_{k // W}[k % W]`` where ``W`` is the number of windows, so the data position of a
-run is one integer (samples consumed) and resuming from it is exact. Data-parallel ranks
-and gradient-accumulation micro-batches take disjoint slices of the same global indices,
-so a run sees the same samples for any number of processes.
+The stream is cut into non-overlapping windows, as the family's objective
+(:mod:`scalinglab.models.families`) needs: ``causal`` windows (gpt, llama) hold
+``n_ctx + 1`` tokens at stride ``n_ctx`` (inputs and next-token targets; every token is a
+target once per epoch); ``mlm`` windows (bert) hold ``n_ctx - 2`` tokens wrapped in
+``[CLS] ... [SEP]`` (with NSP, ``n_ctx - 3`` tokens split into segments A and B). Epoch
+``e`` visits the windows in the order of ``numpy.random.default_rng([seed, e]).permutation``.
+Sample ``k`` is window ``perm_{k // W}[k % W]`` where ``W`` is the number of windows, so
+the data position of a run is one integer (samples consumed) and resuming from it is
+exact. Data-parallel ranks and gradient-accumulation micro-batches take disjoint slices of
+the same global indices, so a run sees the same samples for any number of processes.
 
 A data-constrained run caps the stream at ``unique_tokens``; training past it repeats
 epochs (``epochs = tokens / unique_tokens``).
@@ -22,6 +23,7 @@ import numpy as np
 
 from scalinglab.data.mlm import mask_tokens
 from scalinglab.errors import ScalingLabError
+from scalinglab.models.families import get_family
 
 VALIDATION_SEED = 20240917
 
@@ -53,8 +55,9 @@ class WindowSampler:
         unique_tokens: int | None = None,
         shuffle: bool = True,
     ) -> None:
-        if family == "bert" and specials is None:
-            raise ScalingLabError("bert samples need the special token ids")
+        self.objective = get_family(family).objective
+        if self.objective == "mlm" and specials is None:
+            raise ScalingLabError(f"masked-LM samples ({family}) need the special token ids")
         self.family = family
         self.n_ctx = n_ctx
         self.seed = seed
@@ -62,7 +65,7 @@ class WindowSampler:
         self.specials = specials
         self.nsp = nsp
         self.shuffle = shuffle
-        if family == "gpt":
+        if self.objective == "causal":
             self.stride, self.width = n_ctx, n_ctx + 1
         else:
             self.stride = self.width = n_ctx - (3 if nsp else 2)
@@ -102,7 +105,7 @@ class WindowSampler:
         """Sample number ``index`` (0-based, counted over the whole run)."""
         start = self.window_index(index) * self.stride
         tokens = np.asarray(self.stream[start : start + self.width], dtype=np.int64)
-        if self.family == "gpt":
+        if self.objective == "causal":
             return {"input_ids": tokens[:-1], "labels": tokens[1:]}
         return self._bert_sample(index, tokens)
 

@@ -2,7 +2,8 @@
 
 Layout under ``CACHE/shards/<key>/``: ``train.bin`` and ``val.bin`` (raw ``uint16`` when
 the vocabulary fits, else ``uint32``) and ``meta.json``. Documents are concatenated with a
-separator token after each (gpt: ``<|endoftext|>``, bert: ``[SEP]``).
+separator token after each (the tokenizer kind's: ``<|endoftext|>`` for byte-level BPE,
+``[SEP]`` for WordPiece).
 
 The split is by document and depends only on the document's text: a document is in the
 validation split when the first 8 hex digits of its SHA-256, modulo 10,000, fall below
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from scalinglab.data.corpus import Corpus
-from scalinglab.data.tokenizer import GPT_EOS, TrainedTokenizer, cache_root
+from scalinglab.data.tokenizer import TrainedTokenizer, cache_root
 from scalinglab.errors import ScalingLabError
 
 SHARD_VERSION = 1
@@ -79,7 +80,7 @@ def build_shards(
 def _write_shards(
     corpus: Corpus, tokenizer: TrainedTokenizer, val_fraction: float, folder: Path
 ) -> None:
-    separator = tokenizer.token_id(GPT_EOS if tokenizer.family == "gpt" else "[SEP]")
+    separator = tokenizer.token_id(tokenizer.separator)
     splits: dict[str, list[str]] = {"train": [], "val": []}
     for doc in corpus.documents:
         splits["val" if is_validation_document(doc, val_fraction) else "train"].append(doc)

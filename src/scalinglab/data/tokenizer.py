@@ -1,12 +1,14 @@
 """Tokenizers trained on a corpus with Hugging Face ``tokenizers``, cached by content hash.
 
-gpt uses byte-level BPE (GPT-2's scheme: every byte is a base symbol, so no text is
-unknown) with the end-of-text token ``<|endoftext|>`` between documents; bert uses
-WordPiece on lower-cased text (BERT's uncased scheme) with ``[PAD] [UNK] [CLS] [SEP]
-[MASK]`` as ids 0-4. Training a tokenizer on the embedded corpus takes a few seconds; the
-result is stored under ``CACHE/tokenizers/<hash>/tokenizer.json`` where the hash covers
-the corpus fingerprint, the family, the vocabulary size and the scheme version, so every
-run of a sweep on the same corpus shares one tokenizer.
+Each model family declares its tokenizer kind (:mod:`scalinglab.models.families`):
+``byte_bpe`` (gpt, llama) is byte-level BPE (GPT-2's scheme: every byte is a base symbol,
+so no text is unknown) with the end-of-text token ``<|endoftext|>`` between documents;
+``wordpiece`` (bert) is WordPiece on lower-cased text (BERT's uncased scheme) with
+``[PAD] [UNK] [CLS] [SEP] [MASK]`` as ids 0-4. Training a tokenizer on the embedded corpus
+takes a few seconds; the result is stored under ``CACHE/tokenizers/<hash>/tokenizer.json``
+where the hash covers the corpus fingerprint, the tokenizer kind, the vocabulary size and
+the scheme version, so every run of a sweep on the same corpus shares one tokenizer, and
+so do gpt and llama runs.
 
 The cache directory is ``$SCALINGLAB_CACHE`` if set, else ``~/.cache/scalinglab``.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +27,7 @@ from tokenizers import trainers as tok_trainers
 
 from scalinglab.data.corpus import Corpus
 from scalinglab.errors import ScalingLabError
+from scalinglab.models.families import get_family
 
 SCHEME_VERSION = 1
 GPT_EOS = "<|endoftext|>"
@@ -40,12 +44,18 @@ def cache_root(cache_dir: str | Path | None = None) -> Path:
 
 @dataclass(frozen=True)
 class TrainedTokenizer:
-    """A trained tokenizer, its cache ``key`` and ids of its special tokens."""
+    """A trained tokenizer of scheme ``kind`` (``byte_bpe`` or ``wordpiece``), its cache
+    ``key`` and ids of its special tokens."""
 
     tokenizer: Tokenizer
-    family: str
+    kind: str
     key: str
     path: Path
+
+    @property
+    def separator(self) -> str:
+        """The token written after each document (end of text, or ``[SEP]``)."""
+        return _SCHEMES[self.kind].separator
 
     @property
     def vocab_size(self) -> int:
@@ -61,50 +71,40 @@ class TrainedTokenizer:
         """Write a Hugging Face tokenizer folder that ``AutoTokenizer`` loads."""
         from transformers import PreTrainedTokenizerFast
 
-        if self.family == "gpt":
-            specials = {"bos_token": GPT_EOS, "eos_token": GPT_EOS, "unk_token": GPT_EOS}
-        else:
-            specials = {
-                "pad_token": "[PAD]",
-                "unk_token": "[UNK]",
-                "cls_token": "[CLS]",
-                "sep_token": "[SEP]",
-                "mask_token": "[MASK]",
-            }
+        specials = _SCHEMES[self.kind].hf_specials
         wrapped = PreTrainedTokenizerFast(tokenizer_object=self.tokenizer, **specials)
         out = Path(out_dir)
         wrapped.save_pretrained(out)
         return out
 
 
-def tokenizer_key(corpus: Corpus, family: str, vocab_size: int) -> str:
-    """Cache key: SHA-256 over corpus fingerprint, family, vocabulary size, scheme version."""
-    payload = json.dumps([corpus.fingerprint, family, int(vocab_size), SCHEME_VERSION])
+def tokenizer_key(corpus: Corpus, kind: str, vocab_size: int) -> str:
+    """Cache key: SHA-256 over corpus fingerprint, tokenizer kind, vocabulary size, scheme
+    version."""
+    payload = json.dumps([corpus.fingerprint, kind, int(vocab_size), SCHEME_VERSION])
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
 def get_tokenizer(
     corpus: Corpus, family: str, vocab_size: int, cache_dir: str | Path | None = None
 ) -> TrainedTokenizer:
-    """The tokenizer for ``corpus`` and ``family``: from the cache, else trained and cached."""
-    if family not in ("gpt", "bert"):
-        raise ScalingLabError(f"unknown model family {family!r}; use gpt or bert")
+    """The tokenizer of ``family``'s kind for ``corpus``: from the cache, else trained and
+    cached."""
+    kind = get_family(family).tokenizer
     if vocab_size < 300:
         raise ScalingLabError(
             f"vocabulary size {vocab_size} is too small; use at least 300 (256 bytes + merges)"
         )
-    key = tokenizer_key(corpus, family, vocab_size)
+    key = tokenizer_key(corpus, kind, vocab_size)
     path = cache_root(cache_dir) / "tokenizers" / key / "tokenizer.json"
     if path.exists():
-        return TrainedTokenizer(Tokenizer.from_file(str(path)), family, key, path)
-    tokenizer = (
-        _train_bpe(corpus, vocab_size) if family == "gpt" else _train_wordpiece(corpus, vocab_size)
-    )
+        return TrainedTokenizer(Tokenizer.from_file(str(path)), kind, key, path)
+    tokenizer = _SCHEMES[kind].train(corpus, vocab_size)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     tokenizer.save(str(tmp))
     os.replace(tmp, path)
-    return TrainedTokenizer(tokenizer, family, key, path)
+    return TrainedTokenizer(tokenizer, kind, key, path)
 
 
 def _train_bpe(corpus: Corpus, vocab_size: int) -> Tokenizer:
@@ -138,3 +138,31 @@ def _train_wordpiece(corpus: Corpus, vocab_size: int) -> Tokenizer:
         special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
     )
     return tokenizer
+
+
+@dataclass(frozen=True)
+class _Scheme:
+    """A tokenizer kind: how to train it, the token after each document, and the special
+    tokens ``PreTrainedTokenizerFast`` is told about."""
+
+    train: Callable[[Corpus, int], Tokenizer]
+    separator: str
+    hf_specials: dict[str, str]
+
+
+_SCHEMES = {
+    "byte_bpe": _Scheme(
+        _train_bpe, GPT_EOS, {"bos_token": GPT_EOS, "eos_token": GPT_EOS, "unk_token": GPT_EOS}
+    ),
+    "wordpiece": _Scheme(
+        _train_wordpiece,
+        "[SEP]",
+        {
+            "pad_token": "[PAD]",
+            "unk_token": "[UNK]",
+            "cls_token": "[CLS]",
+            "sep_token": "[SEP]",
+            "mask_token": "[MASK]",
+        },
+    ),
+}

@@ -1,6 +1,7 @@
-"""Model families. ``shape``, ``counting`` and ``ladder`` are pure Python (no torch);
-the torch modules live in ``gpt`` and ``bert`` and are built by ``build_model``, which
-imports torch only when first used, so ``import scalinglab.models`` stays torch-free.
+"""Model families. ``families`` (the registry), the declarations in ``family/``,
+``shape``, ``counting`` and ``ladder`` are pure Python (no torch); the torch modules live
+in ``gpt``, ``bert`` and ``llama`` and are built by ``build_model``, which imports torch
+only when first used, so ``import scalinglab.models`` stays torch-free.
 """
 
 from __future__ import annotations

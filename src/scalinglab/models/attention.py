@@ -41,6 +41,18 @@ def causal_attention(
     )
 
 
+def causal_padding_mask(attention_mask: torch.Tensor | None) -> torch.Tensor | None:
+    """Boolean ``(B, 1, T, T)`` mask: causal and not padding (each token always sees
+    itself, so no row is empty); ``None`` lets attention use its fast causal path."""
+    if attention_mask is None:
+        return None
+    T = attention_mask.shape[1]
+    causal = torch.ones(T, T, dtype=torch.bool, device=attention_mask.device).tril()
+    keys = attention_mask.bool()[:, None, None, :]
+    eye = torch.eye(T, dtype=torch.bool, device=attention_mask.device)
+    return (causal & keys) | eye
+
+
 def _explicit_path_applies(
     q: torch.Tensor, attn_mask: torch.Tensor | None, dropout_p: float
 ) -> bool:

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from torch import nn
 
-from scalinglab.models.bert import BertForMaskedLM, BertForSequenceClassification
-from scalinglab.models.gpt import GPT
+from scalinglab.models.families import family_names, get_family
 from scalinglab.models.shape import ShapeSpec
 
 
 def build_model(shape: ShapeSpec, dropout: float = 0.0, num_labels: int | None = None) -> nn.Module:
-    """The pretraining model of ``shape``: :class:`~scalinglab.models.gpt.GPT` for gpt,
-    :class:`~scalinglab.models.bert.BertForMaskedLM` for bert; with ``num_labels`` (bert
-    only), a :class:`~scalinglab.models.bert.BertForSequenceClassification`. Weights get
-    the GPT-2 initialisation; ``dropout`` applies to embeddings, attention and residuals.
+    """The pretraining model of ``shape``, as its family builds it (e.g.
+    :class:`~scalinglab.models.gpt.GPT`, :class:`~scalinglab.models.bert.BertForMaskedLM`,
+    :class:`~scalinglab.models.llama.Llama`); with ``num_labels``, the family's sequence
+    classifier (bert). Weights get the GPT-2 initialisation; ``dropout`` applies to
+    embeddings, attention and residuals.
     """
-    if shape.family == "gpt":
-        if num_labels is not None:
-            raise ValueError("sequence classification heads exist only for the bert family")
-        return GPT(shape, dropout=dropout)
-    if num_labels is not None:
-        return BertForSequenceClassification(shape, num_labels=num_labels, dropout=dropout)
-    return BertForMaskedLM(shape, dropout=dropout)
+    family = get_family(shape.family)
+    if num_labels is not None and not family.classifier:
+        with_head = [name for name in family_names() if get_family(name).classifier]
+        raise ValueError(
+            f"the {family.name} family has no sequence classification head; "
+            f"families with one: {', '.join(with_head)}"
+        )
+    return family.build(shape, dropout, num_labels)

@@ -1,19 +1,22 @@
 """Exact parameter and FLOP counts of a shape, by pure arithmetic (no torch).
 
-Parameters are counted tensor by tensor in the layout of :mod:`scalinglab.models.shape`
-(the same tensors as Hugging Face's GPT2LMHeadModel and BertForMaskedLM), so the total
+Each family declares its counts in its module (:mod:`scalinglab.models.family`);
+parameters are counted tensor by tensor in the family's layout (the same tensors as
+Hugging Face's GPT2LMHeadModel, BertForMaskedLM and LlamaForCausalLM), so the total
 equals ``sum(p.numel() for p in model.parameters())`` of the built model.
 
 FLOPs count matrix multiplications at 2 FLOPs per multiply-add, the convention of
 Kaplan et al. 2020 and Hoffmann et al. 2022 and of ``torch.utils.flop_counter``.
 Per token and layer, a forward pass costs ``2 * 3 d^2`` (Q, K, V), ``2 * n_ctx * d``
 (attention logits over the full context) plus ``2 * n_ctx * d`` (attention-weighted
-values), ``2 d^2`` (attention output), ``4 d d_ff`` (MLP); the unembedding adds
-``2 d V``. An embedding lookup does no multiplication and counts zero. Training costs
-three forward passes (the backward pass computes gradients with respect to both inputs
-and weights). Element-wise work (LayerNorm, softmax, GELU) is not counted, as in the
-papers. Causal masking is not discounted: the attention kernels compute the full
-``n_ctx x n_ctx`` score matrix.
+values), ``2 d^2`` (attention output), ``4 d d_ff`` (MLP; ``6 d d_ff`` for llama's
+SwiGLU, and K, V cost ``2 * 2 d d_kv`` with ``d_kv = n_kv_head * head_dim`` under
+grouped-query attention); the unembedding adds ``2 d V``. An embedding lookup does no
+multiplication and counts zero. Training costs three forward passes (the backward pass
+computes gradients with respect to both inputs and weights). Element-wise work
+(LayerNorm, RMSNorm, RoPE, softmax, GELU, SiLU gating) is not counted, as in the papers.
+Causal masking is not discounted: the attention kernels compute the full ``n_ctx x
+n_ctx`` score matrix.
 
 Beside the exact count, ``six_n`` is Chinchilla's ``6 N`` (all parameters) and
 ``kaplan`` is Kaplan's ``6 N_nonembed + 6 n_layer n_ctx d_model``.
@@ -30,6 +33,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from scalinglab.models.families import get_family
 from scalinglab.models.shape import ShapeSpec
 
 
@@ -60,59 +64,40 @@ class FlopCounts:
         return asdict(self)
 
 
-def _linear(n_in: int, n_out: int, bias: bool = True) -> int:
+def linear_params(n_in: int, n_out: int, bias: bool = True) -> int:
+    """Parameters of a linear map ``n_in -> n_out`` (weight, and bias when ``bias``)."""
     return n_in * n_out + (n_out if bias else 0)
 
 
-def _layer_norm(d: int) -> int:
+def layer_norm_params(d: int) -> int:
+    """Parameters of a LayerNorm over ``d`` features (gain and bias)."""
     return 2 * d
 
 
-def _block_params(shape: ShapeSpec) -> int:
-    """One transformer block: attention (Q, K, V, output), MLP, two LayerNorms."""
+def block_params(shape: ShapeSpec) -> int:
+    """One GPT-2/BERT block (gpt and bert share it): attention (Q, K, V, output) and MLP
+    with biases, two LayerNorms."""
     d, f = shape.d_model, shape.d_ff
-    attention = 3 * _linear(d, d) + _linear(d, d)
-    mlp = _linear(d, f) + _linear(f, d)
-    return attention + mlp + 2 * _layer_norm(d)
+    attention = 3 * linear_params(d, d) + linear_params(d, d)
+    mlp = linear_params(d, f) + linear_params(f, d)
+    return attention + mlp + 2 * layer_norm_params(d)
+
+
+def block_forward_flops(shape: ShapeSpec) -> int:
+    """Forward FLOPs per token of one such block at full context: Q, K, V, logits,
+    weighted values, output projection, the two MLP matmuls."""
+    d, f, T = shape.d_model, shape.d_ff, shape.n_ctx
+    return 2 * 3 * d * d + 2 * T * d + 2 * T * d + 2 * d * d + 2 * 2 * d * f
 
 
 def count_params(shape: ShapeSpec) -> ParamCounts:
-    """Exact parameter counts of the model built from ``shape``."""
-    d, V, T = shape.d_model, shape.vocab_size, shape.n_ctx
-    blocks = shape.n_layer * _block_params(shape)
-    if shape.family == "gpt":
-        embedding = V * d + T * d
-        unembedding = 0 if shape.tied_embeddings else V * d
-        nonembed = blocks + _layer_norm(d)
-        return ParamCounts(
-            total=embedding + unembedding + nonembed,
-            nonembed=nonembed,
-            embedding=embedding + unembedding,
-        )
-    type_vocab = 2
-    embedding = V * d + T * d + type_vocab * d
-    embedding_norm = _layer_norm(d)
-    mlm_head = _linear(d, d) + _layer_norm(d) + V  # transform, LayerNorm, decoder bias
-    unembedding = 0 if shape.tied_embeddings else V * d
-    nsp_head = (_linear(d, d) + _linear(d, 2)) if shape.nsp else 0
-    nonembed = embedding_norm + blocks + mlm_head + nsp_head
-    return ParamCounts(
-        total=embedding + unembedding + nonembed,
-        nonembed=nonembed,
-        embedding=embedding + unembedding,
-    )
+    """Exact parameter counts of the model built from ``shape`` (as its family declares)."""
+    return get_family(shape.family).count_params(shape)
 
 
 def forward_flops_per_token(shape: ShapeSpec) -> float:
     """Forward-pass FLOPs per token at full context ``n_ctx`` (see module docstring)."""
-    d, f, T, V = shape.d_model, shape.d_ff, shape.n_ctx, shape.vocab_size
-    per_layer = 2 * 3 * d * d + 2 * T * d + 2 * T * d + 2 * d * d + 2 * 2 * d * f
-    head = 2 * d * V
-    if shape.family == "bert":
-        head += 2 * d * d  # masked-LM transform before the tied decoder
-        if shape.nsp:
-            head += (2 * d * d + 2 * d * 2) / T  # pooler and NSP logits once per sequence
-    return float(shape.n_layer * per_layer + head)
+    return float(get_family(shape.family).forward_flops_per_token(shape))
 
 
 def flops_per_token(shape: ShapeSpec) -> FlopCounts:

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (the PyTorch convention)
 from torch import nn
 
-from scalinglab.models.attention import causal_attention
+from scalinglab.models.attention import causal_attention, causal_padding_mask
 from scalinglab.models.init import init_weights
 from scalinglab.models.loss import cross_entropy
 from scalinglab.models.output import ModelOutput
@@ -121,21 +121,9 @@ class GPT(nn.Module):
         ``token_type_ids`` is accepted for a common signature and must be ``None``."""
         if token_type_ids is not None:
             raise ValueError("GPT has no token types; pass token_type_ids=None")
-        hidden = self.transformer(input_ids, _causal_padding_mask(attention_mask))
+        hidden = self.transformer(input_ids, causal_padding_mask(attention_mask))
         logits = self.lm_head(hidden)
         loss = None
         if labels is not None:
             loss = cross_entropy(logits, labels)
         return ModelOutput(logits=logits, loss=loss)
-
-
-def _causal_padding_mask(attention_mask: torch.Tensor | None) -> torch.Tensor | None:
-    """Boolean ``(B, 1, T, T)`` mask: causal and not padding (each token always sees
-    itself, so no row is empty); ``None`` lets attention use its fast causal path."""
-    if attention_mask is None:
-        return None
-    T = attention_mask.shape[1]
-    causal = torch.ones(T, T, dtype=torch.bool, device=attention_mask.device).tril()
-    keys = attention_mask.bool()[:, None, None, :]
-    eye = torch.eye(T, dtype=torch.bool, device=attention_mask.device)
-    return (causal & keys) | eye

@@ -11,7 +11,8 @@ Rules, with their sources:
 - **Head size** 64 (GPT-2, GPT-3, BERT, Chinchilla); for tiny widths (``d_model < 256``)
   32, so that tiny models still have several heads.
 - **Width** ``d_model`` is a multiple of the head size (so a multiple of 64 from 256 up,
-  of 32 below), at least 32; ``d_ff = 4 d_model``; ``n_layer >= 1``.
+  of 32 below), at least 32; ``d_ff`` is the family's default (``4 d_model`` for gpt and
+  bert, ``8/3 d_model`` rounded up for llama's SwiGLU); ``n_layer >= 1``.
 
 ``N`` here is Kaplan's non-embedding count (:func:`scalinglab.models.counting.count_params`
 ``.nonembed``), which depends on the family (BERT's masked-LM head and embedding
@@ -38,7 +39,8 @@ from typing import Any
 
 from scalinglab.errors import ScalingLabError
 from scalinglab.models.counting import count_params, describe
-from scalinglab.models.shape import DEFAULT_CTX, DEFAULT_VOCAB, Family, ShapeSpec
+from scalinglab.models.families import get_family
+from scalinglab.models.shape import Family, ShapeSpec
 
 ASPECT_MIN = 20.0
 ASPECT_MAX = 200.0
@@ -120,8 +122,9 @@ def shape_for_params(
             f"target non-embedding parameter count {target_n_nonembed!r} is too small; "
             "use at least 1e4 (a 1-layer, 32-wide model has about 1.3e4)"
         )
-    vocab = vocab_size if vocab_size is not None else DEFAULT_VOCAB[family]
-    ctx = n_ctx if n_ctx is not None else DEFAULT_CTX[family]
+    spec = get_family(family)
+    vocab = vocab_size if vocab_size is not None else spec.default_vocab
+    ctx = n_ctx if n_ctx is not None else spec.default_ctx
     shapes = _candidates(target, family, vocab, ctx)
 
     def size_error(shape: ShapeSpec) -> float:

@@ -1,26 +1,28 @@
 """Shapes of the model families: the few integers that fix a transformer's size.
 
 A :class:`ShapeSpec` is plain data (no torch), so the planner and the sweep designer can
-reason about shapes on machines without torch. The torch modules are built from it in
-:mod:`scalinglab.models.gpt` and :mod:`scalinglab.models.bert`.
+reason about shapes on machines without torch. What each field means for a family, its
+defaults and the checks beyond these are declared by the family in
+:mod:`scalinglab.models.families`; the torch modules are built from a shape there.
 
 >>> shape = ShapeSpec.create("gpt", n_layer=4, d_model=128)
 >>> shape.n_head, shape.d_ff, shape.head_dim
 (2, 512, 64)
+>>> llama = ShapeSpec.create("llama", n_layer=4, d_model=128, n_kv_head=1)
+>>> llama.n_head, llama.n_kv_head, llama.d_ff
+(2, 1, 352)
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any
 
 from scalinglab.errors import ScalingLabError
+from scalinglab.models.families import get_family
 
-Family = Literal["gpt", "bert"]
-FAMILIES: tuple[str, ...] = ("gpt", "bert")
-
-DEFAULT_VOCAB = {"gpt": 8192, "bert": 8192}
-DEFAULT_CTX = {"gpt": 256, "bert": 128}
+#: A family name registered in :mod:`scalinglab.models.families`.
+Family = str
 DEFAULT_HEAD_DIM = 64
 
 
@@ -32,7 +34,11 @@ class ShapeSpec:
     GELU MLP, biases, final LayerNorm, unembedding tied to the token embedding unless
     ``tied_embeddings`` is false). ``bert``: encoder in the BERT layout (learned positions,
     two token types, post-LayerNorm) with a masked-LM head whose decoder is tied to the
-    token embedding; ``nsp`` adds the pooler and next-sentence head.
+    token embedding; ``nsp`` adds the pooler and next-sentence head. ``llama``:
+    decoder-only causal LM in the Llama layout (RoPE, pre-RMSNorm, SwiGLU MLP of width
+    ``d_ff``, no biases). ``n_kv_head`` is the number of key/value heads (grouped-query
+    attention when below ``n_head``; families without it keep ``n_kv_head = n_head``);
+    left ``None`` it becomes ``n_head``.
     """
 
     family: Family
@@ -44,13 +50,13 @@ class ShapeSpec:
     n_ctx: int
     tied_embeddings: bool = True
     nsp: bool = False
+    n_kv_head: int | None = None
 
     def __post_init__(self) -> None:
-        if self.family not in FAMILIES:
-            raise ScalingLabError(
-                f"unknown model family {self.family!r}; use one of {', '.join(FAMILIES)}"
-            )
-        for name in ("n_layer", "d_model", "n_head", "d_ff", "vocab_size", "n_ctx"):
+        family = get_family(self.family)
+        if self.n_kv_head is None:
+            object.__setattr__(self, "n_kv_head", self.n_head)
+        for name in ("n_layer", "d_model", "n_head", "n_kv_head", "d_ff", "vocab_size", "n_ctx"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise ScalingLabError(
@@ -61,8 +67,23 @@ class ShapeSpec:
                 f"d_model {self.d_model} is not divisible by n_head {self.n_head}; "
                 "choose n_head so that d_model / n_head is an integer (64 is usual)"
             )
-        if self.nsp and self.family != "bert":
-            raise ScalingLabError("next-sentence prediction (nsp) exists only for the bert family")
+        self._check_family_options(family.supports_nsp, family.supports_gqa)
+
+    def _check_family_options(self, supports_nsp: bool, supports_gqa: bool) -> None:
+        if self.nsp and not supports_nsp:
+            raise ScalingLabError(
+                f"next-sentence prediction (nsp) does not exist in the {self.family} family"
+            )
+        if self.n_kv_head != self.n_head and not supports_gqa:
+            raise ScalingLabError(
+                f"the {self.family} family has one key/value head per query head; "
+                f"leave n_kv_head unset (got {self.n_kv_head} for {self.n_head} heads)"
+            )
+        if self.n_head % self.n_kv_head:  # type: ignore[operator]
+            raise ScalingLabError(
+                f"n_head {self.n_head} is not a multiple of n_kv_head {self.n_kv_head}; "
+                "each key/value head must serve the same number of query heads"
+            )
 
     @classmethod
     def create(
@@ -76,8 +97,11 @@ class ShapeSpec:
         n_ctx: int | None = None,
         tied_embeddings: bool = True,
         nsp: bool = False,
+        n_kv_head: int | None = None,
     ) -> ShapeSpec:
-        """A shape with the usual defaults: head size 64, ``d_ff = 4 d_model``."""
+        """A shape with the usual defaults: head size 64, ``n_kv_head = n_head``, and the
+        family's MLP width (``4 d_model`` for gpt and bert), vocabulary and context."""
+        spec = get_family(family)
         if n_head is None:
             n_head = max(1, d_model // DEFAULT_HEAD_DIM)
         return cls(
@@ -85,11 +109,12 @@ class ShapeSpec:
             n_layer=n_layer,
             d_model=d_model,
             n_head=n_head,
-            d_ff=d_ff if d_ff is not None else 4 * d_model,
-            vocab_size=vocab_size if vocab_size is not None else DEFAULT_VOCAB.get(family, 8192),
-            n_ctx=n_ctx if n_ctx is not None else DEFAULT_CTX.get(family, 256),
+            d_ff=d_ff if d_ff is not None else spec.default_d_ff(d_model),
+            vocab_size=vocab_size if vocab_size is not None else spec.default_vocab,
+            n_ctx=n_ctx if n_ctx is not None else spec.default_ctx,
             tied_embeddings=tied_embeddings,
             nsp=nsp,
+            n_kv_head=n_kv_head,
         )
 
     @property

@@ -43,6 +43,7 @@ class TrainConfig:
     n_layer: int = 2
     d_model: int = 128
     n_head: int | None = None
+    n_kv_head: int | None = None
     d_ff: int | None = None
     vocab_size: int = 4096
     n_ctx: int | None = None
@@ -86,6 +87,7 @@ class TrainConfig:
             n_layer=self.n_layer,
             d_model=self.d_model,
             n_head=self.n_head,
+            n_kv_head=self.n_kv_head,
             d_ff=self.d_ff,
             vocab_size=self.vocab_size,
             n_ctx=self.n_ctx,

@@ -50,7 +50,7 @@ from scalinglab.train.summary import RunSummary
 RESUME_KEYS = (
     "family", "n_layer", "d_model", "n_head", "d_ff", "vocab_size", "n_ctx", "nsp", "seed",
     "corpus", "val_fraction", "unique_tokens", "lr", "warmup_steps", "batch_size",
-    "weight_decay", "beta1", "beta2", "eps", "grad_clip",
+    "weight_decay", "beta1", "beta2", "eps", "grad_clip", "n_kv_head",
 )  # fmt: skip
 
 
