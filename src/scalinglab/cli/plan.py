@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from scalinglab.errors import ScalingLabError
+from scalinglab.models.families import families_help
 
 
 def plan(
@@ -99,9 +100,7 @@ def plan(
             "(Muennighoff et al. 2023).",
         ),
     ] = None,
-    family: Annotated[
-        str, typer.Option("--family", help="Model family for the shape: gpt (decoder) or bert.")
-    ] = "gpt",
+    family: Annotated[str, typer.Option("--family", help=families_help() + ".")] = "gpt",
     vocab: Annotated[int, typer.Option("--vocab", help="Vocabulary size (tokens).")] = 32000,
     seq_len: Annotated[
         int,

@@ -309,7 +309,9 @@ def _budget_source(plan: Plan) -> str:
 
 
 def _inference_figures(inf: InferenceCost, family: str) -> list[Figure]:
-    if family == "bert":
+    from scalinglab.models.families import get_family
+
+    if get_family(family).inference == "encoder":
         figures = [
             Figure(
                 "inference",

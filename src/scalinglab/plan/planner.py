@@ -296,7 +296,7 @@ def make_plan(
             cost = _inference(
                 family, hardware, n_layer, d_model, allocation.n, seq_len, batch, inference_tokens
             )
-        if family == "bert":
+        if _is_encoder(family):
             row["encoder_ms_per_sequence"] = cost.encoder_seconds_per_sequence * 1e3
         else:
             row["decode_ms_per_token"] = cost.decode_seconds_per_token_batch1 * 1e3
@@ -345,14 +345,15 @@ def make_plan(
 
 
 def _family_warnings(loaded: LoadedLaw, family: str) -> tuple[str, ...]:
-    """A warning when a law fitted to decoder language models plans a BERT-family model."""
-    if family != "bert" or loaded.model_kind != "decoder":
+    """A warning when a law fitted to decoder language models plans an encoder family."""
+    if not _is_encoder(family) or loaded.model_kind != "decoder":
         return ()
     return (
         f"the law {loaded.name} was fitted to decoder-only language models (next-token "
-        "loss); a BERT-family encoder trained by masked-language modelling has another loss "
-        "and another compute-optimal allocation, so N*, D* and the loss are a decoder's. "
-        "Fit a law to your own BERT runs (`scalinglab fit --json`) and pass it with --law",
+        f"loss); a {family}-family encoder trained by masked-language modelling has another "
+        "loss and another compute-optimal allocation, so N*, D* and the loss are a "
+        f"decoder's. Fit a law to your own {family} runs (`scalinglab fit --json`) and pass "
+        "it with --law",
     )
 
 
@@ -379,5 +380,12 @@ def _inference(
         peak_flops=hardware.gpu.peak_flops(hardware.precision),
         bytes_per_value=BYTES_PER_VALUE[hardware.precision],
         lifetime_tokens=lifetime_tokens,
-        encoder=family == "bert",
+        encoder=_is_encoder(family),
     )
+
+
+def _is_encoder(family: str) -> bool:
+    """Whether the family is served as an encoder (one pass per sequence), not decoded."""
+    from scalinglab.models.families import get_family
+
+    return get_family(family).inference == "encoder"
