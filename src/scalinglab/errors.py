@@ -106,11 +106,17 @@ def disk_full_names(path: str | Path) -> Iterator[None]:
 
 
 def not_utf8(path: str | Path, error: UnicodeDecodeError) -> InputError:
-    """The error for a file that is not UTF-8 text, locating the first bad byte."""
+    """The error for a file that is not UTF-8 text: the first bad byte, and its line
+    when ``error`` comes from decoding the whole file at once (a streamed read decodes
+    blocks, whose offsets are not the file's)."""
+    bad = f"byte 0x{error.object[error.start]:02x} is not UTF-8 ({error.reason})"
+    try:
+        whole = len(error.object) == Path(path).stat().st_size
+    except OSError:
+        whole = False
+    line = error.object.count(b"\n", 0, error.start) + 1 if whole else None
     return InputError(
-        f"not UTF-8 text (byte 0x{error.object[error.start]:02x} at byte offset {error.start})",
-        fix="save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
-        file=str(path),
+        bad, fix="save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)", file=str(path), line=line
     )
 
 
