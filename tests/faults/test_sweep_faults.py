@@ -33,7 +33,7 @@ def _metrics_steps(run_dir: str) -> list[int]:
 
 
 def test_two_drivers_train_each_run_exactly_once(env, sweep_file, tmp_path):
-    design, db = sweep_file("pair"), tmp_path / "r.db"
+    design, db = sweep_file("pair", tokens=10_000), tmp_path / "r.db"
     drivers = [_driver(env, design, db) for _ in range(2)]
     outputs = [driver.communicate(timeout=600) for driver in drivers]
     for driver, (_, stderr) in zip(drivers, outputs, strict=True):

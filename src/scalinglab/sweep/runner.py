@@ -222,8 +222,7 @@ class _Driver:
             task_id = bar.add_task(f"sweep {todo[0].sweep}", total=len(todo), last="")
             while self.queue or self.in_flight or self.held_elsewhere:
                 self._start_runs()
-                wait = self._collect if self.in_flight else self._look_at_held_runs
-                finished = wait(result)
+                finished = self._collect() if self.in_flight else self._look_at_held_runs(result)
                 for final in finished:
                     bar.update(task_id, advance=1, last=_describe(final))
                     if final.run_id in result.elsewhere:
@@ -251,9 +250,8 @@ class _Driver:
             task = {"run_id": record.run_id, "config": record.config, "out_dir": out_dir}
             self.in_flight[self.pool.submit(task)] = record
 
-    def _collect(self, result: SweepResult) -> list[RunRecord]:
-        """Wait for at least one outcome; the registry records of runs now final (this
-        driver's: ``result`` is not consulted)."""
+    def _collect(self) -> list[RunRecord]:
+        """Wait for at least one outcome; the registry records of runs now final."""
         finished = []
         for handle, outcome in self.pool.wait_any(list(self.in_flight)):
             record = self.in_flight.pop(handle)
