@@ -172,12 +172,14 @@ def run_sweep(
                 else executor
             )
             owner = new_lease_owner()
+            driver = _Driver(registry, pool, owner, folder, max_attempts, on_outcome)
             try:
                 with _Heartbeat(registry_path, owner):
-                    driver = _Driver(registry, pool, owner, folder, max_attempts, on_outcome)
-                    driver.drive(todo, result, progress)
+                    try:
+                        driver.drive(todo, result, progress)
+                    finally:
+                        pool.close()  # waits for the workers: leases renewed meanwhile
             finally:
-                pool.close()
                 registry.release_leases(owner)
         result.counts = registry.progress(design.name)
     result.wall_seconds = time.perf_counter() - start
