@@ -4,11 +4,18 @@ traceback, and nothing written where it should not be."""
 from __future__ import annotations
 
 import errno
+import json
 from pathlib import Path
 
 import pytest
 
-from scalinglab.errors import DiskFullError, ScalingLabError, as_user_error, disk_full_names
+from scalinglab.errors import (
+    DiskFullError,
+    InputError,
+    ScalingLabError,
+    as_user_error,
+    disk_full_names,
+)
 from scalinglab.sweep.runner import run_folder, sweep_folder
 
 
@@ -76,3 +83,35 @@ def test_no_space_left_names_the_path_and_its_free_space(tmp_path):
     wrapped = RuntimeError("Error while serializing: I/O error: No space left (os error 28)")
     assert isinstance(as_user_error(wrapped), DiskFullError)
     assert as_user_error(RuntimeError("a bug")) is None
+
+
+def test_finetune_csv_and_predict_input_not_utf8_name_file_and_line(tmp_path):
+    from scalinglab.finetune.predict_io import read_texts
+    from scalinglab.finetune.tasks import load_task
+
+    header = tmp_path / "header.csv"
+    header.write_bytes("t\u00e9xt,label\nok,pos\n".encode("latin-1"))  # bad byte in line 1
+    rows = tmp_path / "rows.csv"
+    rows.write_bytes("text,label\ngood,pos\ncaf\u00e9,neg\n".encode("latin-1"))
+    for path, line in ((header, 1), (rows, 3)):
+        with pytest.raises(InputError, match=f"line {line}: byte 0xe9 is not UTF-8"):
+            load_task(str(path))
+    texts = tmp_path / "texts.txt"
+    texts.write_bytes("fine\ncaf\u00e9\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"texts\.txt, line 2: byte 0xe9 is not UTF-8"):
+        read_texts(texts)
+
+
+def test_a_model_folder_of_unknown_model_type_is_a_user_error(tmp_path):
+    pytest.importorskip("transformers")
+    import torch
+    from safetensors.torch import save_file
+
+    from scalinglab.finetune.checkpoint import METADATA_FILE, load_classifier
+
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "no-such-model"}))
+    save_file({"weight": torch.zeros(2)}, str(tmp_path / "model.safetensors"))
+    (tmp_path / METADATA_FILE).write_text(json.dumps({"labels": ["a", "b"]}))
+    with pytest.raises(ScalingLabError, match="transformers cannot build its model") as caught:
+        load_classifier(tmp_path)
+    assert "\n" not in str(caught.value)
