@@ -29,7 +29,7 @@ def synthetic_registry(tmp_path_factory):
             loss = float(LAW.predict(run.n_params_nonembed, run.tokens)) * (
                 1 + 0.01 * rng.standard_normal()
             )
-            registry.mark_running(run.run_id, worker="synthetic")
+            registry.claim_run(run.run_id, "synthetic-driver", worker="synthetic")
             summary = {
                 "status": "completed", "final_val_loss": loss, "tokens": run.tokens,
                 "flops": run.flops, "flops_6nd": 6.0 * run.n_params * run.tokens,

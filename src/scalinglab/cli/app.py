@@ -8,11 +8,13 @@ Command modules import only typer and the standard library at import time, so th
 from __future__ import annotations
 
 import sys
+import warnings
+from typing import TextIO
 
 import typer
 
 from scalinglab import __version__
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabWarning, as_user_error
 
 app = typer.Typer(
     name="scalinglab",
@@ -84,10 +86,33 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Print scalinglab's own warnings as one ``warning:`` line; others as Python does."""
+    if issubclass(category, ScalingLabWarning):
+        typer.secho(f"warning: {message}", err=True, fg=typer.colors.YELLOW)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
+_python_show_warning = warnings.showwarning
+
+
 def main() -> None:
-    """Run the CLI; user errors print one line and exit 2 without a traceback."""
+    """Run the CLI; user errors (and environment errors a user must fix: a full disk, a
+    file that is not UTF-8) print one line and exit 2 without a traceback."""
+    warnings.showwarning = _show_warning
     try:
         app()
-    except ScalingLabError as error:
-        typer.secho(f"error: {error}", err=True, fg=typer.colors.RED)
-        sys.exit(error.exit_code)
+    except Exception as error:
+        user_error = as_user_error(error)
+        if user_error is None:
+            raise
+        typer.secho(f"error: {user_error}", err=True, fg=typer.colors.RED)
+        sys.exit(user_error.exit_code)

@@ -125,6 +125,8 @@ def run(
     """Train every unfinished run of the design into the registry.
 
     Idempotent: completed runs are skipped, interrupted ones resume from their checkpoints.
+    Several drivers may run one sweep at once: each run is claimed under a lease in the
+    registry, so no run is trained twice; a driver waits for the runs another one holds.
     """
     from scalinglab.sweep.designfile import load_design
     from scalinglab.sweep.runner import run_sweep
@@ -144,7 +146,8 @@ def run(
     counts = ", ".join(f"{n} {status}" for status, n in result.counts.items())
     Console().print(
         f"sweep {result.sweep}: trained {len(result.trained)}, skipped {len(result.skipped)} "
-        f"already done; registry {result.registry}: {counts} "
+        f"already done, {len(result.elsewhere)} done by another driver meanwhile; "
+        f"registry {result.registry}: {counts} "
         f"({_fmt_seconds(result.wall_seconds)})"
     )
     if result.failed:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from scalinglab.errors import InputError, ScalingLabError
+from scalinglab.errors import InputError, ScalingLabError, not_utf8
 from scalinglab.jsonl import iter_jsonl_objects
 
 DEFAULT_CORPUS = "kjv"
@@ -103,7 +103,7 @@ def _read_path(path: Path) -> list[str]:
         documents: list[str] = []
         for file in files:
             if file.suffix == ".txt":
-                documents.append(file.read_text(encoding="utf-8"))
+                documents.append(_read_text(file))
             else:
                 documents.extend(_read_file(file))
         return documents
@@ -112,7 +112,7 @@ def _read_path(path: Path) -> list[str]:
 
 def _read_file(path: Path) -> list[str]:
     if path.suffix == ".txt":
-        text = path.read_text(encoding="utf-8").replace("\r\n", "\n")
+        text = _read_text(path).replace("\r\n", "\n")
         return text.split("\n\n")
     if path.suffix == ".jsonl":
         return _read_jsonl(path)
@@ -130,6 +130,14 @@ def _read_file(path: Path) -> list[str]:
     raise ScalingLabError(
         f"cannot read corpus file {path}: use a .txt, .jsonl or .parquet file or a folder"
     )
+
+
+def _read_text(path: Path) -> str:
+    """A text file's content; one that is not UTF-8 is a user error naming it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise not_utf8(path, error) from None
 
 
 def _read_jsonl(path: Path) -> list[str]:

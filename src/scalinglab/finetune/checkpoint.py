@@ -165,7 +165,14 @@ def load_classifier(path: str | Path, device: str = "cpu") -> LoadedClassifier:
         )
     metadata = json.loads(meta_file.read_text())
     _require_file(root / "model.safetensors")
-    model = AutoModelForSequenceClassification.from_pretrained(root, use_safetensors=True)
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(root, use_safetensors=True)
+    except (KeyError, ValueError) as error:  # transformers' answers to an unknown model_type
+        raise ScalingLabError(
+            f"{root}: transformers cannot build its model ({type(error).__name__}: "
+            f"{str(error).strip().splitlines()[0] if str(error).strip() else ''}); give a "
+            "directory written by `scalinglab finetune --out DIR`"
+        ) from None
     storage = metadata.get("storage", "merged")
     if storage == "peft_prompt":
         from peft import PeftModel

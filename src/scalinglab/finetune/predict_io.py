@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from scalinglab.errors import InputError, ScalingLabError
+from scalinglab.errors import InputError, ScalingLabError, not_utf8
 from scalinglab.finetune.predictor import Prediction, Predictor
 from scalinglab.jsonl import iter_jsonl_objects
 
@@ -73,11 +73,14 @@ def read_texts(path: str | Path, *, text_column: str = "text") -> list[str]:
     suffix = _check_suffix(path, INPUT_SUFFIXES, "input")
     if not path.is_file():
         raise ScalingLabError(f"input file {path} does not exist")
-    if suffix == ".txt":
-        lines = path.read_text(encoding="utf-8").splitlines()
-        return [line for line in lines if line.strip()]
-    if suffix == ".csv":
-        return _read_csv(path, text_column)
+    try:
+        if suffix == ".txt":
+            lines = path.read_text(encoding="utf-8").splitlines()
+            return [line for line in lines if line.strip()]
+        if suffix == ".csv":
+            return _read_csv(path, text_column)
+    except UnicodeDecodeError as error:
+        raise not_utf8(path, error) from None
     return _read_jsonl(path, text_column)
 
 

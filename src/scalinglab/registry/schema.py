@@ -7,6 +7,10 @@ by an older scalinglab is brought up to date in place and never loses rows.
 - version 1: ``sweeps``, ``runs`` (without ``out_dir``) and ``evaluations``.
 - version 2: ``runs.out_dir`` (the run folder, where its checkpoints live) and the
   ``artifacts`` table (files a run wrote: summary, metrics, checkpoints).
+- version 3: the lease of a run (``runs.lease_owner``, ``runs.lease_expires``: which
+  driver trains it, until when unless renewed) and the ``attempts`` table (one row per
+  attempt with its worker, times, outcome and error, so no attempt's error is lost). The
+  step copies each run's last attempt, as far as version 2 knew it, into ``attempts``.
 """
 
 from __future__ import annotations
@@ -66,8 +70,28 @@ CREATE TABLE artifacts (
 );
 """
 
+_V3 = """
+ALTER TABLE runs ADD COLUMN lease_owner TEXT;
+ALTER TABLE runs ADD COLUMN lease_expires REAL;
+CREATE TABLE attempts (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    attempt INTEGER NOT NULL,
+    driver TEXT,
+    worker TEXT,
+    started_at REAL,
+    ended_at REAL,
+    outcome TEXT,
+    error TEXT,
+    PRIMARY KEY (run_id, attempt)
+);
+INSERT INTO attempts (run_id, attempt, worker, started_at, ended_at, outcome, error)
+    SELECT run_id, attempts, worker, started_at, ended_at,
+        CASE WHEN status IN ('completed', 'diverged', 'failed') THEN status END, error
+    FROM runs WHERE attempts > 0;
+"""
+
 #: Migration steps: ``MIGRATIONS[v]`` takes a database from version ``v - 1`` to ``v``.
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3}
 SCHEMA_VERSION: int = max(MIGRATIONS)
 
 

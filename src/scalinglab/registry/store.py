@@ -1,8 +1,16 @@
-"""The run registry: one SQLite file holding sweeps, runs, their evaluations and artifacts.
+"""The run registry: one SQLite file holding sweeps, runs, their attempts, evaluations
+and artifacts.
 
-One process writes it (the sweep driver); workers return their results to the driver.
-The file is opened in WAL mode with a busy timeout, so readers (``scalinglab sweep
-status``, a report, a notebook) never block the writer and never see half a write.
+Sweep drivers write it; workers return their results to their driver. The file is opened
+in WAL mode with a busy timeout, so readers (``scalinglab sweep status``, a report, a
+notebook) never block a writer and never see half a write.
+
+Several drivers may work on one registry at once: a driver trains a run only after
+claiming it (:meth:`Registry.claim_run`), which takes the run's *lease* in one write
+transaction. A lease names its driver (``host:pid:token``) and expires unless renewed
+(:meth:`Registry.renew_leases`, a heartbeat); a run leased by a live driver cannot be
+claimed by another, so no run is ever trained twice at once. A lease whose driver is
+gone (its expiry passed, or its process no longer exists on this machine) is free.
 
 Runs are keyed by the hash of their configuration within a sweep: adding the same run
 twice returns the existing row, which is what makes re-running a sweep idempotent.
@@ -20,14 +28,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from scalinglab.errors import ScalingLabError
+from scalinglab.processes import process_alive
 from scalinglab.registry.schema import RUN_STATUSES, SCHEMA_VERSION, migrate, transaction
 
 #: Milliseconds a connection waits for another one's write lock before giving up.
@@ -47,6 +59,26 @@ EVALUATION_FIELDS: tuple[str, ...] = (
     "mfu",
 )
 FINAL_STATUSES: tuple[str, ...] = ("completed", "diverged", "failed")
+#: Statuses a driver may claim: never started, interrupted, or failed in an earlier sweep.
+CLAIMABLE_STATUSES: tuple[str, ...] = ("pending", "running", "failed")
+#: Seconds a lease lasts unless its driver renews it.
+LEASE_SECONDS = 60.0
+
+
+def new_lease_owner() -> str:
+    """A driver's identity in leases: ``host:pid:token`` (the token tells apart two
+    drivers that one process runs one after the other)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def lease_owner_alive(owner: str) -> bool:
+    """Whether the driver ``owner`` may still be alive: on this machine, whether its
+    process exists; on another machine, assumed (its lease's expiry decides)."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    return process_alive(int(pid))
 
 
 def config_hash(config: Mapping[str, Any]) -> str:
@@ -72,6 +104,24 @@ class RunRecord:
     summary: dict[str, Any] | None
     error: str | None
     out_dir: str | None
+    lease_owner: str | None = None
+    lease_expires: float | None = None
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One attempt at a run: the driver that claimed it, the worker that trained it, its
+    times (Unix seconds), its outcome (``None`` while it runs or when it was lost with
+    its driver) and its error."""
+
+    run_id: str
+    attempt: int
+    driver: str | None
+    worker: str | None
+    started_at: float | None
+    ended_at: float | None
+    outcome: str | None
+    error: str | None
 
 
 def _enable_wal(db: sqlite3.Connection) -> None:
@@ -220,23 +270,92 @@ class Registry:
         counts = {row["status"]: row["n"] for row in rows}
         return {status: counts[status] for status in RUN_STATUSES if status in counts}
 
-    def mark_running(self, run_id: str, worker: str, out_dir: str | None = None) -> None:
-        """A new attempt starts: status ``running``, ``attempts`` + 1, start time now."""
+    def claim_run(
+        self,
+        run_id: str,
+        owner: str,
+        *,
+        worker: str,
+        out_dir: str | None = None,
+        lease_seconds: float = LEASE_SECONDS,
+    ) -> RunRecord | None:
+        """Start a new attempt of ``run_id`` for the driver ``owner``, or return ``None``
+        when the run is finished or leased by another live driver.
+
+        In one write transaction: the run must be claimable (pending, running or failed)
+        and its lease free (none, expired, its driver gone, or ``owner``'s own); it then
+        becomes ``running`` with ``attempts`` + 1, leased to ``owner`` for
+        ``lease_seconds``, and its attempt gets a row in ``attempts``."""
+        now = time.time()
         with transaction(self._db):
+            row = self._db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise ScalingLabError(f"no run {run_id!r} in {self.path}")
+            if row["status"] not in CLAIMABLE_STATUSES or not _lease_free(row, owner, now):
+                return None
             self._db.execute(
                 "UPDATE runs SET status = 'running', attempts = attempts + 1, worker = ?, "
-                "started_at = ?, ended_at = NULL, error = NULL, "
+                "started_at = ?, ended_at = NULL, lease_owner = ?, lease_expires = ?, "
                 "out_dir = COALESCE(?, out_dir) WHERE run_id = ?",
-                (worker, time.time(), out_dir, run_id),
+                (worker, now, owner, now + lease_seconds, out_dir, run_id),
+            )
+            self._db.execute(
+                "INSERT OR REPLACE INTO attempts (run_id, attempt, driver, worker, started_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (run_id, row["attempts"] + 1, owner, worker, now),
+            )
+        return self.run(run_id)
+
+    def renew_leases(self, owner: str, lease_seconds: float = LEASE_SECONDS) -> int:
+        """The heartbeat of driver ``owner``: extend every lease it holds; their count."""
+        with transaction(self._db):
+            cursor = self._db.execute(
+                "UPDATE runs SET lease_expires = ? WHERE lease_owner = ?",
+                (time.time() + lease_seconds, owner),
+            )
+        return cursor.rowcount
+
+    def release_leases(self, owner: str) -> None:
+        """Driver ``owner`` stops: its runs not yet finished wait as ``pending`` for any
+        driver, and their open attempts end without an outcome."""
+        with transaction(self._db):
+            self._db.execute(
+                "UPDATE attempts SET ended_at = ? WHERE driver = ? AND ended_at IS NULL",
+                (time.time(), owner),
+            )
+            self._db.execute(
+                "UPDATE runs SET status = CASE WHEN status = 'running' THEN 'pending' "
+                "ELSE status END, lease_owner = NULL, lease_expires = NULL "
+                "WHERE lease_owner = ?",
+                (owner,),
             )
 
     def mark_pending(self, run_id: str, error: str | None = None) -> None:
-        """The attempt ended without a result (the worker died); the run waits for a retry."""
+        """The attempt failed without a final result; the run waits for a retry by the
+        driver that holds its lease. The attempt's error stays in ``attempts``."""
         with transaction(self._db):
             self._db.execute(
                 "UPDATE runs SET status = 'pending', error = ? WHERE run_id = ?",
                 (error, run_id),
             )
+            self._end_attempt(run_id, "failed", error, None)
+
+    def _end_attempt(
+        self, run_id: str, outcome: str, error: str | None, worker: str | None
+    ) -> None:
+        self._db.execute(
+            "UPDATE attempts SET ended_at = ?, outcome = ?, error = ?, "
+            "worker = COALESCE(?, worker) WHERE run_id = ? AND attempt = "
+            "(SELECT attempts FROM runs WHERE run_id = ?)",
+            (time.time(), outcome, error, worker, run_id, run_id),
+        )
+
+    def attempts(self, run_id: str) -> list[AttemptRecord]:
+        """Every attempt at ``run_id``, first to last."""
+        rows = self._db.execute(
+            "SELECT * FROM attempts WHERE run_id = ? ORDER BY attempt", (run_id,)
+        )
+        return [AttemptRecord(**dict(row)) for row in rows]
 
     def finish_run(
         self,
@@ -251,7 +370,7 @@ class Registry:
     ) -> None:
         """Record an attempt's outcome (``completed``, ``diverged`` or ``failed``), its
         summary, its evaluations (upserted by step) and its artifacts ``(path, kind)``, in
-        one transaction."""
+        one transaction; the run's lease is released."""
         if status not in FINAL_STATUSES:
             raise ScalingLabError(f"a run ends as one of {', '.join(FINAL_STATUSES)}, not {status}")
         rows = [
@@ -261,7 +380,8 @@ class Registry:
         with transaction(self._db):
             self._db.execute(
                 "UPDATE runs SET status = ?, summary = ?, error = ?, ended_at = ?, "
-                "worker = COALESCE(?, worker) WHERE run_id = ?",
+                "worker = COALESCE(?, worker), lease_owner = NULL, lease_expires = NULL "
+                "WHERE run_id = ?",
                 (
                     status,
                     None if summary is None else json.dumps(summary, sort_keys=True, default=str),
@@ -271,6 +391,7 @@ class Registry:
                     run_id,
                 ),
             )
+            self._end_attempt(run_id, status, error, worker)
             placeholders = ", ".join("?" * (len(EVALUATION_FIELDS) + 1))
             self._db.executemany(
                 f"INSERT OR REPLACE INTO evaluations (run_id, {', '.join(EVALUATION_FIELDS)}) "
@@ -313,4 +434,18 @@ def _record(row: sqlite3.Row) -> RunRecord:
         summary=None if row["summary"] is None else json.loads(row["summary"]),
         error=row["error"],
         out_dir=row["out_dir"],
+        lease_owner=row["lease_owner"],
+        lease_expires=row["lease_expires"],
+    )
+
+
+def _lease_free(row: sqlite3.Row, owner: str, now: float) -> bool:
+    """Whether the run of ``row`` may be claimed by ``owner`` at time ``now``."""
+    holder = row["lease_owner"]
+    if holder is None or holder == owner:
+        return True
+    return (
+        row["lease_expires"] is None
+        or row["lease_expires"] < now
+        or not (lease_owner_alive(holder))
     )

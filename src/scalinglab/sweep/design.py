@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -98,14 +99,34 @@ class PlannedRun:
         return config
 
 
+#: A sweep name: letters, digits, ``.``, ``_`` and ``-``, not starting with ``.``. The
+#: name becomes a folder under the runs root and the prefix of run ids, so it must not
+#: name another folder (``..``, ``/``, an absolute path) or a hidden one.
+SWEEP_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+SWEEP_NAME_RULE = "use letters, digits, '.', '_' and '-', not starting with '.' and without '..'"
+
+
+def sweep_name_problem(name: object) -> str | None:
+    """Why ``name`` cannot name a sweep, or ``None`` when it can."""
+    if not isinstance(name, str) or not SWEEP_NAME.fullmatch(name) or ".." in name:
+        return f"sweep name {name!r} is not allowed"
+    return None
+
+
 @dataclass(frozen=True)
 class SweepDesign:
-    """A named set of planned runs and the options that produced them."""
+    """A named set of planned runs and the options that produced them; the name is
+    checked against :data:`SWEEP_NAME` (it becomes a folder)."""
 
     name: str
     kind: str
     runs: tuple[PlannedRun, ...]
     options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        problem = sweep_name_problem(self.name)
+        if problem:
+            raise ScalingLabError(f"{problem}; {SWEEP_NAME_RULE}")
 
     @property
     def total_flops(self) -> float:

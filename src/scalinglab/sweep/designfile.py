@@ -33,10 +33,12 @@ from typing import Any
 from scalinglab.errors import InputError, ScalingLabError
 from scalinglab.sweep.design import (
     ENTRY_KEYS,
+    SWEEP_NAME_RULE,
     SweepDesign,
     explicit_runs,
     isoflop_grid,
     model_ladder,
+    sweep_name_problem,
     with_grid,
     with_recipe,
     wsd_design,
@@ -160,6 +162,9 @@ def _build(data: Mapping[str, Any], source: str) -> SweepDesign:
         raise InputError(
             "[sweep] has no name", fix='add name = "my-sweep" under [sweep]', file=source
         )
+    problem = sweep_name_problem(name)
+    if problem:
+        raise InputError(problem, fix=SWEEP_NAME_RULE, file=source, column="name")
     kind = sweep.get("design")
     if kind not in DESIGNS:
         raise InputError(

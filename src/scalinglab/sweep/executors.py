@@ -21,6 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
 from scalinglab.errors import ScalingLabError
+from scalinglab.processes import die_with_parent
 
 Task = dict[str, Any]
 Outcome = dict[str, Any]
@@ -77,7 +78,10 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-def _init_local_worker(threads: int) -> None:
+def _init_local_worker(threads: int, driver_pid: int) -> None:
+    """Set up a pool worker: its thread count, and its death with the driver (a worker
+    left behind by a killed driver would train on, unseen, beside the next driver)."""
+    die_with_parent(driver_pid)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ["MKL_NUM_THREADS"] = str(threads)
 
@@ -88,7 +92,8 @@ class LocalExecutor:
 
     Each worker process is a pool of its own (one per slot), so a worker that dies loses
     only the run it was training: in one shared pool, a death breaks the pool and every
-    run in flight on it is lost too, each charged an attempt it did not fail."""
+    run in flight on it is lost too, each charged an attempt it did not fail. A worker
+    dies with the driver process (:func:`scalinglab.processes.die_with_parent`)."""
 
     name = "local"
 
@@ -109,7 +114,7 @@ class LocalExecutor:
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_local_worker,
-                initargs=(self.threads,),
+                initargs=(self.threads, os.getpid()),
             )
         return pool
 

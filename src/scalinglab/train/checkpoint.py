@@ -8,26 +8,43 @@ A checkpoint is the folder ``DIR/checkpoints/step-NNNNNNNN/`` holding
   ``state.<i>.exp_avg_sq``, ``state.<i>.step``) and the torch RNG states (``rng.cpu``,
   ``rng.cuda``);
 - ``state.json``: the step, the data position (samples consumed), tokens, the
-  optimizer's param groups (hyper-parameters), the divergence monitor, wall time so far.
+  optimizer's param groups (hyper-parameters), the divergence monitor, wall time so far,
+  and the SHA-256 of each of the two weight files (``checksums``).
 
-No pickle anywhere. The folder is written under a temporary name, every file fsynced,
-then renamed into place (an atomic rename on POSIX), and ``DIR/checkpoints/latest`` is
-replaced atomically afterwards, so a SIGKILL at any moment leaves the last good checkpoint
-intact; a half-written temporary folder is ignored and removed on the next save.
+No pickle anywhere. The folder is written under a temporary name (``.tmp-step-N-PID``,
+PID the writer's process), every file fsynced, then renamed into place (an atomic rename
+on POSIX), and ``DIR/checkpoints/latest`` is replaced atomically afterwards, so a SIGKILL
+at any moment leaves the last good checkpoint intact; a temporary folder is removed by a
+later save only once its writer's process is gone.
+
+A checkpoint is verified before it is loaded (state.json readable, checksums equal):
+:func:`restore_checkpoint` loads the newest intact one and warns about each newer one it
+skips as corrupt or truncated, so a damaged file costs the steps since the previous
+checkpoint, never the run; it is never mistaken for a diverged run. Checkpoints written
+before checksums existed are loaded unverified.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, load_model, save_file, save_model
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, ScalingLabWarning
+from scalinglab.processes import process_alive
+
+#: The files whose SHA-256 ``state.json`` records.
+CHECKED_FILES = ("model.safetensors", "optimizer.safetensors")
+_TMP_OWNER = re.compile(r"\.tmp-.*-(\d+)")
 
 
 def checkpoint_root(out_dir: str | Path) -> Path:
@@ -52,8 +69,7 @@ def save_checkpoint(
     ``keep_steps``. ``state`` is JSON data (step, data position, monitor, ...)."""
     root = checkpoint_root(out_dir)
     root.mkdir(parents=True, exist_ok=True)
-    for stale in root.glob(".tmp-*"):
-        shutil.rmtree(stale, ignore_errors=True)
+    _remove_orphaned_tmp(root)
     final = root / step_dir_name(step)
     tmp = root / f".tmp-{step_dir_name(step)}-{os.getpid()}"
     tmp.mkdir()
@@ -63,7 +79,9 @@ def save_checkpoint(
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         tensors["rng.cuda"] = torch.cuda.get_rng_state()
     save_file(tensors, str(tmp / "optimizer.safetensors"))
-    (tmp / "state.json").write_text(json.dumps({**state, "param_groups": groups}, indent=1))
+    checksums = {name: file_sha256(tmp / name) for name in CHECKED_FILES}
+    record = {**state, "param_groups": groups, "checksums": checksums}
+    (tmp / "state.json").write_text(json.dumps(record, indent=1))
     for file in tmp.iterdir():
         _fsync(file)
     if final.exists():
@@ -75,16 +93,94 @@ def save_checkpoint(
     return final
 
 
-def latest_checkpoint(out_dir: str | Path) -> Path | None:
-    """The newest complete checkpoint folder of a run, or None."""
+def _remove_orphaned_tmp(root: Path) -> None:
+    """Remove temporary checkpoint folders whose writing process is gone (a save killed
+    before its rename); one still being written by a live process is left alone."""
+    for tmp in root.glob(".tmp-*"):
+        owner = _TMP_OWNER.fullmatch(tmp.name)
+        pid = int(owner.group(1)) if owner else 0
+        if pid == os.getpid() or not process_alive(pid):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def checkpoints_newest_first(out_dir: str | Path) -> list[Path]:
+    """The run's complete checkpoint folders (those holding a state.json), newest first;
+    the one ``latest`` points to comes first."""
     root = checkpoint_root(out_dir)
+    complete = sorted((p for p in root.glob("step-*") if (p / "state.json").exists()), reverse=True)
     pointer = root / "latest"
     if pointer.exists():
-        candidate = root / pointer.read_text().strip()
-        if (candidate / "state.json").exists():
-            return candidate
-    complete = sorted(p for p in root.glob("step-*") if (p / "state.json").exists())
-    return complete[-1] if complete else None
+        named = root / pointer.read_text().strip()
+        if named in complete:
+            complete.remove(named)
+            complete.insert(0, named)
+    return complete
+
+
+def latest_checkpoint(out_dir: str | Path) -> Path | None:
+    """The newest complete checkpoint folder of a run (not verified), or None."""
+    folders = checkpoints_newest_first(out_dir)
+    return folders[0] if folders else None
+
+
+def checkpoint_problem(folder: Path) -> str | None:
+    """Why the checkpoint ``folder`` cannot be trusted (unreadable state.json, a missing
+    file, a checksum that differs), or ``None`` when it is intact."""
+    try:
+        state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        return f"state.json is unreadable ({type(error).__name__}: {error})"
+    if not isinstance(state, dict):
+        return "state.json holds no JSON object"
+    for name, expected in state.get("checksums", {}).items():
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if file_sha256(path) != expected:
+            return f"{name} does not match its SHA-256 in state.json (corrupt or truncated)"
+    return None
+
+
+def restore_checkpoint(
+    out_dir: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None
+) -> tuple[Path, dict[str, Any]] | None:
+    """Load the newest intact checkpoint of the run in ``out_dir``: ``(folder, state)``,
+    or ``None`` when the run has no checkpoint.
+
+    Newer checkpoints that are corrupt or truncated are skipped with a
+    :class:`~scalinglab.errors.ScalingLabWarning` each; when none is intact the run
+    cannot continue, a :class:`ScalingLabError` naming each problem."""
+    folders = checkpoints_newest_first(out_dir)
+    problems = []
+    for folder in folders:
+        problem = checkpoint_problem(folder)
+        if problem is None:
+            try:
+                return folder, load_checkpoint(folder, model, optimizer)
+            except (SafetensorError, OSError, ValueError, KeyError) as error:
+                problem = f"it does not load ({type(error).__name__}: {error})"
+        problems.append(f"{folder.name}: {problem}")
+        warnings.warn(
+            f"checkpoint {folder} skipped: {problem}; trying the previous one",
+            ScalingLabWarning,
+            stacklevel=2,
+        )
+    if problems:
+        found = " ".join("; ".join(problems).split())  # one line, whatever the errors say
+        raise ScalingLabError(
+            f"{out_dir}: no intact checkpoint to resume from ({found}); "
+            f"remove {checkpoint_root(out_dir)} to train the run from the start"
+        )
+    return None
 
 
 def load_checkpoint(

@@ -27,6 +27,7 @@ A recipe fitted on this machine's own sweep (``scalinglab recipe fit``, applied 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from scalinglab.errors import ScalingLabError
@@ -151,3 +152,50 @@ def _check(config: TrainConfig) -> None:
         value = getattr(config, name)
         if value is not None and value <= 0:
             raise ScalingLabError(f"{name} must be a positive integer, got {value}")
+    for name, (low, high, rule) in NUMERIC_RANGES.items():
+        value = getattr(config, name)
+        if value is not None and not (math.isfinite(value) and low(value) and high(value)):
+            raise ScalingLabError(f"{name} must be {rule}, got {value}")
+    if any(step <= 0 for step in config.save_at_steps):
+        raise ScalingLabError(f"save_at_steps must be positive steps, got {config.save_at_steps}")
+
+
+def _at_least(bound: float) -> Callable[[float], bool]:
+    return lambda value: value >= bound
+
+
+def _above(bound: float) -> Callable[[float], bool]:
+    return lambda value: value > bound
+
+
+def _below(bound: float) -> Callable[[float], bool]:
+    return lambda value: value < bound
+
+
+def _at_most(bound: float) -> Callable[[float], bool]:
+    return lambda value: value <= bound
+
+
+_ANY: Callable[[float], bool] = math.isfinite
+
+#: The numeric options and the values that make sense for them: (lower test, upper test,
+#: the rule in words). A value outside is a user error before anything is built, so that
+#: e.g. ``--lr -1`` is one line, not the optimizer's traceback.
+NUMERIC_RANGES: dict[str, tuple[Callable[[float], bool], Callable[[float], bool], str]] = {
+    "lr": (_above(0.0), _ANY, "a positive number"),
+    "min_lr_ratio": (_at_least(0.0), _at_most(1.0), "in [0, 1]"),
+    "warmup_steps": (_at_least(0), _ANY, "a non-negative integer"),
+    "weight_decay": (_at_least(0.0), _ANY, "non-negative"),
+    "beta1": (_at_least(0.0), _below(1.0), "in [0, 1)"),
+    "beta2": (_at_least(0.0), _below(1.0), "in [0, 1)"),
+    "eps": (_above(0.0), _ANY, "a positive number"),
+    "grad_clip": (_at_least(0.0), _ANY, "non-negative (0 turns clipping off)"),
+    "val_fraction": (_above(0.0), _below(1.0), "in (0, 1)"),
+    "val_tokens": (_above(0), _ANY, "a positive integer"),
+    "unique_tokens": (_above(0), _ANY, "a positive integer"),
+    "seed": (_at_least(0), _ANY, "a non-negative integer"),
+    "stop_at_step": (_above(0), _ANY, "a positive integer"),
+    "divergence_factor": (_above(1.0), _ANY, "above 1"),
+    "threads": (_above(0), _ANY, "a positive integer"),
+    "peak_flops": (_above(0.0), _ANY, "a positive number of FLOP/s"),
+}

@@ -30,11 +30,12 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 from scalinglab.data.pipeline import PreparedData, prepare_data
-from scalinglab.errors import ScalingLabError
+from scalinglab.data.tokenizer import cache_root
+from scalinglab.errors import ScalingLabError, disk_full_names, is_disk_full
 from scalinglab.models.build import build_model
 from scalinglab.models.counting import count_params, flops_per_token
 from scalinglab.models.loss import cross_entropy
-from scalinglab.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from scalinglab.train.checkpoint import latest_checkpoint, restore_checkpoint, save_checkpoint
 from scalinglab.train.config import TrainConfig
 from scalinglab.train.defaults import resolve, total_steps
 from scalinglab.train.distributed import DistContext, init_distributed
@@ -43,6 +44,7 @@ from scalinglab.train.optim import build_optimizer
 from scalinglab.train.peak import peak_flops
 from scalinglab.train.precision import bf16_autocast, default_bf16
 from scalinglab.train.progress import TrainProgress
+from scalinglab.train.runlock import run_folder_lock
 from scalinglab.train.schedule import constant_lr, cooldown_steps, cosine_lr, wsd_lr
 from scalinglab.train.summary import RunSummary
 
@@ -65,12 +67,17 @@ def run_training(
     Resumes from the newest checkpoint in ``config.out_dir`` when there is one; returns the
     stored summary at once when the run already completed or diverged. ``on_eval`` receives each
     evaluation record (the line written to DIR/metrics.jsonl) on rank 0. Under
-    ``torchrun`` the run is data-parallel over the ranks (rank 0 writes).
+    ``torchrun`` the run is data-parallel over the ranks (rank 0 writes). One process at a
+    time trains a folder (:mod:`scalinglab.train.runlock`); a full disk is a one-line
+    :class:`~scalinglab.errors.DiskFullError` naming the folder and the space left.
     """
     device = _device(config.device)
     ctx = init_distributed(device.type)
     try:
-        return _Run(config, device, ctx, progress, on_eval).train()
+        run = _Run(config, device, ctx, progress, on_eval)
+        lock = run_folder_lock(run.out) if ctx.is_main else contextlib.nullcontext()
+        with lock, disk_full_names(run.out):
+            return run.train()
     finally:
         ctx.close()
 
@@ -165,18 +172,8 @@ class _Run:
                 return previous  # training again would reproduce it exactly
         if self.cfg.threads:
             torch.set_num_threads(self.cfg.threads)
-        self.data = prepare_data(
-            family=self.shape.family,
-            corpus=self.cfg.corpus,
-            vocab_size=self.cfg.vocab_size,
-            n_ctx=self.shape.n_ctx,
-            seed=self.cfg.seed,
-            nsp=self.cfg.nsp,
-            unique_tokens=self.cfg.unique_tokens,
-            val_fraction=self.cfg.val_fraction,
-            val_tokens=self.cfg.val_tokens,
-            cache_dir=self.cfg.cache_dir,
-        )
+        with disk_full_names(cache_root(self.cfg.cache_dir)):
+            self.data = self._prepare_data()
         if self.data.tokenizer.vocab_size != self.shape.vocab_size:
             raise ScalingLabError(
                 f"the corpus yields a tokenizer of {self.data.tokenizer.vocab_size} tokens, "
@@ -203,15 +200,28 @@ class _Run:
         try:
             return self._loop(start)
         except Exception as error:
-            if self.ctx.is_main and not isinstance(error, ScalingLabError):
+            if self.ctx.is_main and not (isinstance(error, ScalingLabError) or is_disk_full(error)):
                 self._summary("failed", f"{type(error).__name__}: {error}").write(summary_path)
             raise
+
+    def _prepare_data(self) -> PreparedData:
+        return prepare_data(
+            family=self.shape.family,
+            corpus=self.cfg.corpus,
+            vocab_size=self.cfg.vocab_size,
+            n_ctx=self.shape.n_ctx,
+            seed=self.cfg.seed,
+            nsp=self.cfg.nsp,
+            unique_tokens=self.cfg.unique_tokens,
+            val_fraction=self.cfg.val_fraction,
+            val_tokens=self.cfg.val_tokens,
+            cache_dir=self.cfg.cache_dir,
+        )
 
     def _restore(self) -> int:
         if self.ctx.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
-        folder = latest_checkpoint(self.out)
-        if folder is None:
+        if latest_checkpoint(self.out) is None:
             if self.ctx.is_main:
                 _write_json(self.out / "config.json", self.cfg.to_dict())
                 (self.out / "metrics.jsonl").unlink(missing_ok=True)
@@ -224,7 +234,9 @@ class _Run:
                 f"{self.out} holds a run with different {', '.join(changed)}; resume it with "
                 "the same settings or choose another output folder"
             )
-        state = load_checkpoint(folder, self.model, self.optimizer)
+        restored = restore_checkpoint(self.out, self.model, self.optimizer)
+        assert restored is not None  # a checkpoint exists; none intact raised
+        state = restored[1]
         self.monitor = DivergenceMonitor(**state["monitor"])
         self.clock = _Clock(wall_before=state["wall_seconds"], train_before=state["train_seconds"])
         self.train_loss = state.get("train_loss")

@@ -99,7 +99,7 @@ def _seed_branch(stable_dir: Path, branch_dir: Path, start: int) -> None:
     lines = (stable_dir / "metrics.jsonl").read_text().splitlines()
     kept = [line for line in lines if line.strip() and json.loads(line)["step"] <= start]
     (branch_dir / "metrics.jsonl").write_text("".join(line + "\n" for line in kept))
-    tmp = target_root / f".tmp-branch-{source.name}"
+    tmp = target_root / f".tmp-branch-{source.name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(source, tmp)
     os.rename(tmp, target_root / source.name)
