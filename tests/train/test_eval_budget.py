@@ -58,7 +58,7 @@ def test_summary_records_evaluation_time_over_a_resume(tiny) -> None:
     stopped = run_training(tiny("r", stop_at_step=17, checkpoint_every=1000), progress=False)
     assert stopped.evaluations == 2  # steps 10 and 17
     assert stopped.eval_tokens == 1024  # val_tokens of the tiny configuration
-    assert 0 < stopped.eval_seconds
+    assert stopped.eval_seconds > 0
     assert stopped.train_seconds + stopped.eval_seconds <= stopped.wall_seconds
     done = run_training(tiny("r"), progress=False)
     assert done.evaluations == 5  # 10, 17, 20, 30, 40
