@@ -6,10 +6,14 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from scipy.optimize import minimize
+from scipy.special import logsumexp
 
 from scalinglab.cli.app import main
 from scalinglab.laws.forms import ChinchillaLaw
@@ -159,10 +163,48 @@ def test_example_chinchilla_reproduces_the_exhaustive_fit(
     assert "removed the 5 highest losses, as Epoch AI did: 240 points" in printed
     data = json.loads(out.read_text())
     assert data["n_points"] == 240
-    expected = {"E": 1.8172, "A": 477.8, "B": 2143.0, "alpha": 0.3473, "beta": 0.3672}
-    for name, value in expected.items():
-        assert data["params"][name] == pytest.approx(value, rel=0.01)
     assert data["runs_table"]["source"] == "chinchilla_epoch_2024.csv (bundled example)"
+    objective = _epoch_objective()
+    printed_params = theta_of(data["params"])
+    epoch = theta_of(EPOCH_PUBLISHED)
+    options = {"maxiter": 20_000, "xatol": 1e-10, "fatol": 1e-15}
+    from_epoch = minimize(objective, epoch, method="Nelder-Mead", options=options)
+    # The JSON rounds nothing away: its parameters reach scipy's minimum from Epoch's
+    # published start, and scipy started from them finds nothing lower.
+    assert objective(printed_params) <= from_epoch.fun * (1 + 1e-9)
+    assert minimize(objective, printed_params, method="Nelder-Mead").fun >= (
+        objective(printed_params) * (1 - 1e-9)
+    )
+    for name in ("E", "alpha", "beta"):  # A and B lie on a flat ridge of the objective
+        assert data["params"][name] == pytest.approx(EPOCH_PUBLISHED[name], rel=0.005)
+
+
+#: Besiroglu et al. 2024, "Chinchilla Scaling: A replication attempt", their Huber fit.
+EPOCH_PUBLISHED = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}
+
+
+def theta_of(params: dict[str, float]) -> np.ndarray:
+    """Epoch's parameterisation: (log A, log B, log E, alpha, beta)."""
+    logs = [np.log(params[name]) for name in ("A", "B", "E")]
+    return np.array([*logs, params["alpha"], params["beta"]])
+
+
+def _epoch_objective() -> Callable[[np.ndarray], float]:
+    """Epoch's objective written out here, independently of scalinglab: summed Huber
+    (delta 1e-3) of log-sum-exp predictions minus log losses, on the 240 points left
+    after removing the 5 highest losses."""
+    table = pd.read_csv(DATA)
+    table = table[table["loss"] < np.sort(table["loss"].to_numpy())[-5]]
+    log_n, log_d = np.log(table["N"].to_numpy(float)), np.log(table["D"].to_numpy(float))
+    log_loss = np.log(table["loss"].to_numpy(float))
+
+    def objective(theta: np.ndarray) -> float:
+        a, b, e, alpha, beta = theta
+        terms = [a - alpha * log_n, b - beta * log_d, np.full_like(log_n, e)]
+        r = np.abs(logsumexp(terms, axis=0) - log_loss)
+        return float(np.sum(np.where(r <= 1e-3, 0.5 * r**2, 1e-3 * (r - 0.5e-3))))
+
+    return objective
 
 
 @pytest.mark.parametrize(

@@ -38,8 +38,10 @@ def test_prediction_band_contains_the_fit(epoch_table):
 def test_epoch_published_intervals_with_4000_resamples(epoch_table):
     boot = bootstrap_law("chinchilla", epoch_table, 4000, seed=0, n_jobs=2)
     ci = boot.intervals()
-    assert ci["alpha"] == pytest.approx((0.317, 0.373), abs=0.01)
-    assert ci["beta"] == pytest.approx((0.331, 0.415), abs=0.01)
+    # Measured 8e-4 off at seed 0; other seeds move the ends by up to 2.4e-3, the Monte
+    # Carlo error that Epoch's own 4,000-resample figures also carry.
+    assert ci["alpha"] == pytest.approx((0.317, 0.373), abs=0.003)
+    assert ci["beta"] == pytest.approx((0.331, 0.415), abs=0.003)
 
 
 @pytest.mark.slow
@@ -49,9 +51,10 @@ def test_synthetic_recovery_and_interval_coverage():
     for seed in range(10):
         runs = isoflop_design(TRUTH, budgets, sizes_per_budget=15, span=8, noise=0.01, seed=seed)
         fit = fit_law("chinchilla", runs)
+        # measured over these 10 seeds: at most 0.0197, 0.0134, 0.0071
         assert fit.params["alpha"] == pytest.approx(TRUTH.alpha, abs=0.02)
-        assert fit.params["beta"] == pytest.approx(TRUTH.beta, abs=0.02)
-        assert fit.law.a == pytest.approx(TRUTH.a, abs=0.03)
+        assert fit.params["beta"] == pytest.approx(TRUTH.beta, abs=0.015)
+        assert fit.law.a == pytest.approx(TRUTH.a, abs=0.01)
         boot = bootstrap_law("chinchilla", runs, 200, seed=seed, starts=fit.local_minima)
         ci = boot.intervals()
         covered += [ci[k][0] <= getattr(TRUTH, k) <= ci[k][1] for k in ("alpha", "beta", "a")]

@@ -1,4 +1,5 @@
-"""The throughput benchmark runs end to end (tiny settings) and reports both models."""
+"""The throughput benchmark runs end to end (tiny settings), times HF with each attention
+implementation and states its ratio against the faster one and the CPU's instruction set."""
 
 from __future__ import annotations
 
@@ -27,7 +28,14 @@ def test_benchmark_reports_ours_and_hf(tmp_path: Path) -> None:
     )
     rows = json.loads(out.read_text())
     assert [row["dtype"] for row in rows] == ["fp32", "bf16"]
+    assert [row["like_for_like"] for row in rows] == [True, False]
+    flags = Path("/proc/cpuinfo").read_text().split() if Path("/proc/cpuinfo").exists() else []
     for row in rows:
+        eager, sdpa = row["tokens_per_s_hf_eager"], row["tokens_per_s_hf_sdpa"]
         assert row["tokens_per_s_ours"] > 0
-        assert row["tokens_per_s_hf"] > 0
-        assert row["ratio"] == pytest.approx(row["tokens_per_s_ours"] / row["tokens_per_s_hf"])
+        assert min(eager, sdpa) > 0
+        assert row["hf_variant"] == ("eager" if eager >= sdpa else "sdpa")
+        assert row["tokens_per_s_hf"] == max(eager, sdpa)
+        assert row["ratio"] == pytest.approx(row["tokens_per_s_ours"] / max(eager, sdpa))
+        if flags:
+            assert ("avx2" in row["isa"].split()) == ("avx2" in flags)

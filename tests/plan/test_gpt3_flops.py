@@ -1,25 +1,40 @@
-"""GPT-3 175B training compute: 6ND against the exact count for its shape."""
+"""GPT-3 175B training compute: the exact count for its shape against the published
+figures (Brown et al. 2020) and against the per-token formula written out here."""
 
 from __future__ import annotations
 
 import pytest
 
-from scalinglab.models.counting import count_params, training_flops
+from scalinglab.models.counting import count_params, flops_per_token, training_flops
 from scalinglab.models.shape import ShapeSpec
 
+#: Brown et al. 2020, Table 2.1: 96 layers, d_model 12288, 96 heads of 128, context
+#: 2048, BPE vocabulary 50257, 300B training tokens.
+LAYERS, WIDTH, CONTEXT, VOCAB, TOKENS = 96, 12288, 2048, 50257, 300e9
 
-def test_gpt3_175b_on_300b_tokens():
-    # Brown et al. 2020, Table 2.1: 96 layers, d_model 12288, 96 heads of 128, context 2048,
-    # BPE vocabulary 50257; trained on 300B tokens. 6ND = 6 x 175e9 x 300e9 = 3.15e23 FLOPs
-    # (their Table D.1 gives 3.14e23).
-    gpt3 = ShapeSpec.create(
-        "gpt", n_layer=96, d_model=12288, n_head=96, vocab_size=50257, n_ctx=2048
+
+@pytest.fixture(scope="module")
+def gpt3() -> ShapeSpec:
+    return ShapeSpec.create(
+        "gpt", n_layer=LAYERS, d_model=WIDTH, n_head=96, vocab_size=VOCAB, n_ctx=CONTEXT
     )
+
+
+def test_parameter_count_is_the_published_175b(gpt3: ShapeSpec) -> None:
     assert count_params(gpt3).total == pytest.approx(175e9, rel=0.01)
-    six_nd = 6 * 175e9 * 300e9
-    assert six_nd == pytest.approx(3.15e23)
-    # exact: 3 x (96 x (24 d^2 + 4 n_ctx d) + 2 d V) per token = 1.077e12 FLOPs/token,
-    # x 300e9 = 3.23e23, 2.5% above 6ND (attention over the context and the unembedding).
-    exact = training_flops(gpt3, 300e9)
-    assert exact == pytest.approx(six_nd, rel=0.05)
-    assert exact == pytest.approx(3.23e23, rel=0.005)
+
+
+def test_six_nd_of_the_counted_parameters_is_table_d1(gpt3: ShapeSpec) -> None:
+    # Brown et al. 2020, Table D.1: 3.14e23 training FLOPs for GPT-3 175B (6ND).
+    assert flops_per_token(gpt3).six_n * TOKENS == pytest.approx(3.14e23, rel=0.01)
+
+
+def test_exact_count_follows_the_per_token_formula(gpt3: ShapeSpec) -> None:
+    # Forward FLOPs per token (Kaplan et al. 2020, Table 1, with attention over the whole
+    # context counted both for scores and values): per layer 2 x 12 d^2 for the weight
+    # matmuls and 2 x 2 x n_ctx x d for QK^T and AV; plus 2 d V for the unembedding.
+    # Training = 3 x forward (backward is twice the forward).
+    forward = LAYERS * (24 * WIDTH**2 + 4 * CONTEXT * WIDTH) + 2 * WIDTH * VOCAB
+    exact = training_flops(gpt3, TOKENS)
+    assert exact == pytest.approx(3 * forward * TOKENS, rel=0.005)
+    assert exact > flops_per_token(gpt3).six_n * TOKENS  # attention adds to 6N

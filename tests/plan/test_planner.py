@@ -44,14 +44,23 @@ def test_dollar_budget_and_costs():
     assert data["cost_dollars"] == pytest.approx(1e6)
 
 
-def test_llama2_calibration_through_the_planner_gives_its_gpu_hours():
-    # Llama 2 70B's 6ND = 8.4e23 FLOPs; calibrated on its own 1,720,320 A100-hours, the plan
-    # for that compute on A100-80GB takes the same GPU-hours (within 1%).
+def test_llama2_calibration_transfers_to_other_compute_and_gpus():
+    # Touvron et al. 2023: Llama 2 70B, 6ND = 8.4e23 FLOPs in 1,720,320 A100-80GB hours
+    # (312 TFLOP/s dense bf16). Calibrated on that run, a plan for three times the compute
+    # on H100 SXM (989 TFLOP/s) must take 3 x 312/989 of its GPU-hours at the same MFU,
+    # and differ from the uncalibrated plan by the ratio of the two MFUs.
+    llama_flops, llama_hours = 6 * 70e9 * 2e12, 1_720_320
     data = make_plan(
-        "chinchilla", flops=6 * 70e9 * 2e12, gpu="a100-80gb", calibrate_from="llama2-70b"
+        "chinchilla", flops=3 * llama_flops, gpu="h100-sxm", calibrate_from="llama2-70b"
     ).to_json_dict()
-    assert data["gpu_hours"] == pytest.approx(1_720_320, rel=0.01)
     assert data["hardware"]["mfu"]["source"] == "calibrated"
+    assert data["gpu_hours"] == pytest.approx(llama_hours * 3 * 312e12 / 989e12, rel=1e-3)
+    mfu = llama_flops / (llama_hours * 3600 * 312e12)
+    assert data["hardware"]["mfu"]["mfu"] == pytest.approx(mfu, rel=1e-3)
+    assumed = make_plan("chinchilla", flops=3 * llama_flops, gpu="h100-sxm").to_json_dict()
+    assert assumed["hardware"]["mfu"]["source"] == "assumed"
+    ratio = assumed["hardware"]["mfu"]["mfu"] / mfu
+    assert data["gpu_hours"] == pytest.approx(assumed["gpu_hours"] * ratio, rel=1e-6)
 
 
 def test_target_loss_budget():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -36,7 +37,7 @@ def test_report_files_and_recovered_law(report):
     assert "![IsoFLOP curves](isoflop.png)" in markdown
     assert "| approach 3 (parametric) |" in markdown
     law = report.fit.results["approach3"].fits["chinchilla"].law
-    assert abs(law.alpha - 0.3) < 0.1
+    assert abs(law.alpha - 0.3) < 0.01  # measured 0.0027 on these 28 runs with 1% noise
     assert len(report.fit.methods["approach3"].holdout) == 2
 
 
@@ -51,9 +52,14 @@ def test_report_needs_runs(tmp_path):
 
 
 def _chromium() -> str:
+    """Chromium's path; without it the test skips, or fails where
+    ``SCALINGLAB_REQUIRE_CHROMIUM=1`` (as ``.ci/run`` sets) says it must run."""
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None:
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+        message = "Debian's chromium is not installed (.ci/run installs it)"
+        if os.environ.get("SCALINGLAB_REQUIRE_CHROMIUM") == "1":
+            pytest.fail(f"{message}, and SCALINGLAB_REQUIRE_CHROMIUM=1 requires the render")
+        pytest.skip(message)
     return found
 
 

@@ -177,7 +177,11 @@ def test_concurrent_load_has_no_errors_and_is_micro_batched(server):
     after = httpx.get(f"{server.url}/metadata", headers=auth(server)).json()
     requests = clients * requests_each
     assert after["texts_run"] - before["texts_run"] == 2 * requests
-    assert after["batches_run"] - before["batches_run"] < requests
+    # Micro-batched: with 8 clients in flight, forward passes merge requests, on average
+    # at least two per pass (a single merge of two requests among 200 does not pass).
+    batches = after["batches_run"] - before["batches_run"]
+    print(f"{requests} requests in {batches} forward passes")
+    assert batches <= requests / 2
 
 
 @pytest.mark.parametrize("name", ["max_texts_per_request", "max_chars_per_text", "max_batch_size"])

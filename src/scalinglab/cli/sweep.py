@@ -84,8 +84,11 @@ def design(
     console.print(
         f"{len(plan.rows)} runs, total compute {plan.total_flops:.3g} FLOPs; "
         f"estimated training time {_fmt_seconds(plan.wall_seconds)} on {plan.workers} "
-        f"worker(s) x {plan.threads} thread(s) ({_fmt_seconds(plan.serial_seconds)} serial). "
-        f"Calibration ({rates}) covers training steps only; evaluation and start-up add to it."
+        f"worker(s) x {plan.threads} thread(s) ({_fmt_seconds(plan.serial_seconds)} serial): "
+        f"training steps at the calibrated rates ({rates}), evaluations "
+        f"({_fmt_seconds(sum(row.eval_seconds for row in plan.rows))} in all) and start-up "
+        f"(a fresh process took {plan.startup_seconds:.1f} s to import torch here). A machine "
+        "whose load changes after calibrating runs faster or slower than estimated."
     )
 
 

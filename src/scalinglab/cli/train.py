@@ -184,3 +184,17 @@ def _print(rows: list[dict[str, Any]], as_json: bool) -> None:
             f"{row['tokens_per_second']:,.0f}",
         )
     Console().print(table)
+    for row in rows:
+        typer.echo(_time_line(row))
+
+
+def _time_line(row: dict[str, Any]) -> str:
+    """Where a run's time went: training, and how many evaluations of what size."""
+    train, evals = row["train_seconds"], row["eval_seconds"]
+    share = evals / (train + evals) if train + evals > 0 else 0.0
+    count = row["evaluations"]
+    return (
+        f"{Path(row['out_dir']).name}: training {train:.1f} s; {count} evaluation"
+        f"{'' if count == 1 else 's'} of {row['eval_tokens']:,} tokens, {evals:.1f} s "
+        f"({share:.0%} of training + evaluation); wall {row['wall_seconds']:.1f} s"
+    )

@@ -7,8 +7,10 @@ steps) of the smallest and the largest shape of a design on random tokens, with 
 thread count a worker will use. Results are cached in ``<cache>/throughput.json`` keyed
 by shape, batch, threads, precision, torch version and host, so a second ``sweep
 design`` answers at once. Other shapes interpolate FLOP/s linearly in
-``log N`` between the calibrated ones (clamped outside). The estimate covers training
-steps only: evaluation, data preparation and process start-up add to it.
+``log N`` between the calibrated ones (clamped outside). Start-up is calibrated too:
+:func:`startup_seconds` times a fresh Python process importing torch and the trainer
+(cached in ``<cache>/startup.json``), the unit in which :mod:`scalinglab.sweep.estimate`
+counts a sweep's start-up costs.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import json
 import math
 import os
 import platform
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,3 +138,22 @@ def flops_per_second(shape: ShapeSpec, measured: list[Throughput]) -> float:
         return points[-1][1]
     (x0, y0), (x1, y1) = points[0], points[-1]
     return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+
+
+def startup_seconds(cache_dir: str | Path | None = None) -> float:
+    """Wall seconds a fresh Python process takes to import torch and ``scalinglab.train``
+    on this machine (as loaded now), cached per host and torch version."""
+    import torch
+
+    path = cache_file(cache_dir).with_name("startup.json")
+    key = f"torch{torch.__version__}|{platform.node()}"
+    cache = json.loads(path.read_text()) if path.exists() else {}
+    if key not in cache:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import torch, scalinglab.train"], check=True)
+        cache[key] = time.perf_counter() - start
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(cache, indent=1, sort_keys=True))
+        os.replace(tmp, path)
+    return float(cache[key])

@@ -118,12 +118,14 @@ def lr_at(config: TrainConfig, step: int, steps: int) -> float:
 
 @dataclass
 class _Clock:
-    """Wall and training seconds, accumulated over resumes."""
+    """Wall, training and evaluation seconds, accumulated over resumes."""
 
     wall_before: float = 0.0
     train_before: float = 0.0
+    eval_before: float = 0.0
     started: float = field(default_factory=time.perf_counter)
     train_now: float = 0.0
+    eval_now: float = 0.0
 
     @property
     def wall(self) -> float:
@@ -132,6 +134,10 @@ class _Clock:
     @property
     def train(self) -> float:
         return self.train_before + self.train_now
+
+    @property
+    def eval(self) -> float:
+        return self.eval_before + self.eval_now
 
 
 class _Run:
@@ -161,6 +167,8 @@ class _Run:
         self.train_loss: float | None = None
         self.val_loss: float | None = None
         self.done = 0
+        self.evaluations = 0
+        self.eval_tokens = 0
 
     # ---- setup -------------------------------------------------------------------
     def train(self) -> RunSummary:
@@ -238,7 +246,12 @@ class _Run:
         assert restored is not None  # a checkpoint exists; none intact raised
         state = restored[1]
         self.monitor = DivergenceMonitor(**state["monitor"])
-        self.clock = _Clock(wall_before=state["wall_seconds"], train_before=state["train_seconds"])
+        self.clock = _Clock(
+            wall_before=state["wall_seconds"],
+            train_before=state["train_seconds"],
+            eval_before=state.get("eval_seconds", 0.0),
+        )
+        self.evaluations = int(state.get("evaluations", 0))
         self.train_loss = state.get("train_loss")
         self.val_loss = state.get("val_loss")
         if self.ctx.is_main:
@@ -350,6 +363,7 @@ class _Run:
     # ---- evaluation, checkpoints, summary -----------------------------------------
     @torch.no_grad()
     def _evaluate(self, done: int, lr: float, tokens_per_second: float) -> dict[str, Any]:
+        began = time.perf_counter()
         self.model.eval()
         total = torch.zeros(2, dtype=torch.float64)
         indices = list(range(self.ctx.rank, self.data.n_val_samples, self.ctx.world_size))
@@ -361,6 +375,9 @@ class _Run:
         self.ctx.all_sum(total)
         self.model.train()
         self.val_loss = float(total[0] / max(total[1], 1.0))
+        self.eval_tokens = int(total[1])
+        self.evaluations += 1
+        self.clock.eval_now += time.perf_counter() - began
         tokens = done * self.tokens_per_step
         achieved = self.flops_token.exact * tokens_per_second
         record = {
@@ -394,6 +411,8 @@ class _Run:
                 "monitor": self.monitor.state(),
                 "wall_seconds": self.clock.wall,
                 "train_seconds": self.clock.train,
+                "eval_seconds": self.clock.eval,
+                "evaluations": self.evaluations,
                 "train_loss": self.train_loss,
                 "val_loss": self.val_loss,
             }
@@ -435,6 +454,9 @@ class _Run:
             epochs=tokens / unique if unique else 0.0,
             wall_seconds=self.clock.wall,
             train_seconds=train_seconds,
+            eval_seconds=self.clock.eval,
+            evaluations=self.evaluations,
+            eval_tokens=self.eval_tokens,
             tokens_per_second=rate,
             flops_per_second=self.flops_token.exact * rate,
             mfu=self.flops_token.exact * rate / self.peak if getattr(self, "peak", None) else None,

@@ -17,6 +17,8 @@ class RunSummary:
     """What a run measured. Units: loss in nats/token; ``tokens`` trained (with repeats);
     ``flops`` exact training FLOPs and ``flops_6nd`` = 6 x n_params x tokens; seconds;
     ``tokens_per_second`` over training time (evaluation and checkpoints excluded);
+    ``eval_seconds`` spent in the ``evaluations`` validations of ``eval_tokens`` target
+    tokens each;
     ``mfu`` = achieved FLOP/s / ``peak_flops``. ``status`` is ``completed``, ``diverged``
     (``reason`` says why), ``failed`` (an error; ``reason`` holds it) or ``stopped``
     (``stop_at_step`` reached: a stable WSD run that branches continue)."""
@@ -38,6 +40,9 @@ class RunSummary:
     epochs: float = 0.0
     wall_seconds: float = 0.0
     train_seconds: float = 0.0
+    eval_seconds: float = 0.0
+    evaluations: int = 0
+    eval_tokens: int = 0
     tokens_per_second: float = 0.0
     flops_per_second: float = 0.0
     mfu: float | None = None
