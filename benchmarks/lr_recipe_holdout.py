@@ -51,7 +51,9 @@ def train_and_read(design, registry_path: Path, workers: int):
     run_sweep(design, registry_path, workers=workers, progress=False)
     with Registry(registry_path) as registry:
         frame, left_out = runs_dataframe(registry, design.name)
-    return frame, left_out
+    if left_out:
+        raise SystemExit(f"runs without a final loss in {design.name}: {left_out}")
+    return frame
 
 
 def main() -> None:
@@ -71,7 +73,7 @@ def main() -> None:
     tokens = int(args.tokens)
     start = time.perf_counter()
 
-    small, _ = train_and_read(
+    small = train_and_read(
         lr_sweep("lr-fit", args.widths, tokens, args.lrs, args.seed), registry, args.workers
     )
     optima = optimal_settings(small, "lr", ("N", "D"))
@@ -79,7 +81,7 @@ def main() -> None:
         print(f"N = {o['N']:>9,.0f}: best lr {o['lr']:.4g} [{o['lower']:.3g}, {o['upper']:.3g}]"
               + (f"  ({o['note']})" if o["note"] else ""))  # fmt: skip
     law, warnings = fit_power_law(optima, "lr", ("N", "D"))
-    held, _ = train_and_read(
+    held = train_and_read(
         lr_sweep("lr-holdout", [args.holdout_width], tokens, args.lrs, args.seed),
         registry,
         args.workers,

@@ -57,6 +57,9 @@ class BertSelfAttention(nn.Module):
         self.key = nn.Linear(shape.d_model, shape.d_model)
         self.value = nn.Linear(shape.d_model, shape.d_model)
         self.dropout = dropout
+        #: Extra factor on queries (1: scores scaled by 1/sqrt(d_head); muP sets
+        #: 1/sqrt(d_head), so 1/d_head in all: :mod:`scalinglab.models.mup`).
+        self.query_multiplier = 1.0
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         B, T, C = x.shape
@@ -64,8 +67,11 @@ class BertSelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
         B, T, C = x.shape
+        query = self.query(x)
+        if self.query_multiplier != 1.0:
+            query = query * self.query_multiplier
         y = F.scaled_dot_product_attention(
-            self._heads(self.query(x)),
+            self._heads(query),
             self._heads(self.key(x)),
             self._heads(self.value(x)),
             attn_mask=attn_mask,
@@ -179,9 +185,14 @@ class BertLMPredictionHead(nn.Module):
         self.transform = BertPredictionHeadTransform(shape)
         self.decoder = nn.Linear(shape.d_model, shape.vocab_size, bias=False)
         self.bias = nn.Parameter(torch.zeros(shape.vocab_size))
+        #: Factor on the decoder's logits (1; muP sets 1/width multiplier).
+        self.output_multiplier = 1.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.transform(x)) + self.bias
+        logits = self.decoder(self.transform(x))
+        if self.output_multiplier != 1.0:
+            logits = logits * self.output_multiplier
+        return logits + self.bias
 
 
 class BertPreTrainingHeads(nn.Module):
@@ -205,6 +216,8 @@ class BertForMaskedLM(nn.Module):
         self.cls = BertPreTrainingHeads(shape)
         if shape.tied_embeddings:
             self.cls.predictions.decoder.weight = self.bert.embeddings.word_embeddings.weight
+        #: Factor on the next-sentence logits (1; muP sets 1/width multiplier).
+        self.output_multiplier = 1.0
         init_weights(self, shape.n_layer)
 
     def forward(
@@ -223,6 +236,8 @@ class BertForMaskedLM(nn.Module):
         nsp_logits = None
         if self.bert.pooler is not None:
             nsp_logits = self.cls.seq_relationship(self.bert.pooler(hidden))
+            if self.output_multiplier != 1.0:
+                nsp_logits = nsp_logits * self.output_multiplier
         loss = None
         if labels is not None:
             loss = cross_entropy(logits, labels)
@@ -246,6 +261,8 @@ class BertForSequenceClassification(nn.Module):
         self.bert = BertModel(shape, dropout, add_pooling_layer=True)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(shape.d_model, num_labels)
+        #: Factor on the class logits (1; muP sets 1/width multiplier).
+        self.output_multiplier = 1.0
         init_weights(self, shape.n_layer)
 
     def forward(
@@ -258,6 +275,8 @@ class BertForSequenceClassification(nn.Module):
         """``labels`` ``(B,)`` class indices; logits ``(B, num_labels)``."""
         hidden = self.bert(input_ids, attention_mask, token_type_ids)
         logits = self.classifier(self.dropout(self.bert.pooler(hidden)))
+        if self.output_multiplier != 1.0:
+            logits = logits * self.output_multiplier
         loss = None
         if labels is not None:
             loss = F.cross_entropy(logits.float(), labels.reshape(-1))

@@ -38,11 +38,16 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(shape.d_model, shape.d_model)
         self.dropout = dropout
         self.resid_dropout = nn.Dropout(dropout)
+        #: Extra factor on queries (1: scores scaled by 1/sqrt(d_head); muP sets
+        #: 1/sqrt(d_head), so 1/d_head in all: :mod:`scalinglab.models.mup`).
+        self.query_multiplier = 1.0
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
         B, T, C = x.shape
         q, k, v = self.c_attn(x).view(B, T, 3, self.n_head, C // self.n_head).unbind(2)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        if self.query_multiplier != 1.0:
+            q = q * self.query_multiplier
         y = causal_attention(q, k, v, attn_mask, self.dropout if self.training else 0.0)
         return self.resid_dropout(self.c_proj(y.transpose(1, 2).reshape(B, T, C)))
 
@@ -107,6 +112,8 @@ class GPT(nn.Module):
         self.lm_head = nn.Linear(shape.d_model, shape.vocab_size, bias=False)
         if shape.tied_embeddings:
             self.lm_head.weight = self.transformer.wte.weight
+        #: Factor on the logits (1; muP sets 1/width multiplier).
+        self.output_multiplier = 1.0
         init_weights(self, shape.n_layer)
 
     def forward(
@@ -123,6 +130,8 @@ class GPT(nn.Module):
             raise ValueError("GPT has no token types; pass token_type_ids=None")
         hidden = self.transformer(input_ids, causal_padding_mask(attention_mask))
         logits = self.lm_head(hidden)
+        if self.output_multiplier != 1.0:
+            logits = logits * self.output_multiplier
         loss = None
         if labels is not None:
             loss = cross_entropy(logits, labels)

@@ -55,6 +55,9 @@ class LlamaAttention(nn.Module):
         self.o_proj = nn.Linear(shape.d_model, shape.d_model, bias=False)
         self.dropout = dropout
         self.resid_dropout = nn.Dropout(dropout)
+        #: Extra factor on queries (1: scores scaled by 1/sqrt(d_head); muP sets
+        #: 1/sqrt(d_head), so 1/d_head in all: :mod:`scalinglab.models.mup`).
+        self.query_multiplier = 1.0
 
     def forward(
         self, x: torch.Tensor, rope: torch.Tensor, attn_mask: torch.Tensor | None
@@ -64,6 +67,8 @@ class LlamaAttention(nn.Module):
         k = self.k_proj(x).view(B, T, self.n_kv_head, self.head_dim).transpose(1, 2)
         v = self.v_proj(x).view(B, T, self.n_kv_head, self.head_dim).transpose(1, 2)
         q, k = apply_rope(q, rope), apply_rope(k, rope)
+        if self.query_multiplier != 1.0:
+            q = q * self.query_multiplier
         if self.n_kv_head != self.n_head:
             group = self.n_head // self.n_kv_head
             k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
@@ -136,6 +141,8 @@ class Llama(nn.Module):
         self.lm_head = nn.Linear(shape.d_model, shape.vocab_size, bias=False)
         if shape.tied_embeddings:
             self.lm_head.weight = self.model.embed_tokens.weight
+        #: Factor on the logits (1; muP sets 1/width multiplier).
+        self.output_multiplier = 1.0
         init_weights(self, shape.n_layer)
 
     def forward(
@@ -151,5 +158,7 @@ class Llama(nn.Module):
         if token_type_ids is not None:
             raise ValueError("Llama has no token types; pass token_type_ids=None")
         logits = self.lm_head(self.model(input_ids, causal_padding_mask(attention_mask)))
+        if self.output_multiplier != 1.0:
+            logits = logits * self.output_multiplier
         loss = cross_entropy(logits, labels) if labels is not None else None
         return ModelOutput(logits=logits, loss=loss)

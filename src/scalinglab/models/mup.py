@@ -29,7 +29,6 @@ import math
 import torch
 from torch import nn
 
-PARAMETRIZATIONS = ("sp", "mup")
 #: Names (suffixes) of the readout layers of the built-in models: they map the width to
 #: a fixed number of outputs (vocabulary, labels), so muP scales their output, not their
 #: learning rate.

@@ -28,6 +28,10 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 
+#: ``sp``: the standard parametrization; ``mup``: muP (:mod:`scalinglab.models.mup`).
+PARAMETRIZATIONS = ("sp", "mup")
+
+
 @dataclass
 class TrainConfig:
     """One run: shape, data, budget, optimizer, schedule, runtime and output folder.
@@ -36,6 +40,8 @@ class TrainConfig:
     ``micro_batch_size`` in sequences of ``n_ctx`` tokens (the global batch, over all
     data-parallel ranks); ``warmup_steps``, ``eval_every``, ``checkpoint_every`` in
     optimizer steps; ``val_tokens`` in tokens; ``peak_flops`` in FLOP/s.
+    ``parametrization`` is ``sp`` or ``mup`` with ``mup_base_width`` the width (d_model)
+    at which muP equals SP and the learning rate was tuned.
     """
 
     out_dir: str = "runs/run"
@@ -44,6 +50,8 @@ class TrainConfig:
     d_model: int = 128
     n_head: int | None = None
     n_kv_head: int | None = None
+    parametrization: str = "sp"
+    mup_base_width: int = 64
     d_ff: int | None = None
     vocab_size: int = 4096
     n_ctx: int | None = None

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING
 
 from scalinglab.errors import ScalingLabError
 from scalinglab.models.counting import count_params, flops_per_token
-from scalinglab.train.config import TrainConfig
+from scalinglab.train.config import PARAMETRIZATIONS, TrainConfig
 from scalinglab.train.schedule import COOLDOWN_SHAPES, SCHEDULES
 
 if TYPE_CHECKING:
@@ -172,6 +172,15 @@ def _check(config: TrainConfig) -> None:
     if not 0.0 < config.cooldown_fraction <= 1.0:
         raise ScalingLabError(
             f"cooldown_fraction must lie in (0, 1], got {config.cooldown_fraction}"
+        )
+    if config.parametrization not in PARAMETRIZATIONS:
+        raise ScalingLabError(
+            f"unknown parametrization {config.parametrization!r}; use "
+            f"{' or '.join(PARAMETRIZATIONS)}"
+        )
+    if config.mup_base_width < 1:
+        raise ScalingLabError(
+            f"mup_base_width must be a positive width, got {config.mup_base_width}"
         )
     if config.device not in ("auto", "cpu", "cuda"):
         raise ScalingLabError(f"unknown device {config.device!r}; use auto, cpu or cuda")

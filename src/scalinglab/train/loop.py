@@ -35,6 +35,7 @@ from scalinglab.errors import ScalingLabError, disk_full_names, is_disk_full
 from scalinglab.models.build import build_model
 from scalinglab.models.counting import count_params, flops_per_token
 from scalinglab.models.loss import cross_entropy
+from scalinglab.models.mup import apply_mup, lr_multipliers
 from scalinglab.train.checkpoint import latest_checkpoint, restore_checkpoint, save_checkpoint
 from scalinglab.train.config import TrainConfig
 from scalinglab.train.defaults import resolve, total_steps
@@ -52,7 +53,8 @@ from scalinglab.train.summary import RunSummary
 RESUME_KEYS = (
     "family", "n_layer", "d_model", "n_head", "d_ff", "vocab_size", "n_ctx", "nsp", "seed",
     "corpus", "val_fraction", "unique_tokens", "lr", "warmup_steps", "batch_size",
-    "weight_decay", "beta1", "beta2", "eps", "grad_clip", "n_kv_head",
+    "weight_decay", "beta1", "beta2", "eps", "grad_clip", "n_kv_head", "parametrization",
+    "mup_base_width",
 )  # fmt: skip
 
 
@@ -189,6 +191,8 @@ class _Run:
             )
         torch.manual_seed(self.cfg.seed)
         self.model = build_model(self.shape).to(self.device)
+        if self.cfg.parametrization == "mup":
+            apply_mup(self.model, self.cfg.mup_base_width)
         self.optimizer = _optimizer(self.model, self.cfg)
         start = self._restore()
         self.peak, self.peak_source = (
@@ -271,7 +275,7 @@ class _Run:
                 began = time.perf_counter()
                 lr = lr_at(self.cfg, step, self.steps)
                 for group in self.optimizer.param_groups:
-                    group["lr"] = lr
+                    group["lr"] = lr * group.get("lr_scale", 1.0)
                 loss = self._step(step)
                 self.train_loss = loss
                 spent = time.perf_counter() - began
@@ -473,9 +477,11 @@ class _Run:
 
 
 def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
+    """AdamW at the peak rate; under muP each hidden matrix at ``lr / m``."""
+    scales = lr_multipliers(model, cfg.mup_base_width) if cfg.parametrization == "mup" else None
     return build_optimizer(
         model, lr=float(cfg.lr), weight_decay=cfg.weight_decay,  # type: ignore[arg-type]
-        betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
+        betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, lr_scales=scales,
     )  # fmt: skip
 
 
