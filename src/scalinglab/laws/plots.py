@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 from scalinglab.errors import ScalingLabError
 from scalinglab.laws.approaches import ApproachResult, group_budgets
 from scalinglab.laws.forms import ChinchillaLaw, KaplanC, LawForm, PowerLawOffset
-from scalinglab.laws.report import FitReport
+from scalinglab.laws.orchestrate import FitReport
 
 Curve = Callable[[np.ndarray], np.ndarray]
 

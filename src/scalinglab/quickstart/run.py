@@ -32,7 +32,7 @@ from scalinglab.errors import ScalingLabError
 from scalinglab.laws.bootstrap import percentile_interval
 from scalinglab.laws.forms import ChinchillaLaw
 from scalinglab.laws.hyperparams import Recipe
-from scalinglab.laws.report import FitReport, MethodReport, fit_runs
+from scalinglab.laws.orchestrate import FitReport, MethodReport, fit_runs
 from scalinglab.laws.runs_table import runs_table_from_frame
 from scalinglab.models.counting import training_flops
 from scalinglab.models.ladder import width_ladder

@@ -29,8 +29,8 @@ from matplotlib.figure import Figure
 from scalinglab import __version__
 from scalinglab.errors import ScalingLabError
 from scalinglab.laws.forms import ChinchillaLaw
+from scalinglab.laws.orchestrate import FitReport, fit_runs
 from scalinglab.laws.plots import LABELS, isoflop_curves, plot_frontier, plot_isoflops, plot_nstar
-from scalinglab.laws.report import FitReport, fit_runs
 from scalinglab.laws.runs_table import runs_table_from_frame
 from scalinglab.registry import Registry
 from scalinglab.sweep.export import runs_dataframe
