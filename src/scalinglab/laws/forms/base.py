@@ -12,7 +12,8 @@ JSON round trips and the CLI) knows it by its ``form`` name. In one place it dec
 * :meth:`LawForm.default_starts`: its multi-start grid in internal coordinates (the
   default spreads four values over each parameter's bounds);
 * hooks for plots and plans: :meth:`LawForm.frontier` (``L*(C)``),
-  :meth:`LawForm.loss_nd` (loss of ``N`` parameters on ``D`` fresh tokens) and
+  :meth:`LawForm.plans` and :meth:`LawForm.loss_nd` (loss of ``N`` parameters on ``D``
+  fresh tokens) and
   :meth:`LawForm.chinchilla_terms` (the closed-form allocation, when it has one).
 
 Units: ``N`` parameters, ``D`` tokens, ``C`` FLOPs, loss in nats per token.
@@ -110,10 +111,15 @@ class LawForm:
             return None
         return optimal_loss(lambda N, D: self.predict(N=N, D=D), C, cost)
 
-    def loss_nd(self, N: ArrayLike, D: ArrayLike) -> np.ndarray | None:
-        """Loss of ``N`` parameters trained on ``D`` fresh tokens; ``None`` if the form
-        does not predict it (what ``scalinglab plan`` needs of a law)."""
-        return self.predict(N=N, D=D) if self.inputs == ("N", "D") else None
+    @classmethod
+    def plans(cls) -> bool:
+        """Whether the form predicts loss from ``N`` and ``D`` (:meth:`loss_nd`), which
+        ``scalinglab plan`` needs of a law. The default: forms of exactly ``N, D``."""
+        return cls.inputs == ("N", "D")
+
+    def loss_nd(self, N: ArrayLike, D: ArrayLike) -> np.ndarray:
+        """Loss of ``N`` parameters trained on ``D`` fresh tokens (forms that :meth:`plans`)."""
+        return self.predict(N=N, D=D)
 
     def chinchilla_terms(self) -> ChinchillaLaw | None:
         """The law's ``E + A/N^alpha + B/D^beta`` terms (closed-form allocation), or None."""

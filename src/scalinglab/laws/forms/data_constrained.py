@@ -127,6 +127,10 @@ class DataConstrainedLaw(LawForm):
     def chinchilla_terms(self) -> ChinchillaLaw:
         return self.base
 
+    @classmethod
+    def plans(cls) -> bool:
+        return True
+
     def loss_nd(self, N: ArrayLike, D: ArrayLike) -> np.ndarray:
         """Loss on ``D`` fresh tokens: the Chinchilla terms alone."""
         return self.base.predict(N, D)
