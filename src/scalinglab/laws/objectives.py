@@ -15,6 +15,7 @@ A model with a fused ``huber_terms`` method (Chinchilla's,
 from __future__ import annotations
 
 import math
+from functools import cached_property
 
 import numpy as np
 from scipy.special import erfc
@@ -64,11 +65,9 @@ class Scratch:
         return buffer[:size].reshape(shape)
 
 
-class HuberObjective:
-    """Summed, weighted Huber loss of log residuals for ``K`` parameter vectors at once.
-
-    ``weights`` is ``n`` (one weighting for all) or ``K x n`` (e.g. bootstrap counts).
-    """
+class _LogResiduals:
+    """What both objectives hold: a model, its prepared inputs, the log targets, the Huber
+    ``delta`` and the point weights (unit weights when ``None``)."""
 
     def __init__(
         self,
@@ -84,7 +83,18 @@ class HuberObjective:
         self.delta = float(delta)
         self.unit_weights = weights is None
         self.weights = np.ones_like(self.log_y) if weights is None else np.asarray(weights, float)
-        self.scratch = Scratch()
+
+
+class HuberObjective(_LogResiduals):
+    """Summed, weighted Huber loss of log residuals for ``K`` parameter vectors at once.
+
+    ``weights`` is ``n`` (one weighting for all) or ``K x n`` (e.g. bootstrap counts).
+    """
+
+    @cached_property
+    def scratch(self) -> Scratch:
+        """Buffers reused across evaluations (shared with the parts of :meth:`subset`)."""
+        return Scratch()
 
     def subset(self, rows: np.ndarray) -> HuberObjective:
         """The objective for the parameter rows ``rows`` (selects per-row weights)."""
@@ -136,27 +146,17 @@ class HuberObjective:
         return (w * rho).sum(axis=-1), grad, hess
 
 
-class HuberLikelihood:
+class HuberLikelihood(_LogResiduals):
     """Negative log-likelihood of log residuals under a Huber density with learned scale.
 
     Parameters are the model's internal vector plus ``sigma`` (``scale = exp(sigma)``)
     as the last entry. Works on one vector at a time (scipy's optimisers call it).
     """
 
-    def __init__(
-        self,
-        model: LogModel,
-        X: Inputs,
-        log_y: np.ndarray,
-        delta: float = 1e-3,
-        weights: np.ndarray | None = None,
-    ) -> None:
-        self.model = model
-        self.X = X
-        self.log_y = np.asarray(log_y, dtype=float)
-        self.delta = float(delta)
-        self.weights = np.ones_like(self.log_y) if weights is None else np.asarray(weights, float)
-        self.log_z = huber_log_normaliser(self.delta)
+    @cached_property
+    def log_z(self) -> float:
+        """``log Z(delta)`` of the Huber density."""
+        return huber_log_normaliser(self.delta)
 
     def value_grad(self, params: np.ndarray) -> tuple[float, np.ndarray]:
         theta, sigma = params[None, :-1], float(params[-1])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -24,9 +24,6 @@ from scalinglab.laws.forms.base import (
     register_form,
 )
 from scalinglab.laws.log_model import Inputs, LogModel
-
-if TYPE_CHECKING:
-    from scalinglab.laws.objectives import Scratch
 
 #: Hoffmann et al. 2022's published fit, the start Besiroglu et al. 2024 used for their
 #: likelihood fit and bootstrap (their exact unrounded values).
@@ -87,19 +84,8 @@ class ChinchillaModel(LogModel):
             p1, p2, p3, X, c, work
         )
 
-    def huber_terms(
-        self,
-        theta: np.ndarray,
-        X: Inputs,
-        log_y: np.ndarray,
-        w: np.ndarray | None,
-        delta: float,
-        curvature: str,
-        scratch: Scratch,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Fused Huber objective, gradient and curvature (see
-        :mod:`~scalinglab.laws.chinchilla_kernel`)."""
-        return chinchilla_kernel.huber_terms(theta, X, log_y, w, delta, curvature, scratch)
+    #: Fused Huber objective, gradient and curvature (the batched optimiser's hot loop).
+    huber_terms = staticmethod(chinchilla_kernel.huber_terms)
 
 
 @register_form

@@ -1,15 +1,16 @@
 """Kaplan et al. 2020's laws: one family ``L(X) = (Xc / X)**alphaX`` for ``X`` = N, D or
 C (eqs. 1.1-1.3), and the joint ``L(N, D)`` (eq. 1.5), with their log models.
 
-A member of the one-variable family is a subclass of :class:`KaplanPower` that names its
-two parameters, its input, the bounds of its scale and the start values of its scale
-(internal: ``ln Xc``) and exponent; the formula, log model and grid are shared.
+The one-variable family shares one formula, log model and start grid
+(:class:`KaplanPower`); a member is one call of :func:`_member` naming its variable, the
+upper bound of its scale and the start values of its scale (internal: ``ln Xc``) and
+exponent.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, make_dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -40,7 +41,11 @@ class KaplanPowerModel(AnalyticLogModel):
 
 
 class KaplanPower(LawForm):
-    """``L(X) = (Xc / X)**alphaX``: the fields are ``(Xc, alphaX)``, the input ``X``."""
+    """``L(X) = (Xc / X)**alphaX``: the fields are ``(Xc, alphaX)``, the input ``X``.
+
+    The members (:data:`KaplanN`, :data:`KaplanD`, :data:`KaplanC`) are made by
+    :func:`_member`; a law of ``C`` is its own frontier.
+    """
 
     log_model_class: ClassVar[type[LogModel]] = KaplanPowerModel
     scale_starts: ClassVar[np.ndarray]
@@ -50,66 +55,54 @@ class KaplanPower(LawForm):
     def default_starts(cls, target: np.ndarray) -> np.ndarray:
         return product_grid(cls.scale_starts, cls.exponent_starts)
 
-    def predict(self, x: ArrayLike | None = None, /, **inputs: ArrayLike) -> np.ndarray:  # type: ignore[override]
+    def predict(  # type: ignore[override]
+        self, x: ArrayLike | None = None, /, **inputs: ArrayLike
+    ) -> np.ndarray:
         """Loss at ``x``, given by position or by the input's name (``N=``, ``D=``, ``C=``)."""
         value = inputs[self.inputs[0]] if x is None else x
         scale, exponent = self.values()
         return (scale / as_array(value)) ** exponent
 
+    def frontier(self, C: np.ndarray, cost: TokenCost) -> np.ndarray | None:
+        return self.predict(C) if self.inputs == ("C",) else None
 
-def _kaplan_bounds(scale: str, exponent: str, upper: float) -> dict[str, Bound]:
-    return {scale: Bound(1.0, upper, log=True), exponent: Bound(0.0, 2.0)}
+
+def _member(
+    name: str,
+    variable: str,
+    source: str,
+    scale_upper: float,
+    scale_starts: np.ndarray,
+    exponent_starts: tuple[float, ...],
+) -> type[KaplanPower]:
+    """A registered member ``L(X) = (Xc / X)**alphaX`` of the family for ``X = variable``:
+    fields ``Xc`` (bounded by ``[1, scale_upper]``) and ``alphaX`` (in ``[0, 2]``)."""
+    scale, exponent = f"{variable}c", f"alpha{variable}"
+    namespace = {
+        "__doc__": f"Kaplan et al. 2020, {source}: ``L({variable}) = ({scale} / {variable})"
+        f"**{exponent}``.",
+        "form": f"kaplan_{variable.lower()}",
+        "inputs": (variable,),
+        "bounds": {scale: Bound(1.0, scale_upper, log=True), exponent: Bound(0.0, 2.0)},
+        "scale_starts": scale_starts,
+        "exponent_starts": exponent_starts,
+    }
+    cls = make_dataclass(
+        name, [(scale, float), (exponent, float)], bases=(KaplanPower,), namespace=namespace,
+        frozen=True,
+    )  # fmt: skip
+    cls.__module__ = __name__  # where pickle finds it
+    return register_form(cls)
 
 
 _EXPONENTS = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+_SCALES = np.arange(5.0, 46.0, 5.0)
 
-
-@register_form
-@dataclass(frozen=True)
-class KaplanN(KaplanPower):
-    """Kaplan et al. 2020, eq. 1.1: ``L(N) = (Nc / N)**alphaN`` (N without embeddings)."""
-
-    Nc: float
-    alphaN: float
-
-    form: ClassVar[str] = "kaplan_n"
-    inputs: ClassVar[tuple[str, ...]] = ("N",)
-    bounds: ClassVar[dict[str, Bound]] = _kaplan_bounds("Nc", "alphaN", 1e20)
-    scale_starts: ClassVar[np.ndarray] = np.arange(5.0, 46.0, 5.0)
-    exponent_starts: ClassVar[tuple[float, ...]] = _EXPONENTS
-
-
-@register_form
-@dataclass(frozen=True)
-class KaplanD(KaplanPower):
-    """Kaplan et al. 2020, eq. 1.2: ``L(D) = (Dc / D)**alphaD``."""
-
-    Dc: float
-    alphaD: float
-
-    form: ClassVar[str] = "kaplan_d"
-    inputs: ClassVar[tuple[str, ...]] = ("D",)
-    bounds: ClassVar[dict[str, Bound]] = _kaplan_bounds("Dc", "alphaD", 1e20)
-    scale_starts: ClassVar[np.ndarray] = np.arange(5.0, 46.0, 5.0)
-    exponent_starts: ClassVar[tuple[float, ...]] = _EXPONENTS
-
-
-@register_form
-@dataclass(frozen=True)
-class KaplanC(KaplanPower):
-    """Kaplan et al. 2020, eq. 1.3: ``L(C) = (Cc / C)**alphaC`` with ``C`` in FLOPs."""
-
-    Cc: float
-    alphaC: float
-
-    form: ClassVar[str] = "kaplan_c"
-    inputs: ClassVar[tuple[str, ...]] = ("C",)
-    bounds: ClassVar[dict[str, Bound]] = _kaplan_bounds("Cc", "alphaC", 1e40)
-    scale_starts: ClassVar[np.ndarray] = np.arange(10.0, 91.0, 5.0)
-    exponent_starts: ClassVar[tuple[float, ...]] = (0.01, *_EXPONENTS)
-
-    def frontier(self, C: np.ndarray, cost: TokenCost) -> np.ndarray:
-        return self.predict(C)
+KaplanN = _member("KaplanN", "N", "eq. 1.1 (N without embeddings)", 1e20, _SCALES, _EXPONENTS)
+KaplanD = _member("KaplanD", "D", "eq. 1.2", 1e20, _SCALES, _EXPONENTS)
+KaplanC = _member(
+    "KaplanC", "C", "eq. 1.3 (C in FLOPs)", 1e40, np.arange(10.0, 91.0, 5.0), (0.01, *_EXPONENTS)
+)
 
 
 class KaplanNDModel(AnalyticLogModel):
