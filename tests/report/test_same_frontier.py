@@ -27,7 +27,7 @@ def fitted(synthetic_registry, tmp_path_factory):
 
 def test_fit_plot_and_report_draw_one_curve(fitted) -> None:
     # What `fit --plot` writes for method all (approach 3) and the report's frontier figure.
-    from_fit = _curves(plots._frontier_figure(fitted.fit, fitted.runs, "approach3"))
+    from_fit = _curves(plots.method_frontier_figure(fitted.fit, fitted.runs, "approach3"))
     from_report = _curves(build._frontier_figure(fitted.fit, fitted.runs, None))
     for name, points in from_fit.items():
         np.testing.assert_array_equal(points, from_report[name], err_msg=name)
@@ -40,6 +40,6 @@ def test_the_curve_uses_the_runs_own_flops_per_token(fitted) -> None:
     assert isinstance(law, ChinchillaLaw)
     runs = fitted.runs
     assert np.all(runs["C"] > 6 * runs["N"] * runs["D"] * 1.05)
-    C, drawn = _curves(plots._frontier_figure(fitted.fit, runs, "approach3"))[CURVES[0]].T
+    C, drawn = _curves(plots.method_frontier_figure(fitted.fit, runs, "approach3"))[CURVES[0]].T
     closed = law.predict(*law.compute_optimal(C))
     assert np.all(drawn > closed)

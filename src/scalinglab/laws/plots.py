@@ -235,7 +235,7 @@ def write_fit_plots(report: FitReport, runs: pd.DataFrame, out: str | Path) -> l
     out = Path(out)
     results = report.results
     main = "approach3" if report.method == "all" else report.method
-    written = [save(_frontier_figure(report, runs, main), out)]
+    written = [save(method_frontier_figure(report, runs, main), out)]
     curves = isoflop_curves(report, runs)
     if curves:
         written.append(save(plot_isoflops(curves), _sibling(out, "isoflop")))
@@ -259,20 +259,27 @@ LABELS = {
 }
 
 
-def _frontier_figure(report: FitReport, runs: pd.DataFrame, main: str) -> Figure:
+def method_frontier_figure(
+    report: FitReport, runs: pd.DataFrame, main: str, *, extrapolate_decades: float = 1.0
+) -> Figure:
+    """Loss versus C with the frontier of method ``main`` of ``report`` (its
+    :attr:`~scalinglab.laws.approaches.ApproachResult.frontier_fit`), its bootstrap band,
+    its held-out runs and, for approaches 1 and 2, their per-budget points. What
+    ``scalinglab fit --plot`` writes and ``scalinglab report`` shows."""
     method = report.methods.get(main)
     result = method.result if method is not None else None
-    law, samples = None, None
-    if result is not None and "chinchilla" in result.fits:
-        law, samples = result.fits["chinchilla"].law, method.samples  # type: ignore[union-attr]
-    elif result is not None and "kaplan_c" in result.fits:
-        law = result.fits["kaplan_c"].law
+    drawn = result.frontier_fit if result is not None else None
+    law = drawn.law if drawn is not None else None
+    # The method's bootstrap samples are of its main fit: a band only when that is drawn.
+    main_fit = result.fit if result is not None else None
+    samples = method.samples if drawn is not None and drawn is main_fit else None  # type: ignore[union-attr]
     held = pd.DataFrame(method.holdout) if method is not None and method.holdout else None
     fig = plot_frontier(
         runs,
         law,
         samples=samples,
         held_out=held,
+        extrapolate_decades=extrapolate_decades,
         title=f"Loss versus compute: {LABELS.get(main, main)}",
     )
     if result is not None and main == "approach1":

@@ -28,14 +28,17 @@ from matplotlib.figure import Figure
 
 from scalinglab import __version__
 from scalinglab.errors import ScalingLabError
-from scalinglab.laws.forms import ChinchillaLaw
 from scalinglab.laws.orchestrate import FitReport, fit_runs
-from scalinglab.laws.plots import LABELS, isoflop_curves, plot_frontier, plot_isoflops, plot_nstar
+from scalinglab.laws.plots import (
+    LABELS,
+    isoflop_curves,
+    method_frontier_figure,
+    plot_isoflops,
+    plot_nstar,
+)
 from scalinglab.laws.runs_table import runs_table_from_frame
 from scalinglab.registry import Registry
 from scalinglab.sweep.export import runs_dataframe
-
-CI_LEVEL = 0.95
 
 
 @dataclass(frozen=True)
@@ -133,15 +136,6 @@ def _fit_warnings(fit: FitReport) -> list[str]:
     return out
 
 
-def _chinchilla(fit: FitReport) -> tuple[ChinchillaLaw | None, dict[str, np.ndarray]]:
-    method = fit.methods.get("approach3")
-    if method is None or method.result is None or "chinchilla" not in method.result.fits:
-        return None, {}
-    law = method.result.fits["chinchilla"].law
-    samples = {k: v for k, v in method.samples.items() if k in law.params}
-    return law, samples  # type: ignore[return-value]
-
-
 def _figures(
     fit: FitReport, runs: pd.DataFrame, target: TargetCheck | None
 ) -> dict[str, tuple[Figure, str, str]]:
@@ -184,21 +178,12 @@ def _new_figure(width: float = 7.0, height: float = 4.8, cols: int = 1) -> Figur
 
 
 def _frontier_figure(fit: FitReport, runs: pd.DataFrame, target: TargetCheck | None) -> Figure:
-    """The frontier of ``scalinglab fit --plot`` (:func:`plot_frontier`, the same curve
-    for the same runs), reaching past a checked ``target``, with the target marked."""
-    method = fit.methods.get("approach3")
-    held = pd.DataFrame(method.holdout) if method is not None and method.holdout else None
-    law, samples = _chinchilla(fit)
+    """``scalinglab fit --plot``'s approach-3 frontier figure (the same curve and band for
+    the same fit), reaching past a checked ``target``, with the target marked."""
     high = float(runs["C"].max())
     top = max(high * 10, target.flops * 1.5 if target else 0.0)
-    figure = plot_frontier(
-        runs,
-        law,
-        samples=samples,
-        ci_level=CI_LEVEL,
-        held_out=held,
-        extrapolate_decades=float(np.log10(top / high)),
-        title="Loss versus compute (approach 3)",
+    figure = method_frontier_figure(
+        fit, runs, "approach3", extrapolate_decades=float(np.log10(top / high))
     )
     ax = figure.axes[0]
     if target is not None:
