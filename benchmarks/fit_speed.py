@@ -49,8 +49,8 @@ import pandas as pd
 from scipy.optimize import minimize
 
 from scalinglab.laws import fit_law
-from scalinglab.laws.objective import huber
-from scalinglab.laws.starts import chinchilla_grid
+from scalinglab.laws.forms.chinchilla import chinchilla_grid
+from scalinglab.laws.objectives import huber
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "chinchilla_epoch_2024.csv"
 DELTA = 1e-3

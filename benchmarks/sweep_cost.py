@@ -31,7 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from scalinglab.laws.report import fit_runs
+from scalinglab.laws.orchestrate import fit_runs
 from scalinglab.laws.runs_table import runs_table_from_frame
 from scalinglab.models.ladder import width_ladder
 from scalinglab.registry import Registry

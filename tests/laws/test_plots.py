@@ -9,20 +9,11 @@ import pytest
 from matplotlib.figure import Figure
 
 from scalinglab.laws import plots
-from scalinglab.laws.forms import ChinchillaLaw, KaplanC, KaplanN
+from scalinglab.laws.forms import ChinchillaLaw
 from scalinglab.laws.runs_table import example_runs_table
 
 LAW = ChinchillaLaw(E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def test_frontier_follows_the_closed_form_optimum() -> None:
-    C = np.array([1e20, 1e22])
-    N, D = LAW.compute_optimal(C)
-    assert np.allclose(plots.frontier_loss(LAW, C), LAW.predict(N, D))
-    kaplan = KaplanC(Cc=1e8 * 8.64e19, alphaC=0.05)
-    assert np.allclose(plots.frontier_loss(kaplan, C), kaplan.predict(C))
-    assert plots.frontier_loss(KaplanN(Nc=8.8e13, alphaN=0.076), C) is None
 
 
 def test_frontier_plot_with_band_and_held_out_runs(tmp_path: Path) -> None:
@@ -37,16 +28,6 @@ def test_frontier_plot_with_band_and_held_out_runs(tmp_path: Path) -> None:
     assert vertices[:, 0].max() == pytest.approx(table.df["C"].max() * 10, rel=1e-9)
     path = plots.save(fig, tmp_path / "deep" / "frontier.png")
     assert path.read_bytes().startswith(PNG_MAGIC)
-
-
-def test_band_brackets_the_median_curve() -> None:
-    rng = np.random.default_rng(1)
-    samples = {k: v * np.exp(rng.normal(0.0, 0.02, 400)) for k, v in LAW.params.items()}
-    grid = np.geomspace(1e19, 1e23, 20)
-    low, high = plots.frontier_band(LAW, samples, grid, 0.9)
-    center = plots.frontier_loss(LAW, grid)
-    assert np.all(low < center)
-    assert np.all(center < high)
 
 
 def test_isoflop_and_nstar_plots_draw_on_given_axes(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """Printing of ``scalinglab fit --method all``'s comparison: allocations side by side,
 disagreement warnings, and which parametric form the runs support and why.
 
-Reads the JSON document of :meth:`scalinglab.laws.report.FitReport.to_json_dict`
+Reads the JSON document of :meth:`scalinglab.laws.orchestrate.FitReport.to_json_dict`
 (``comparison`` and ``form_selection``); the logic lives in :mod:`scalinglab.laws.compare`
 and :mod:`scalinglab.laws.crossval`.
 """

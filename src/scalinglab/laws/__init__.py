@@ -44,9 +44,9 @@ _LAZY = {
     "ResidualStats": "fitter",
     "fit_law": "fitter",
     "holdout_fit": "holdout",
-    "FitReport": "report",
-    "MethodReport": "report",
-    "fit_runs": "report",
+    "FitReport": "orchestrate",
+    "MethodReport": "orchestrate",
+    "fit_runs": "orchestrate",
 }
 
 

@@ -60,6 +60,12 @@ class ApproachResult:
         return next(iter(self.fits.values()), None)
 
     @property
+    def frontier_fit(self) -> FitResult | None:
+        """The fit whose law draws the frontier: a law of ``C`` alone where the approach
+        fitted one to the frontier itself (Kaplan's ``L(C)``), else :attr:`fit`."""
+        return next((f for f in self.fits.values() if f.law.inputs == ("C",)), self.fit)
+
+    @property
     def params(self) -> dict[str, float]:
         """Parameters to report: the law's for parametric methods, else the power laws."""
         out: dict[str, float] = {}

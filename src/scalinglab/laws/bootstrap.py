@@ -35,9 +35,9 @@ import numpy as np
 from scalinglab.errors import ScalingLabError
 from scalinglab.laws.fitter import Problem, make_problem, multistart, resolve_form
 from scalinglab.laws.forms import LawForm
+from scalinglab.laws.forms.base import starts_from
 from scalinglab.laws.newton import newton_batch
-from scalinglab.laws.objective import HuberObjective, model_for
-from scalinglab.laws.starts import default_starts, starts_from
+from scalinglab.laws.objectives import HuberObjective
 
 ROWS_PER_WORKER = 4000
 BOOTSTRAP_BY = ("auto", "run", "size")
@@ -140,7 +140,7 @@ class BootstrapResult:
         if self.counts is None or self.X is None or self.log_y is None:
             raise ScalingLabError("this bootstrap result keeps no data for residuals")
         rng = np.random.default_rng(seed)
-        model = model_for(self.form)
+        model = self.form.log_model()
         out = np.empty((self.n_resamples, draws))
         for i, (row, counts) in enumerate(zip(self.samples, self.counts, strict=True)):
             left_out = np.flatnonzero(counts == 0)
@@ -202,7 +202,7 @@ def _fit_resamples(
     """Internal parameters of the best start per resample (runs in a worker process)."""
     from scalinglab.laws.forms import FORMS
 
-    model = model_for(FORMS[form_name])
+    model = FORMS[form_name].log_model()
     S = len(starts)
     weights = np.repeat(counts, S, axis=0)
     theta0 = np.tile(starts, (len(counts), 1))
@@ -245,7 +245,7 @@ def bootstrap_law(
     form_cls = resolve_form(form)
     problem = make_problem(form_cls, data, target)
     if starts is None:
-        search = multistart(problem, default_starts(form_cls, np.exp(problem.log_y)), delta)
+        search = multistart(problem, form_cls.default_starts(np.exp(problem.log_y)), delta)
         theta_starts = search.candidates
     else:
         theta_starts = problem.model.to_internal(starts_from(form_cls, starts))

@@ -4,7 +4,7 @@
 (``delta`` 1e-3) of log residuals, as Hoffmann et al. 2022; ``"huber_likelihood"`` is
 the Huber log-likelihood with a learned scale of Besiroglu et al. 2024. The search:
 
-1. every start of the grid (:mod:`scalinglab.laws.starts`) runs batched trust-region
+1. every start of the grid (each form's ``default_starts``) runs batched trust-region
    Gauss-Newton with Huber (IRLS) weights until its relative gain per step is < 1e-3;
 2. the end points are clustered (internal parameters rounded to 0.01): starts in one
    cluster share a basin; clusters whose objective is within 2x of the best continue
@@ -27,9 +27,11 @@ from scipy.optimize import minimize
 
 from scalinglab.errors import ScalingLabError
 from scalinglab.laws.forms import FORMS, LawForm
+from scalinglab.laws.forms.base import starts_from
+from scalinglab.laws.forms.chinchilla import CHINCHILLA_PUBLISHED
+from scalinglab.laws.log_model import LogModel
 from scalinglab.laws.newton import newton_batch
-from scalinglab.laws.objective import HuberLikelihood, HuberObjective, LogModel, model_for
-from scalinglab.laws.starts import CHINCHILLA_PUBLISHED, default_starts, starts_from
+from scalinglab.laws.objectives import HuberLikelihood, HuberObjective
 
 OBJECTIVES = ("huber", "huber_likelihood")
 BASIN_RTOL = 1e-6
@@ -178,7 +180,7 @@ def make_problem(
             f"form {form.form!r} has {p} parameters but only {n} points were given; "
             f"give at least {p} points"
         )
-    model = model_for(form)
+    model = form.log_model()
     return Problem(model, model.prepare(arrays), np.log(arrays[target]), n, _weights(weights, n))
 
 
@@ -264,7 +266,7 @@ def _initial_theta(
     model: LogModel, form: type[LawForm], starts: Any, target: np.ndarray
 ) -> np.ndarray:
     if starts is None:
-        return default_starts(form, target)
+        return form.default_starts(target)
     if isinstance(starts, str):
         if starts != "chinchilla" or "alpha" not in form.parameter_names():
             raise ScalingLabError(

@@ -34,7 +34,7 @@ from scalinglab.errors import ScalingLabError
 from scalinglab.laws.fitter import FitResult, make_problem
 from scalinglab.laws.forms import ChinchillaLaw, KaplanND, LawForm
 from scalinglab.laws.newton import newton_batch
-from scalinglab.laws.objective import HuberObjective
+from scalinglab.laws.objectives import HuberObjective
 
 THRESHOLD_A = 0.01
 THRESHOLD_TPP = 0.05

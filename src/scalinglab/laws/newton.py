@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scalinglab.laws.objective import HuberObjective
+from scalinglab.laws.objectives import HuberObjective
 
 CHUNK_ELEMENTS = 65_536
 

@@ -24,8 +24,9 @@ from matplotlib.figure import Figure
 
 from scalinglab.errors import ScalingLabError
 from scalinglab.laws.approaches import ApproachResult, group_budgets
-from scalinglab.laws.forms import ChinchillaLaw, KaplanC, LawForm, PowerLawOffset
-from scalinglab.laws.report import FitReport
+from scalinglab.laws.forms import LawForm
+from scalinglab.laws.frontier import TokenCost, frontier_band, frontier_loss
+from scalinglab.laws.orchestrate import FitReport
 
 Curve = Callable[[np.ndarray], np.ndarray]
 
@@ -46,46 +47,6 @@ class IsoFLOPCurve:
     loss_opt: float
 
 
-def frontier_loss(law: LawForm, C: np.ndarray) -> np.ndarray | None:
-    """Loss along the compute-optimal frontier ``L*(C)``, or ``None`` if ``law`` has none.
-
-    Chinchilla's form is evaluated at its closed-form ``(N*(C), D*(C))``; a law of ``C``
-    alone (Kaplan's ``L(C)``, a power law with offset in ``C``) is evaluated directly.
-    Parameters may be arrays (bootstrap samples, shape ``K x 1``) to get ``K`` curves.
-    """
-    if isinstance(law, ChinchillaLaw):
-        N, D = law.compute_optimal(C)
-        return law.predict(N, D)
-    if isinstance(law, KaplanC):
-        return law.predict(C)
-    if isinstance(law, PowerLawOffset):
-        return law.predict(C)
-    return None
-
-
-def frontier_band(
-    law: LawForm,
-    samples: Mapping[str, Sequence[float]] | None,
-    grid: np.ndarray,
-    ci_level: float = 0.95,
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Central ``ci_level`` band of the frontier over bootstrap ``samples`` of ``law``.
-
-    ``samples`` maps each parameter name to its ``K`` bootstrap values; the frontier is
-    evaluated for every sample at each ``C`` (FLOPs) and the percentiles taken.
-    Returns ``(low, high)`` loss arrays, or ``None`` without samples or frontier.
-    """
-    if not samples:
-        return None
-    params = {name: np.asarray(samples[name], dtype=float)[:, None] for name in law.params}
-    curves = frontier_loss(type(law)(**params), grid[None, :])
-    if curves is None:
-        return None
-    tail = 50.0 * (1.0 - ci_level)
-    low, high = np.nanpercentile(curves, [tail, 100.0 - tail], axis=0)
-    return low, high
-
-
 def plot_frontier(
     runs: pd.DataFrame,
     law: LawForm | None = None,
@@ -99,10 +60,12 @@ def plot_frontier(
 ) -> Figure:
     """Loss versus compute for every run, with the fitted frontier and its interval band.
 
-    ``runs`` has columns ``C``, ``loss`` and ``N`` (colour). ``law`` gives the frontier
-    (see :func:`frontier_loss`), drawn a further ``extrapolate_decades`` beyond the
-    largest ``C`` (dashed past the data). ``samples`` (bootstrap draws of the law's
-    parameters, ``{name: [K values]}``) give the central ``ci_level`` band.
+    ``runs`` has columns ``C``, ``loss``, ``N`` (colour) and ``D``. ``law`` gives the
+    frontier (:func:`scalinglab.laws.frontier.frontier_loss` at the FLOPs per token the
+    runs show, :meth:`~scalinglab.laws.frontier.TokenCost.from_runs`), drawn a further
+    ``extrapolate_decades`` beyond the largest ``C`` (dashed past the data).
+    ``samples`` (bootstrap draws of the law's parameters, ``{name: [K values]}``) give
+    the central ``ci_level`` band.
     ``held_out`` runs are ringed in red.
     """
     fig, ax = _figure(ax)
@@ -130,10 +93,11 @@ def plot_frontier(
     low, high = float(runs["C"].min()), float(runs["C"].max())
     grid = np.geomspace(low, high * 10**extrapolate_decades, 200)
     inside = grid <= high
-    if law is not None and (curve := frontier_loss(law, grid)) is not None:
+    cost = TokenCost.from_runs(runs) if law is not None else None
+    if law is not None and (curve := frontier_loss(law, grid, cost)) is not None:
         ax.plot(grid[inside], curve[inside], color="black", label="fitted frontier L*(C)")
         ax.plot(grid[~inside], curve[~inside], color="black", linestyle="--", label="extrapolated")
-        band = frontier_band(law, samples, grid, ci_level)
+        band = frontier_band(law, samples, grid, ci_level, cost)
         if band is not None:
             ax.fill_between(
                 grid, band[0], band[1], color="gray", alpha=0.3, label=f"{ci_level:.0%} interval"
@@ -271,7 +235,7 @@ def write_fit_plots(report: FitReport, runs: pd.DataFrame, out: str | Path) -> l
     out = Path(out)
     results = report.results
     main = "approach3" if report.method == "all" else report.method
-    written = [save(_frontier_figure(report, runs, main), out)]
+    written = [save(method_frontier_figure(report, runs, main), out)]
     curves = isoflop_curves(report, runs)
     if curves:
         written.append(save(plot_isoflops(curves), _sibling(out, "isoflop")))
@@ -295,20 +259,27 @@ LABELS = {
 }
 
 
-def _frontier_figure(report: FitReport, runs: pd.DataFrame, main: str) -> Figure:
+def method_frontier_figure(
+    report: FitReport, runs: pd.DataFrame, main: str, *, extrapolate_decades: float = 1.0
+) -> Figure:
+    """Loss versus C with the frontier of method ``main`` of ``report`` (its
+    :attr:`~scalinglab.laws.approaches.ApproachResult.frontier_fit`), its bootstrap band,
+    its held-out runs and, for approaches 1 and 2, their per-budget points. What
+    ``scalinglab fit --plot`` writes and ``scalinglab report`` shows."""
     method = report.methods.get(main)
     result = method.result if method is not None else None
-    law, samples = None, None
-    if result is not None and "chinchilla" in result.fits:
-        law, samples = result.fits["chinchilla"].law, method.samples  # type: ignore[union-attr]
-    elif result is not None and "kaplan_c" in result.fits:
-        law = result.fits["kaplan_c"].law
+    drawn = result.frontier_fit if result is not None else None
+    law = drawn.law if drawn is not None else None
+    # The method's bootstrap samples are of its main fit: a band only when that is drawn.
+    main_fit = result.fit if result is not None else None
+    samples = method.samples if drawn is not None and drawn is main_fit else None  # type: ignore[union-attr]
     held = pd.DataFrame(method.holdout) if method is not None and method.holdout else None
     fig = plot_frontier(
         runs,
         law,
         samples=samples,
         held_out=held,
+        extrapolate_decades=extrapolate_decades,
         title=f"Loss versus compute: {LABELS.get(main, main)}",
     )
     if result is not None and main == "approach1":

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from scalinglab.errors import ScalingLabError
-from scalinglab.laws.forms import ChinchillaLaw, DataConstrainedLaw, LawForm
+from scalinglab.laws.forms import LawForm
 from scalinglab.plan.loss import predict_loss
 from scalinglab.plan.search import bisect_root, golden_minimize
 
@@ -54,18 +54,10 @@ class Allocation:
         return {**asdict(self), "tokens_per_param": self.tokens_per_param}
 
 
-def _chinchilla_terms(law: LawForm) -> ChinchillaLaw | None:
-    if isinstance(law, ChinchillaLaw):
-        return law
-    if isinstance(law, DataConstrainedLaw):
-        return law.base
-    return None
-
-
 def compute_optimal(law: LawForm, flops: float) -> Allocation:
     """``N*, D*`` minimising the loss at ``flops = 6 N D`` (every token unique)."""
     flops = _positive(flops, "compute budget")
-    terms = _chinchilla_terms(law)
+    terms = law.chinchilla_terms()
     if terms is not None:
         n, d = (float(x) for x in terms.compute_optimal(flops))
         how = "closed form N* = G (C/6)**(beta/(alpha+beta)), D* = C/(6 N*) (Hoffmann eq. 4)"
@@ -120,7 +112,7 @@ def _irreducible(law: LawForm) -> float:
 
 def tokens_for_loss(law: LawForm, n: float, target_loss: float) -> float:
     """Tokens ``D`` at which ``n`` parameters reach ``target_loss`` (inf if never)."""
-    terms = _chinchilla_terms(law)
+    terms = law.chinchilla_terms()
     if terms is not None:
         room = target_loss - terms.E - terms.A / n**terms.alpha
         return math.inf if room <= 0 else (terms.B / room) ** (1.0 / terms.beta)
@@ -199,7 +191,7 @@ def data_constrained(law: LawForm, flops: float, unique_tokens: float) -> Alloca
 def optimal_compute_for_n(law: LawForm, n: float) -> Allocation:
     """The compute at which ``n`` is the compute-optimal size, and that allocation."""
     n = _positive(n, "parameter count")
-    terms = _chinchilla_terms(law)
+    terms = law.chinchilla_terms()
     if terms is not None:
         G = (terms.alpha * terms.A / (terms.beta * terms.B)) ** (1.0 / (terms.alpha + terms.beta))
         flops = FLOPS_PER_PARAM_TOKEN * (n / G) ** (1.0 / terms.a)

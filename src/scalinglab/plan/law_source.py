@@ -18,17 +18,8 @@ from typing import Any
 import numpy as np
 
 from scalinglab.errors import InputError, ScalingLabError
-from scalinglab.laws.forms import (
-    ChinchillaLaw,
-    DataConstrainedLaw,
-    KaplanND,
-    LawForm,
-    law_from_dict,
-)
+from scalinglab.laws.forms import FORMS, LawForm, law_from_dict
 from scalinglab.plan.presets import PRESETS, get_preset
-
-#: Forms a plan can use: they predict loss from ``N`` and ``D``.
-PLANNABLE = (ChinchillaLaw, KaplanND, DataConstrainedLaw)
 
 
 @dataclass(frozen=True)
@@ -110,10 +101,11 @@ def _from_fit_dict(data: dict[str, Any], where: str) -> LoadedLaw:
             )
         data = fits["approach3"]
     law = law_from_dict(data)
-    if not isinstance(law, PLANNABLE):
+    if not isinstance(law, LawForm) or not law.plans():
+        plannable = ", ".join(name for name, form in FORMS.items() if form.plans())
         raise ScalingLabError(
             f"{where}: a law of form {data.get('form')!r} cannot plan an allocation; it needs "
-            "loss as a function of N and D (forms chinchilla, kaplan_nd, data_constrained)"
+            f"loss as a function of N and D (forms {plannable})"
         )
     level = float(data.get("ci_level", 0.95))
     samples = _samples(data.get("bootstrap_params"), law, where)

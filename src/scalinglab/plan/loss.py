@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from scalinglab.errors import ScalingLabError
-from scalinglab.laws.forms import ChinchillaLaw, DataConstrainedLaw, KaplanND, LawForm
+from scalinglab.laws.forms import DataConstrainedLaw, LawForm
 from scalinglab.plan.law_source import LoadedLaw
 from scalinglab.plan.presets import MUENNIGHOFF_RD_STAR, MUENNIGHOFF_RN_STAR
 
@@ -19,13 +19,14 @@ def with_repetition(law: LawForm) -> DataConstrainedLaw:
     """The data-constrained version of ``law`` (Muennighoff's R* for a Chinchilla law)."""
     if isinstance(law, DataConstrainedLaw):
         return law
-    if isinstance(law, ChinchillaLaw):
+    terms = law.chinchilla_terms()
+    if terms is not None:
         return DataConstrainedLaw(
-            E=law.E,
-            A=law.A,
-            B=law.B,
-            alpha=law.alpha,
-            beta=law.beta,
+            E=terms.E,
+            A=terms.A,
+            B=terms.B,
+            alpha=terms.alpha,
+            beta=terms.beta,
             rd_star=MUENNIGHOFF_RD_STAR,
             rn_star=MUENNIGHOFF_RN_STAR,
         )
@@ -44,10 +45,8 @@ def predict_loss(
         # than one epoch sees only D distinct tokens.
         seen = np.minimum(unique_tokens, D)
         return with_repetition(law).predict(N, D, seen)
-    if isinstance(law, DataConstrainedLaw):
-        return law.base.predict(N, D)
-    if isinstance(law, ChinchillaLaw | KaplanND):
-        return law.predict(N, D)
+    if law.plans():
+        return law.loss_nd(N, D)
     raise ScalingLabError(f"a {law.form} law does not predict loss from N and D")
 
 

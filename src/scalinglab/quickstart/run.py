@@ -9,7 +9,7 @@
    intervals.
 4. Pick the compute-optimal run at ``TARGET_MULTIPLE`` x the largest budget from the
    approach-3 law over one-layer shapes with exact FLOPs, among those that train on at
-   most one epoch of the corpus (:func:`~scalinglab.sweep.frontier.token_cap`), and
+   most one epoch of the corpus (:func:`~scalinglab.laws.frontier.token_cap`), and
    predict its loss with a 95% bootstrap interval.
 5. Train that run, compare the measured loss with the prediction, write the report.
 
@@ -31,8 +31,9 @@ from rich.console import Console
 from scalinglab.errors import ScalingLabError
 from scalinglab.laws.bootstrap import percentile_interval
 from scalinglab.laws.forms import ChinchillaLaw
+from scalinglab.laws.frontier import token_cap
 from scalinglab.laws.hyperparams import Recipe
-from scalinglab.laws.report import FitReport, MethodReport, fit_runs
+from scalinglab.laws.orchestrate import FitReport, MethodReport, fit_runs
 from scalinglab.laws.runs_table import runs_table_from_frame
 from scalinglab.models.counting import training_flops
 from scalinglab.models.ladder import width_ladder
@@ -43,7 +44,7 @@ from scalinglab.sweep.calibrate import calibrate, flops_per_second
 from scalinglab.sweep.design import SweepDesign, explicit_runs, isoflop_grid, with_recipe
 from scalinglab.sweep.executors import default_workers
 from scalinglab.sweep.export import runs_dataframe
-from scalinglab.sweep.frontier import optimal_run, token_cap
+from scalinglab.sweep.frontier import optimal_run
 from scalinglab.sweep.runner import run_sweep
 from scalinglab.train.defaults import MIN_STEPS
 

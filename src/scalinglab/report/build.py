@@ -5,9 +5,9 @@ The page holds every plot as a base64 PNG (no external file or network access), 
 fitted laws with their bootstrap intervals, the held-out runs' predicted versus measured
 loss, and the runs table. Plots: IsoFLOP curves with their parabolas (approach 2); loss
 versus C with the fitted law's frontier and its 95% band, extrapolated a decade past the
-largest run (approach 3; the frontier is searched over real shapes with exact FLOPs,
-see :mod:`scalinglab.sweep.frontier`); N* and D* versus C; predicted versus measured
-loss of the held-out runs (and of a checked prediction, ``target``).
+largest run (approach 3; the frontier of ``scalinglab fit --plot``, at the FLOPs per
+token the runs show, see :mod:`scalinglab.laws.frontier`); N* and D* versus C;
+predicted versus measured loss of the held-out runs (and of a checked prediction, ``target``).
 """
 
 from __future__ import annotations
@@ -28,15 +28,17 @@ from matplotlib.figure import Figure
 
 from scalinglab import __version__
 from scalinglab.errors import ScalingLabError
-from scalinglab.laws.forms import ChinchillaLaw
-from scalinglab.laws.plots import LABELS, isoflop_curves, plot_frontier, plot_isoflops, plot_nstar
-from scalinglab.laws.report import FitReport, fit_runs
+from scalinglab.laws.orchestrate import FitReport, fit_runs
+from scalinglab.laws.plots import (
+    LABELS,
+    isoflop_curves,
+    method_frontier_figure,
+    plot_isoflops,
+    plot_nstar,
+)
 from scalinglab.laws.runs_table import runs_table_from_frame
 from scalinglab.registry import Registry
 from scalinglab.sweep.export import runs_dataframe
-from scalinglab.sweep.frontier import candidate_shapes, frontier, token_cap
-
-CI_LEVEL = 0.95
 
 
 @dataclass(frozen=True)
@@ -134,15 +136,6 @@ def _fit_warnings(fit: FitReport) -> list[str]:
     return out
 
 
-def _chinchilla(fit: FitReport) -> tuple[ChinchillaLaw | None, dict[str, np.ndarray]]:
-    method = fit.methods.get("approach3")
-    if method is None or method.result is None or "chinchilla" not in method.result.fits:
-        return None, {}
-    law = method.result.fits["chinchilla"].law
-    samples = {k: v for k, v in method.samples.items() if k in law.params}
-    return law, samples  # type: ignore[return-value]
-
-
 def _figures(
     fit: FitReport, runs: pd.DataFrame, target: TargetCheck | None
 ) -> dict[str, tuple[Figure, str, str]]:
@@ -159,8 +152,8 @@ def _figures(
     figures["frontier"] = (
         _frontier_figure(fit, runs, target),
         "Loss versus compute",
-        "Every run, the approach-3 law's compute-optimal frontier over real shapes (exact "
-        "FLOPs) with its 95% bootstrap band, extrapolated (dashed); held-out runs ringed.",
+        "Every run, the approach-3 law's compute-optimal frontier (at the FLOPs per token "
+        "the runs show) with its 95% bootstrap band, extrapolated (dashed); held-out runs ringed.",
     )
     figures["optimal"] = (
         _optimal_figure(fit, runs),
@@ -185,32 +178,14 @@ def _new_figure(width: float = 7.0, height: float = 4.8, cols: int = 1) -> Figur
 
 
 def _frontier_figure(fit: FitReport, runs: pd.DataFrame, target: TargetCheck | None) -> Figure:
-    method = fit.methods.get("approach3")
-    held = pd.DataFrame(method.holdout) if method is not None and method.holdout else None
-    figure = plot_frontier(runs, None, held_out=held, title="Loss versus compute (approach 3)")
-    ax = figure.axes[0]
-    law, samples = _chinchilla(fit)
-    low, high = float(runs["C"].min()), float(runs["C"].max())
+    """``scalinglab fit --plot``'s approach-3 frontier figure (the same curve and band for
+    the same fit), reaching past a checked ``target``, with the target marked."""
+    high = float(runs["C"].max())
     top = max(high * 10, target.flops * 1.5 if target else 0.0)
-    if law is not None:
-        family = "gpt"
-        vocab = int(runs["vocab_size"].iloc[0]) if "vocab_size" in runs else None
-        ctx = int(runs["n_ctx"].iloc[0]) if "n_ctx" in runs else None
-        shapes = candidate_shapes(
-            float(runs["N"].min()) / 4, float(runs["N"].max()) * 30, family=family,
-            vocab_size=vocab, n_ctx=ctx,
-        )  # fmt: skip
-        grid = np.geomspace(low, top, 120)
-        cap = token_cap(runs)
-        curve = frontier(law.params, grid, shapes, cap)
-        inside = grid <= high
-        ax.plot(grid[inside], curve[inside], color="black", label="fitted frontier L*(C)")
-        ax.plot(grid[~inside], curve[~inside], color="black", ls="--", label="extrapolated")
-        if samples:
-            curves = frontier(samples, grid, shapes, cap)
-            tail = 50.0 * (1.0 - CI_LEVEL)
-            band = np.nanpercentile(curves, [tail, 100.0 - tail], axis=0)
-            ax.fill_between(grid, band[0], band[1], color="gray", alpha=0.3, label="95% interval")
+    figure = method_frontier_figure(
+        fit, runs, "approach3", extrapolate_decades=float(np.log10(top / high))
+    )
+    ax = figure.axes[0]
     if target is not None:
         ax.errorbar(
             [target.flops], [target.predicted_loss],

@@ -16,14 +16,8 @@ from scalinglab.laws.forms import (
     SigmoidAccuracy,
     TaskLossFromLM,
 )
-from scalinglab.laws.objective import (
-    HuberLikelihood,
-    HuberObjective,
-    LogModel,
-    huber,
-    huber_log_normaliser,
-    model_for,
-)
+from scalinglab.laws.log_model import LogModel
+from scalinglab.laws.objectives import HuberLikelihood, HuberObjective, huber, huber_log_normaliser
 
 rng = np.random.default_rng(0)
 N = np.geomspace(1e7, 1e10, 12)
@@ -58,7 +52,7 @@ CASES = [
 
 @pytest.mark.parametrize(("form", "params"), CASES, ids=[c[0].form for c in CASES])
 def test_value_matches_predict_and_jacobian_matches_differences(form, params):
-    model = model_for(form)
+    model = form.log_model()
     X = model.prepare(DATA)
     theta = model.to_internal(params)[None, :]
     law = form(**params)
@@ -75,7 +69,7 @@ def test_value_matches_predict_and_jacobian_matches_differences(form, params):
 
 
 def test_chinchilla_analytic_hessian_matches_differences_of_jacobian():
-    model = model_for(ChinchillaLaw)
+    model = ChinchillaLaw.log_model()
     X = model.prepare(DATA)
     theta = model.to_internal(CASES[0][1])[None, :]
     c = rng.standard_normal((1, len(N)))
@@ -85,7 +79,7 @@ def test_chinchilla_analytic_hessian_matches_differences_of_jacobian():
 
 
 def test_huber_objective_gradient_matches_differences():
-    model = model_for(ChinchillaLaw)
+    model = ChinchillaLaw.log_model()
     X = model.prepare(DATA)
     objective = HuberObjective(model, X, np.log(DATA["loss"]), delta=0.05)
     theta = model.to_internal(CASES[0][1])[None, :]
@@ -112,7 +106,7 @@ def test_huber_density_integrates_to_one():
 
 
 def test_likelihood_gradient_matches_differences():
-    model = model_for(ChinchillaLaw)
+    model = ChinchillaLaw.log_model()
     X = model.prepare(DATA)
     likelihood = HuberLikelihood(model, X, np.log(DATA["loss"]), delta=1e-3)
     params = np.append(model.to_internal(CASES[0][1]), np.log(0.05))
@@ -143,7 +137,7 @@ def _reference_huber_terms(model, X, log_y, w, delta, theta, curvature):
 @pytest.mark.parametrize("weighted", [True, False])
 @pytest.mark.parametrize("curvature", ["irls", "exact"])
 def test_fused_chinchilla_terms_match_jacobian_path_and_reuse_scratch(curvature, weighted):
-    model = model_for(ChinchillaLaw)
+    model = ChinchillaLaw.log_model()
     X = model.prepare(DATA)
     log_y = np.log(DATA["loss"])
     delta = 0.05  # some residuals inside the quadratic part, some beyond

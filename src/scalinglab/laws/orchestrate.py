@@ -1,4 +1,5 @@
-"""``fit_runs``: the one call behind ``scalinglab fit``, and its JSON-ready report.
+"""Orchestrates a fit of a runs table: ``fit_runs``, the one call behind ``scalinglab fit``,
+and its JSON-ready :class:`FitReport` (not the HTML report of :mod:`scalinglab.report`).
 
 >>> import pandas as pd
 >>> from scalinglab.laws import fit_runs
