@@ -115,3 +115,30 @@ def test_hidden_matrices_get_lr_over_m_and_smaller_init():
     assert by_param[id(mup.transformer.h[0].mlp.c_fc.weight)] == pytest.approx(1e-3 / 4)
     assert by_param[id(mup.transformer.wte.weight)] == pytest.approx(1e-3)
     assert by_param[id(mup.transformer.h[0].ln_1.weight)] == pytest.approx(1e-3)
+
+
+@pytest.mark.parametrize("family", ["gpt", "bert", "llama"])
+def test_folded_copy_exports_to_hf_with_the_same_logits(family, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
+
+    from scalinglab.models.hf_export import export_hf
+    from scalinglab.models.mup import folded_copy
+
+    torch.manual_seed(0)
+    model = build_model(_shape(family, 4 * BASE))
+    apply_mup(model, BASE)
+    with torch.no_grad():  # move every weight off its initial value, as training would
+        for param in model.parameters():
+            param.add_(0.02 * torch.randn_like(param))
+    model.eval()
+    folded = folded_copy(model)
+    assert folded.shape.tied_embeddings is False
+    tokens = torch.randint(0, 256, (2, 16), generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        ours = model(tokens).logits
+        torch.testing.assert_close(folded(tokens).logits, ours, rtol=1e-5, atol=1e-5)
+    export_hf(folded, folded.shape, tmp_path / "hf")
+    loader = AutoModelForMaskedLM if family == "bert" else AutoModelForCausalLM
+    hf = loader.from_pretrained(tmp_path / "hf").eval()
+    with torch.no_grad():
+        torch.testing.assert_close(hf(tokens).logits, ours, rtol=1e-4, atol=1e-4)

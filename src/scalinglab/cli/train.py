@@ -65,6 +65,15 @@ def train(
     lr: float | None = typer.Option(
         None, "--lr", help="Peak learning rate (default Kaplan et al. 2020 fit)."
     ),
+    parametrization: str = typer.Option(
+        "sp",
+        "--parametrization",
+        help="sp (standard) or mup (maximal update parametrization: the best lr of the "
+        "--mup-base-width model transfers to wider ones; docs/hyperparameters.md).",
+    ),
+    mup_base_width: int = typer.Option(
+        64, "--mup-base-width", help="Width (d_model) at which muP equals SP."
+    ),
     unique_tokens: int | None = typer.Option(
         None, "--unique-tokens", help="Cap on distinct training tokens (data-constrained)."
     ),
@@ -113,6 +122,7 @@ def train(
         "out_dir": out, "family": family, "n_layer": n_layer, "d_model": d_model,
         "n_head": n_head, "tokens": int(tokens), "schedule": schedule, "seed": seed,
         "corpus": corpus, "vocab_size": vocab, "n_ctx": ctx, "batch_size": batch_size, "lr": lr,
+        "parametrization": parametrization, "mup_base_width": mup_base_width,
         "unique_tokens": unique_tokens, "eval_every": eval_every, "device": device,
         "bf16": bf16, "compile": compile_model, "peak_flops": peak_flops, "cache_dir": cache_dir,
         "n_kv_head": n_kv_head,

@@ -65,6 +65,13 @@ class BertSelfAttention(nn.Module):
         B, T, C = x.shape
         return x.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
 
+    @torch.no_grad()
+    def fold_query_multiplier(self) -> None:
+        """Multiply ``query_multiplier`` into ``query`` (same outputs)."""
+        self.query.weight.mul_(self.query_multiplier)
+        self.query.bias.mul_(self.query_multiplier)
+        self.query_multiplier = 1.0
+
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
         B, T, C = x.shape
         query = self.query(x)
@@ -188,6 +195,12 @@ class BertLMPredictionHead(nn.Module):
         #: Factor on the decoder's logits (1; muP sets 1/width multiplier).
         self.output_multiplier = 1.0
 
+    @torch.no_grad()
+    def fold_output_multiplier(self) -> None:
+        """Multiply ``output_multiplier`` into ``decoder`` (untied from the embedding)."""
+        self.decoder.weight = nn.Parameter(self.decoder.weight * self.output_multiplier)
+        self.output_multiplier = 1.0
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         logits = self.decoder(self.transform(x))
         if self.output_multiplier != 1.0:
@@ -219,6 +232,14 @@ class BertForMaskedLM(nn.Module):
         #: Factor on the next-sentence logits (1; muP sets 1/width multiplier).
         self.output_multiplier = 1.0
         init_weights(self, shape.n_layer)
+
+    @torch.no_grad()
+    def fold_output_multiplier(self) -> None:
+        """Multiply ``output_multiplier`` into the next-sentence head."""
+        if self.cls.seq_relationship is not None:
+            self.cls.seq_relationship.weight.mul_(self.output_multiplier)
+            self.cls.seq_relationship.bias.mul_(self.output_multiplier)
+        self.output_multiplier = 1.0
 
     def forward(
         self,
@@ -264,6 +285,13 @@ class BertForSequenceClassification(nn.Module):
         #: Factor on the class logits (1; muP sets 1/width multiplier).
         self.output_multiplier = 1.0
         init_weights(self, shape.n_layer)
+
+    @torch.no_grad()
+    def fold_output_multiplier(self) -> None:
+        """Multiply ``output_multiplier`` into ``classifier``."""
+        self.classifier.weight.mul_(self.output_multiplier)
+        self.classifier.bias.mul_(self.output_multiplier)
+        self.output_multiplier = 1.0
 
     def forward(
         self,

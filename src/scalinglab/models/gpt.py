@@ -42,6 +42,14 @@ class CausalSelfAttention(nn.Module):
         #: 1/sqrt(d_head), so 1/d_head in all: :mod:`scalinglab.models.mup`).
         self.query_multiplier = 1.0
 
+    @torch.no_grad()
+    def fold_query_multiplier(self) -> None:
+        """Multiply ``query_multiplier`` into the query rows of ``c_attn`` (same outputs)."""
+        d = self.c_attn.out_features // 3
+        self.c_attn.weight[:d].mul_(self.query_multiplier)
+        self.c_attn.bias[:d].mul_(self.query_multiplier)
+        self.query_multiplier = 1.0
+
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
         B, T, C = x.shape
         q, k, v = self.c_attn(x).view(B, T, 3, self.n_head, C // self.n_head).unbind(2)
@@ -115,6 +123,12 @@ class GPT(nn.Module):
         #: Factor on the logits (1; muP sets 1/width multiplier).
         self.output_multiplier = 1.0
         init_weights(self, shape.n_layer)
+
+    @torch.no_grad()
+    def fold_output_multiplier(self) -> None:
+        """Multiply ``output_multiplier`` into ``lm_head`` (untied from ``wte``)."""
+        self.lm_head.weight = nn.Parameter(self.lm_head.weight * self.output_multiplier)
+        self.output_multiplier = 1.0
 
     def forward(
         self,

@@ -59,6 +59,12 @@ class LlamaAttention(nn.Module):
         #: 1/sqrt(d_head), so 1/d_head in all: :mod:`scalinglab.models.mup`).
         self.query_multiplier = 1.0
 
+    @torch.no_grad()
+    def fold_query_multiplier(self) -> None:
+        """Multiply ``query_multiplier`` into ``q_proj`` (RoPE is linear: same outputs)."""
+        self.q_proj.weight.mul_(self.query_multiplier)
+        self.query_multiplier = 1.0
+
     def forward(
         self, x: torch.Tensor, rope: torch.Tensor, attn_mask: torch.Tensor | None
     ) -> torch.Tensor:
@@ -144,6 +150,12 @@ class Llama(nn.Module):
         #: Factor on the logits (1; muP sets 1/width multiplier).
         self.output_multiplier = 1.0
         init_weights(self, shape.n_layer)
+
+    @torch.no_grad()
+    def fold_output_multiplier(self) -> None:
+        """Multiply ``output_multiplier`` into ``lm_head`` (untied from the embedding)."""
+        self.lm_head.weight = nn.Parameter(self.lm_head.weight * self.output_multiplier)
+        self.output_multiplier = 1.0
 
     def forward(
         self,

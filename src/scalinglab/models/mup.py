@@ -24,6 +24,8 @@ AdamW group, which the training loop multiplies into the scheduled rate).
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 
 import torch
@@ -66,6 +68,33 @@ def apply_mup(model: nn.Module, base_width: int) -> None:
             module.query_multiplier = 1.0 / math.sqrt(head_dim)
         if hasattr(module, "output_multiplier"):
             module.output_multiplier = 1.0 / m
+
+
+def folded_copy(model: nn.Module) -> nn.Module:
+    """A copy of a muP model in the standard layout with the same outputs: every query
+    multiplier multiplied into its query projection, every output multiplier into its
+    readout. A readout tied to the token embedding is untied (its weight is then the
+    embedding times ``1/m``), and the copy's ``shape`` says so, so a Hugging Face export
+    of the copy gives the muP model's logits with stock ``transformers`` classes."""
+    folded = copy.deepcopy(model)
+    tied = _tied_readout(folded)
+    for module in folded.modules():
+        if getattr(module, "query_multiplier", 1.0) != 1.0:
+            module.fold_query_multiplier()  # type: ignore[operator]
+        if getattr(module, "output_multiplier", 1.0) != 1.0:
+            module.fold_output_multiplier()  # type: ignore[operator]
+    if tied and not _tied_readout(folded):
+        folded.shape = dataclasses.replace(folded.shape, tied_embeddings=False)  # type: ignore[union-attr]
+    return folded
+
+
+def _tied_readout(model: nn.Module) -> bool:
+    embeddings = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
+    return any(
+        id(module.weight) in embeddings
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Linear) and name.endswith(READOUT_SUFFIXES)
+    )
 
 
 def lr_multipliers(model: nn.Module, base_width: int) -> dict[int, float]:

@@ -35,7 +35,7 @@ from scalinglab.errors import ScalingLabError, disk_full_names, is_disk_full
 from scalinglab.models.build import build_model
 from scalinglab.models.counting import count_params, flops_per_token
 from scalinglab.models.loss import cross_entropy
-from scalinglab.models.mup import apply_mup, lr_multipliers
+from scalinglab.models.mup import apply_mup, folded_copy, lr_multipliers
 from scalinglab.train.checkpoint import latest_checkpoint, restore_checkpoint, save_checkpoint
 from scalinglab.train.config import TrainConfig
 from scalinglab.train.defaults import resolve, total_steps
@@ -430,7 +430,8 @@ class _Run:
         from scalinglab.models.hf_export import export_hf
 
         tokenizer_dir = self.data.tokenizer.save_hf(self.out / "tokenizer")
-        export_hf(self.model, self.shape, self.out / "hf", tokenizer_dir=tokenizer_dir)
+        model = folded_copy(self.model) if self.cfg.parametrization == "mup" else self.model
+        export_hf(model, model.shape, self.out / "hf", tokenizer_dir=tokenizer_dir)
 
     def _summary(self, status: str, reason: str) -> RunSummary:
         done = self.done
