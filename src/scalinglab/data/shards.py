@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import numpy as np
 from scalinglab.data.corpus import Corpus
 from scalinglab.data.tokenizer import TrainedTokenizer, cache_root
 from scalinglab.errors import ScalingLabError
+from scalinglab.io import atomic_write_bytes, atomic_write_json
 
 SHARD_VERSION = 1
 DEFAULT_VAL_FRACTION = 0.05
@@ -94,9 +94,7 @@ def _write_shards(
     for name, docs in splits.items():
         encodings = tokenizer.tokenizer.encode_batch(docs, add_special_tokens=False)
         pieces = [np.asarray([*e.ids, separator], dtype=dtype) for e in encodings]
-        tmp = folder / f"{name}.bin.tmp{os.getpid()}"
-        np.concatenate(pieces).tofile(tmp)
-        os.replace(tmp, folder / f"{name}.bin")
+        atomic_write_bytes(folder / f"{name}.bin", np.concatenate(pieces).tobytes())
     meta = {
         "dtype": np.dtype(dtype).name,
         "vocab_size": tokenizer.vocab_size,
@@ -107,6 +105,4 @@ def _write_shards(
         "tokenizer_key": tokenizer.key,
         "val_fraction": val_fraction,
     }
-    tmp = folder / f"meta.json.tmp{os.getpid()}"
-    tmp.write_text(json.dumps(meta, indent=1))
-    os.replace(tmp, folder / "meta.json")
+    atomic_write_json(folder / "meta.json", meta)

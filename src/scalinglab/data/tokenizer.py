@@ -27,6 +27,7 @@ from tokenizers import trainers as tok_trainers
 
 from scalinglab.data.corpus import Corpus
 from scalinglab.errors import ScalingLabError
+from scalinglab.io import atomic_write_text
 from scalinglab.models.families import get_family
 
 SCHEME_VERSION = 1
@@ -101,9 +102,7 @@ def get_tokenizer(
         return TrainedTokenizer(Tokenizer.from_file(str(path)), kind, key, path)
     tokenizer = _SCHEMES[kind].train(corpus, vocab_size)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tokenizer.save(str(tmp))
-    os.replace(tmp, path)
+    atomic_write_text(path, tokenizer.to_str())
     return TrainedTokenizer(tokenizer, kind, key, path)
 
 

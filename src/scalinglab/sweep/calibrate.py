@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from scalinglab.io import atomic_write_json
 from scalinglab.models.counting import count_params, flops_per_token
 from scalinglab.models.shape import ShapeSpec
 
@@ -111,9 +112,7 @@ def measure(
     flops = tokens_per_second * flops_per_token(shape).exact
     cache[key] = flops
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(cache, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    atomic_write_json(path, cache, sort_keys=True)
     return Throughput(shape, flops, tokens_per_second, threads, cached=False)
 
 
@@ -153,7 +152,5 @@ def startup_seconds(cache_dir: str | Path | None = None) -> float:
         subprocess.run([sys.executable, "-c", "import torch, scalinglab.train"], check=True)
         cache[key] = time.perf_counter() - start
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(cache, indent=1, sort_keys=True))
-        os.replace(tmp, path)
+        atomic_write_json(path, cache, sort_keys=True)
     return float(cache[key])

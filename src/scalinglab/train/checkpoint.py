@@ -40,6 +40,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, load_model, save_file, save_model
 
 from scalinglab.errors import ScalingLabError, ScalingLabWarning
+from scalinglab.io import atomic_write_text
 from scalinglab.processes import process_alive
 
 #: The files whose SHA-256 ``state.json`` records.
@@ -88,7 +89,7 @@ def save_checkpoint(
         shutil.rmtree(final)
     os.rename(tmp, final)
     _fsync(root)
-    _write_atomic(root / "latest", final.name)
+    atomic_write_text(root / "latest", final.name, sync_dir=True)
     _prune(root, keep, {step_dir_name(s) for s in keep_steps} | {final.name})
     return final
 
@@ -239,16 +240,6 @@ def _prune(root: Path, keep: int, protected: set[str]) -> None:
     for old in steps[:-keep] if keep > 0 else steps:
         if old.name not in protected:
             shutil.rmtree(old, ignore_errors=True)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with tmp.open("w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync(path.parent)
 
 
 def _fsync(path: Path) -> None:

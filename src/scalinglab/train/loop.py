@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from torch import nn
 from scalinglab.data.pipeline import PreparedData, prepare_data
 from scalinglab.data.tokenizer import cache_root
 from scalinglab.errors import ScalingLabError, disk_full_names, is_disk_full
+from scalinglab.io import atomic_write_json, atomic_write_text
 from scalinglab.models.build import build_model
 from scalinglab.models.counting import count_params, flops_per_token
 from scalinglab.models.loss import cross_entropy
@@ -235,7 +235,7 @@ class _Run:
             self.out.mkdir(parents=True, exist_ok=True)
         if latest_checkpoint(self.out) is None:
             if self.ctx.is_main:
-                _write_json(self.out / "config.json", self.cfg.to_dict())
+                atomic_write_json(self.out / "config.json", self.cfg.to_dict())
                 (self.out / "metrics.jsonl").unlink(missing_ok=True)
             self.ctx.barrier()
             return 0
@@ -259,7 +259,7 @@ class _Run:
         self.train_loss = state.get("train_loss")
         self.val_loss = state.get("val_loss")
         if self.ctx.is_main:
-            _write_json(self.out / "config.json", self.cfg.to_dict())
+            atomic_write_json(self.out / "config.json", self.cfg.to_dict())
             _truncate_metrics(self.out / "metrics.jsonl", state["step"])
         self.ctx.barrier()
         self.done = int(state["step"])
@@ -486,12 +486,6 @@ def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     )  # fmt: skip
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
-
-
 def _truncate_metrics(path: Path, step: int) -> None:
     """Drop evaluation lines written after the checkpoint a run resumes from."""
     if not path.exists():
@@ -503,10 +497,4 @@ def _truncate_metrics(path: Path, step: int) -> None:
                 kept.append(line)
         except (json.JSONDecodeError, KeyError, TypeError):
             continue  # a line cut short by a kill
-    _write_atomic_text(path, "".join(line + "\n" for line in kept))
-
-
-def _write_atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write_text(path, "".join(line + "\n" for line in kept))

@@ -13,7 +13,6 @@ data-sheet MFU would; ``--peak-flops`` overrides both.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import torch
 
 from scalinglab.data.tokenizer import cache_root
+from scalinglab.io import atomic_write_json
 from scalinglab.plan.hardware import match_device_name
 
 
@@ -40,9 +40,7 @@ def peak_flops(
     if key not in cached:
         cached[key] = measure_matmul_flops(device, dtype)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".peak_flops.json.tmp{os.getpid()}")
-        tmp.write_text(json.dumps(cached, indent=1))
-        os.replace(tmp, path)
+        atomic_write_json(path, cached)
     return cached[key], f"measured matmul ({key}), cached in {path}"
 
 

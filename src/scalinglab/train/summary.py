@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from scalinglab.io import atomic_write_json
 
 STATUSES = ("completed", "diverged", "failed", "stopped")
 
@@ -68,9 +69,7 @@ class RunSummary:
     def write(self, path: str | Path) -> None:
         """Write as JSON atomically (a reader never sees half a file)."""
         path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1))
-        os.replace(tmp, path)
+        atomic_write_json(path, self.to_dict())
 
     @classmethod
     def read(cls, path: str | Path) -> RunSummary:
