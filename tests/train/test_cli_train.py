@@ -73,3 +73,20 @@ def test_help_lists_every_option() -> None:
         "--cache-dir",
     ):
         assert option in result.output
+
+
+def test_json_stdout_is_json_with_the_progress_bar_on(
+    cache_dir: str, small_corpus: str, tmp_path: Path
+) -> None:
+    """The progress bar writes to stderr, so ``--json`` output parses without --quiet."""
+    import os
+    import subprocess
+    import sys
+
+    args = [a for a in TINY if a != "--quiet"]
+    command = [sys.executable, "-m", "scalinglab", "train", *args, "--tokens", "2560",
+               "--corpus", small_corpus, "--out", str(tmp_path / "run"), "--json"]  # fmt: skip
+    env = {**os.environ, "SCALINGLAB_CACHE": cache_dir, "TERM": "xterm", "COLUMNS": "100"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "completed"

@@ -1,9 +1,10 @@
-"""A rich progress bar for a run: steps, training loss and tokens/s."""
+"""A rich progress bar for a run: steps, training loss and tokens/s, on stderr."""
 
 from __future__ import annotations
 
 from types import TracebackType
 
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -29,6 +30,7 @@ class TrainProgress:
                 TextColumn("{task.fields[rate]} tok/s"),
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
+                console=Console(stderr=True),  # stdout stays for results (--json)
             )
             self._task = self._progress.add_task(
                 label, total=total, completed=start, loss="-", rate="-"
