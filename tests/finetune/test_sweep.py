@@ -6,11 +6,13 @@ import json
 
 import pytest
 
-from scalinglab.finetune.sweep import aggregate, recommend
+from scalinglab.finetune.sweep import aggregate, flag_below_baselines, recommend
 
 
-def _row(model, method, n, f1, seconds=10.0, latency=5.0, seed=0):
+def _row(model, method, n, f1, seconds=10.0, latency=5.0, seed=0, reasons=()):
     return {
+        "degenerate_reasons": list(reasons),
+        "fine_tuned": method in ("full", "lora", "bitfit"),
         "model": model,
         "method": method,
         "seed": seed,
@@ -50,6 +52,51 @@ def test_recommend_smallest_within_tolerance_and_budgets():
     assert rec["best_under_budget"]["model"] == "s"
     none = recommend(table, 0.01, latency_budget_ms=1.0, train_seconds_budget=None)
     assert none["best_under_budget"] is None
+
+
+def test_recommend_never_picks_a_degenerate_row_or_one_below_a_baseline():
+    table = aggregate(
+        [
+            _row("s", "bitfit", 10, 0.41, reasons=["predicts only 'negative' on the test split"]),
+            _row("m", "full", 20, 0.60),
+            _row("l", "full", 40, 0.80),
+            _row("xl", "full", 80, 0.805),
+        ]
+    )
+    baselines = aggregate([_row("m", "zero-shot", 20, 0.65), _row("-", "majority-class", 0, 0.41)])
+    rec = recommend(table, 0.01, None, None, baselines=baselines)
+    assert rec["smallest_within_tolerance"]["model"] == "l"
+    assert rec["best_baseline"]["method"] == "zero-shot"
+    left_out = {row["model"]: row["why"] for row in rec["excluded"]}
+    assert left_out["s"].startswith("degenerate: predicts only")
+    assert "below the best baseline (m zero-shot, 0.6500)" in left_out["m"]
+    assert rec["reason"].startswith("l full (40 params, macro_f1 0.8000) is the smallest")
+    assert "2 rows left out" in rec["reason"]
+
+
+def test_recommend_says_so_when_no_row_is_usable():
+    table = aggregate([_row("s", "full", 10, 0.5)])
+    rec = recommend(table, 0.01, None, None, baselines=aggregate([_row("s", "zero-shot", 10, 0.6)]))
+    assert rec["smallest_within_tolerance"] is None
+    assert rec["reason"].startswith("no recommendation")
+
+
+def test_runs_below_their_models_zero_shot_are_flagged_and_aggregated():
+    runs = [
+        _row("a", "full", 10, 0.55, seed=0),
+        _row("a", "full", 10, 0.70, seed=1),
+        _row("a", "zero-shot", 10, 0.60),
+        _row("b", "full", 20, 0.55),
+    ]
+    with pytest.warns(UserWarning, match="a full seed 0 looks degenerate"):
+        flag_below_baselines(runs)
+    assert runs[1]["degenerate_reasons"] == []
+    assert runs[3]["degenerate_reasons"] == []
+    rows = {(r["model"], r["method"]): r for r in aggregate(runs)}
+    assert rows["a", "full"]["degenerate"]
+    assert rows["a", "full"]["degenerate_reasons"][0].startswith("seed 0: test macro_f1 0.5500")
+    assert not rows["b", "full"]["degenerate"]
+    assert not rows["a", "zero-shot"]["degenerate"]
 
 
 @pytest.mark.slow
@@ -99,3 +146,44 @@ def test_reduced_sweep_produces_table_law_and_recommendation(tmp_path):
     assert "best_under_budget" in rec
     assert (out / "table.csv").read_text().startswith("model,method,n_params")
     assert "error(N)" in result.output
+
+
+def test_a_rerun_reuses_matching_runs_and_reruns_those_whose_settings_changed(
+    tiny_mlm_dir, toy_csv, tmp_path
+):
+    pytest.importorskip("torch")
+    from dataclasses import replace
+
+    from scalinglab.finetune.sweep import SweepOptions, finetune_sweep
+    from scalinglab.finetune.training import TrainConfig
+
+    train = TrainConfig(epochs=1, batch_size=8, lr=3e-3, max_length=16, progress=False)
+    options = SweepOptions(
+        models=(str(tiny_mlm_dir),),
+        methods=("full", "lora"),
+        task=str(toy_csv(tmp_path / "toy.csv", n_per_class=12)),
+        out_dir=str(tmp_path / "sweep"),
+        train=train,
+        baselines=(),
+        bootstrap=0,
+        latency_repeats=2,
+        throughput_batches=1,
+    )
+    first = finetune_sweep(options)
+    assert [entry["action"] for entry in first.reuse] == ["ran", "ran"]
+    again = finetune_sweep(options)
+    assert [entry["action"] for entry in again.reuse] == ["reused", "reused"]
+    lora_rank = finetune_sweep(replace(options, method_options={"lora": {"r": 2}}))
+    actions = {entry["run"].split("-")[-2]: entry for entry in lora_rank.reuse}
+    assert actions["full"]["action"] == "reused"
+    assert actions["lora"]["action"] == "re-ran"
+    assert actions["lora"]["changed"] == ["method_config.r: 8 -> 2"]
+    epochs = finetune_sweep(replace(options, train=replace(train, epochs=2)))
+    assert {entry["action"] for entry in epochs.reuse} == {"re-ran"}
+    assert "train.epochs: 1 -> 2" in epochs.reuse[0]["changed"]
+    assert (
+        json.loads((tmp_path / "sweep/runs" / epochs.reuse[0]["run"] / "result.json").read_text())[
+            "settings"
+        ]["train"]["epochs"]
+        == 2
+    )
