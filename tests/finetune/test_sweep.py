@@ -139,13 +139,23 @@ def test_reduced_sweep_produces_table_law_and_recommendation(tmp_path):
     assert full[0]["n_params"] < full[-1]["n_params"]
     for method in ("full", "lora", "bitfit"):
         law = data["laws"][method]
-        assert law["law"]["form"] == "power_offset"
-        assert "predicted_error_95" in law
+        rows = [r for r in data["table"] if r["method"] == method]
+        if sum(not r["degenerate"] for r in rows) >= 4:  # 48 tweets: some rows may not learn
+            assert law["law"]["form"] == "power_offset"
+            assert "predicted_error_95" in law
+            assert f"{method}: error(N)" in result.output
+        else:
+            assert law["law"] is None
+            assert "needs at least 4 model sizes" in law["note"]
     rec = data["recommendation"]
-    assert rec["smallest_within_tolerance"]["method"] in ("full", "lora", "bitfit")
-    assert "best_under_budget" in rec
+    assert "majority-class" in methods
+    if rec["smallest_within_tolerance"] is None:
+        assert rec["reason"].startswith("no recommendation")
+    else:
+        assert rec["smallest_within_tolerance"]["method"] in ("full", "lora", "bitfit")
+        assert "best_under_budget" in rec
+    assert f"recommendation: {rec['reason']}" in " ".join(result.output.split())
     assert (out / "table.csv").read_text().startswith("model,method,n_params")
-    assert "error(N)" in result.output
 
 
 def test_a_rerun_reuses_matching_runs_and_reruns_those_whose_settings_changed(

@@ -148,7 +148,9 @@ def test_missing_task_file_says_file_not_found(tmp_path):
 def test_non_utf8_file_is_a_one_line_input_error(tmp_path):
     path = tmp_path / "latin.csv"
     path.write_bytes("text,label\ncaf\xe9 ok,a\nbad,b\n".encode("latin-1"))
-    with pytest.raises(InputError, match=r"latin.csv, line 2: file is not UTF-8 \(byte 4 of the line"):
+    with pytest.raises(
+        InputError, match=r"latin.csv, line 2: file is not UTF-8 \(byte 4 of the line"
+    ):
         load_task(str(path))
     header = tmp_path / "header.csv"
     header.write_bytes("t\xe9xt,label\nx,a\n".encode("latin-1"))
