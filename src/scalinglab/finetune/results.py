@@ -19,6 +19,7 @@ import numpy as np
 
 from scalinglab.finetune.checkpoint import load_classifier, save_classifier
 from scalinglab.finetune.evaluation import (
+    EvalResult,
     classification_metrics,
     evaluate,
     model_device,
@@ -155,24 +156,8 @@ def finish_run(model: Any, tokenizer: Any, context: RunContext) -> FinetuneResul
     """Evaluate on validation and test, flag degeneracy, save, measure costs; write result.json."""
     options, task = context.options, context.task
     out = Path(options.out_dir)
-    max_length = options.train.max_length
     bf16 = bool(context.training.get("bf16", False))
-    evaluations = {
-        split: evaluate(
-            model,
-            tokenizer,
-            task.split(split),
-            task.labels,
-            max_length,
-            options.train.eval_batch_size,
-            bf16,
-        )
-        for split in ("validation", "test")
-    }
-    for split, evaluation in evaluations.items():
-        write_predictions(
-            out / f"predictions_{split}.jsonl", task.split(split), evaluation, task.labels
-        )
+    evaluations = _evaluate_splits(model, tokenizer, options, task, bf16)
     scores = {split: evaluation.metrics for split, evaluation in evaluations.items()}
     baselines = {
         "majority-class": majority_baseline(task.train, task.test, task.labels)["macro_f1"]
@@ -212,6 +197,27 @@ def finish_run(model: Any, tokenizer: Any, context: RunContext) -> FinetuneResul
     )
     (out / "result.json").write_text(json.dumps(result.to_dict(), indent=2))
     return result
+
+
+def _evaluate_splits(
+    model: Any, tokenizer: Any, options: Any, task: TaskData, bf16: bool
+) -> dict[str, EvalResult]:
+    """Validation and test scored, and their ``predictions_<split>.jsonl`` written."""
+    out = Path(options.out_dir)
+    evaluations = {}
+    for split in ("validation", "test"):
+        evaluations[split] = evaluate(
+            model,
+            tokenizer,
+            task.split(split),
+            task.labels,
+            options.train.max_length,
+            options.train.eval_batch_size,
+            bf16,
+        )
+        path = out / f"predictions_{split}.jsonl"
+        write_predictions(path, task.split(split), evaluations[split], task.labels)
+    return evaluations
 
 
 def _metadata(options: Any, context: RunContext, scores: dict[str, Any]) -> dict[str, Any]:

@@ -404,7 +404,10 @@ def _reusable(options: Any) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     settings = run_settings(options)
     if record.get("settings_key") == settings_key(settings):
         return record, {"run": name, "action": "reused", "changed": []}
-    changed = changed_settings(record.get("settings", {}), settings)
+    if "settings" not in record:
+        changed = ["no settings recorded (a result of an earlier scalinglab)"]
+    else:
+        changed = changed_settings(record["settings"], settings)
     return None, {"run": name, "action": "re-ran", "changed": changed}
 
 
