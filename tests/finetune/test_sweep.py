@@ -197,3 +197,40 @@ def test_a_rerun_reuses_matching_runs_and_reruns_those_whose_settings_changed(
         ]["train"]["epochs"]
         == 2
     )
+
+
+def test_sweep_cli_prints_flags_reason_and_reuse(tiny_mlm_dir, toy_csv, tmp_path):
+    pytest.importorskip("torch")
+    from typer.testing import CliRunner
+
+    from scalinglab.cli.app import app
+
+    task = toy_csv(tmp_path / "toy.csv", n_per_class=12)
+    args = ["finetune-sweep", "--models", str(tiny_mlm_dir), "--methods", "full,lora"]
+    args += ["--task", str(task), "--baselines", "", "--epochs", "1", "--max-length", "16"]
+    args += ["--lora-r", "2", "--bootstrap", "0", "--latency-repeats", "2"]
+    args += [
+        "--throughput-batches",
+        "1",
+        "--quiet",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path / "s"),
+    ]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "majority-class" in first.output
+    assert "recommendation:" in first.output
+    data = json.loads((tmp_path / "s" / "sweep.json").read_text())
+    lora = next(r for r in data["runs"] if r["method"] == "lora")
+    run = json.loads(
+        (tmp_path / "s" / "runs")
+        .joinpath(lora["out_dir"].split("/")[-1], "result.json")
+        .read_text()
+    )
+    assert run["method_config"]["r"] == 2
+    second = CliRunner().invoke(app, [*args[:-2], "--lora-r", "4", "--out", str(tmp_path / "s")])
+    assert second.exit_code == 0, second.output
+    assert "reused 1 finished runs" in second.output
+    assert "method_config.r: 2 -> 4" in second.output
