@@ -93,7 +93,12 @@ def finetune_sweep(
         help="auto (CUDA when torch sees a GPU, else CPU), cpu, cuda or cuda:N.",
     ),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (count)."),
-    out: str = typer.Option(..., "--out", help="Directory for runs, sweep.json and table.csv."),
+    out: str = typer.Option(
+        "runs/finetune-sweep",
+        "--out",
+        help="Directory for runs, sweep.json and table.csv (finished runs made by the same "
+        "settings are reused from it).",
+    ),
     json_out: str | None = typer.Option(None, "--json", help="Also write the result JSON here."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
     method_values: dict[str, Any] | None = None,
