@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scalinglab.finetune.continual import ContinualOptions
+from scalinglab.finetune.continual import ContinualOptions, continual_finetune
 from scalinglab.finetune.run import FinetuneOptions, finetune
 from scalinglab.finetune.tasks import TaskOptions, load_task
 from scalinglab.finetune.training import TrainConfig
@@ -87,7 +87,7 @@ def main() -> None:
     new_options = TaskOptions(max_eval_examples=args.eval_examples)
     summaries = {}
     for strategy in ("replay", "ewc"):
-        result = finetune(
+        result = continual_finetune(
             FinetuneOptions(
                 model=str(out / "old"),
                 task=str(new_file),
@@ -96,7 +96,7 @@ def main() -> None:
                 task_options=new_options,
                 train=train,
             ),
-            continual=ContinualOptions(
+            ContinualOptions(
                 resume_from=str(out / "old"),
                 strategy=strategy,
                 replay_fraction=args.replay_fraction,
@@ -104,7 +104,7 @@ def main() -> None:
                 compare_plain=strategy == "replay",
             ),
         )
-        summaries[strategy] = result.extra["continual"]
+        summaries[strategy] = result.summary()
     before = summaries["replay"]["old_test_before"]["accuracy"]
     rows = {
         "plain": summaries["replay"]["plain"],

@@ -106,18 +106,32 @@ def disk_full_names(path: str | Path) -> Iterator[None]:
 
 
 def not_utf8(path: str | Path, error: UnicodeDecodeError) -> InputError:
-    """The error for a file that is not UTF-8 text: the first bad byte, and its line
-    when ``error`` comes from decoding the whole file at once (a streamed read decodes
-    blocks, whose offsets are not the file's)."""
+    """The error for a file that is not UTF-8 text: the first bad byte and its line (from
+    ``error`` when it decoded the whole file at once; otherwise, as a streamed read
+    decodes blocks whose offsets are not the file's, by scanning the file's lines)."""
     bad = f"byte 0x{error.object[error.start]:02x} is not UTF-8 ({error.reason})"
     try:
         whole = len(error.object) == Path(path).stat().st_size
     except OSError:
         whole = False
-    line = error.object.count(b"\n", 0, error.start) + 1 if whole else None
+    line = error.object.count(b"\n", 0, error.start) + 1 if whole else _first_bad_line(path)
     return InputError(
         bad, fix="save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)", file=str(path), line=line
     )
+
+
+def _first_bad_line(path: str | Path) -> int | None:
+    """1-based number of the first line of ``path`` that is not valid UTF-8."""
+    try:
+        with Path(path).open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    return number
+    except OSError:
+        return None
+    return None
 
 
 def as_user_error(error: BaseException) -> ScalingLabError | None:

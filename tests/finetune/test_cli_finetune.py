@@ -68,3 +68,58 @@ def test_help_lists_every_option_with_text():
     assert result.exit_code == 0
     for option in ("--resume-from", "--continual", "--replay-fraction", "--ewc-lambda", "--json"):
         assert option in result.output
+
+
+def test_missing_task_file_and_unavailable_cuda_exit_2_with_one_line(tmp_path):
+    import torch
+
+    cli = [sys.executable, "-m", "scalinglab"]
+    finetune = ["finetune", "--task", "nope/data.csv", "--out", str(tmp_path)]
+    runs = {"task file not found: nope/data.csv": [*cli, *finetune]}
+    if not torch.cuda.is_available():
+        predict = ["predict", "--model", str(tmp_path), "--device", "cuda", "hello"]
+        runs["--device cuda: torch"] = [*cli, *predict]
+    for message, command in runs.items():
+        run = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert run.returncode == 2, run.stderr
+        assert run.stderr.strip().splitlines() == [run.stderr.strip()], run.stderr
+        assert message in run.stderr
+
+
+def test_device_resolution():
+    import torch
+
+    from scalinglab.errors import ScalingLabError
+    from scalinglab.finetune.device import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ScalingLabError, match="unknown device 'gpu0'"):
+        resolve_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ScalingLabError, match=r"--device cuda: torch .* sees no CUDA GPU"):
+            resolve_device("cuda")
+
+
+def test_cli_trains_on_cpu_from_split_files_with_lora_targets(tiny_mlm_dir, toy_csv, tmp_path):
+    train = toy_csv(tmp_path / "train.csv", n_per_class=12)
+    test = toy_csv(tmp_path / "test.csv", n_per_class=4, seed=1)
+    args = ["finetune", "--model", str(tiny_mlm_dir), "--train-file", str(train)]
+    args += ["--test-file", str(test), "--method", "lora", "--lora-targets", "query,key,value"]
+    args += ["--lora-dropout", "0.0", "--device", "cpu", "--epochs", "1", "--max-length", "16"]
+    args += ["--quiet", "--out", str(tmp_path / "o"), "--json", str(tmp_path / "r.json")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["method_config"]["target_modules"] == ["query", "key", "value"]
+    assert data["method_config"]["dropout"] == 0.0
+    assert data["test"]["n"] == 8
+    assert data["settings"]["train"]["device"] == "cpu"
+
+
+def test_help_documents_the_new_options():
+    result = CliRunner().invoke(app, ["finetune", "--help"], terminal_width=200)
+    for option in ("--train-file", "--validation-file", "--test-file", "--split-column"):
+        assert option in result.output
+    for option in ("--device", "--lora-targets", "--lora-dropout", "--pooling"):
+        assert option in result.output

@@ -58,3 +58,17 @@ def test_write_predictions_refuses_misaligned(tmp_path):
     short = EvalResult({}, np.array([0]), np.zeros((1, 2)))
     with pytest.raises(ValueError, match="align"):
         write_predictions(tmp_path / "p.jsonl", split, short, ["x", "y"])
+
+
+def test_macro_f1_averages_the_classes_present_in_the_split_with_a_note():
+    from scalinglab.finetune.evaluation import classification_metrics
+
+    labels = ["negative", "positive", "neutral"]
+    metrics = classification_metrics(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 2]), labels)
+    # by hand: F1(negative) = 2*1*0.5/1.5 = 2/3, F1(positive) = 0.5, neutral absent (F1 0)
+    assert metrics["macro_f1"] == pytest.approx((2 / 3 + 0.5) / 2)
+    assert metrics["macro_f1_all_labels"] == pytest.approx((2 / 3 + 0.5) / 3)
+    assert "no example of neutral" in metrics["note"]
+    full = classification_metrics(np.array([0, 1, 2]), np.array([0, 1, 2]), labels)
+    assert "note" not in full
+    assert full["macro_f1"] == 1.0

@@ -107,3 +107,36 @@ def test_lora_on_minilm_trains_under_two_percent():
     assert trainable / total <= 0.02
     # r=8 on query and value of 6 layers (384 wide) plus the 384x2 head
     assert trainable == 6 * 2 * (8 * 384 * 2) + 384 * 2 + 2
+
+
+def test_non_embedding_count_leaves_out_the_embedding_tables(make_bert):
+    from scalinglab.finetune.methods import count_nonembedding
+
+    model = make_bert()
+    config = model.config
+    tables = (
+        config.vocab_size + config.max_position_embeddings + config.type_vocab_size
+    ) * config.hidden_size
+    total = sum(p.numel() for p in model.parameters())
+    assert count_nonembedding(model) == total - tables
+
+
+def test_every_registered_method_has_a_default_lr_and_generated_flags():
+    from scalinglab.finetune.methods import METHODS, cli_options, default_lr, options_from_cli
+
+    assert set(METHODS) == {"full", "lora", "adapter", "prompt", "bitfit"}
+    assert default_lr("lora") == 1e-3
+    flags = {option.flag for option in cli_options()}
+    assert {"--lora-r", "--lora-targets", "--lora-dropout", "--adapter-variant"} <= flags
+    values = {"lora_r": 4, "lora_targets": "query, key", "lora_dropout": 0.0, "lora_alpha": 8}
+    options = options_from_cli("lora", values)
+    assert options == {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ("query", "key")}
+    with pytest.raises(ScalingLabError, match="unknown method 'ia3'"):
+        default_lr("ia3")
+
+
+def test_lora_targets_adapt_the_named_modules(make_bert):
+    model = apply_method(make_bert(), method_config("lora", target_modules=("key",), dropout=0.0))
+    names = trainable_parameter_names(model)
+    assert any(".key.lora_A." in name for name in names)
+    assert not any(".query.lora_A." in name for name in names)

@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from scalinglab.finetune.checkpoint import load_classifier  # noqa: E402
-from scalinglab.finetune.continual import ContinualOptions  # noqa: E402
+from scalinglab.finetune.continual import ContinualOptions, continual_finetune  # noqa: E402
 from scalinglab.finetune.run import FinetuneOptions, finetune  # noqa: E402
 from scalinglab.finetune.tasks import TaskOptions  # noqa: E402
 from scalinglab.finetune.training import TrainConfig  # noqa: E402
@@ -70,16 +70,19 @@ def test_continual_replay_and_plain_report_forgetting(tiny_mlm_dir, toy_csv, tmp
     first = finetune(_options(tiny_mlm_dir, old, tmp_path / "old"))
     new = toy_csv(tmp_path / "new.csv", seed=1, classes=("neutral", "negative"))
     options = _options(tmp_path / "old", new, tmp_path / "new", epochs=2)
-    result = finetune(options, continual=ContinualOptions(str(tmp_path / "old"), strategy="replay"))
-    summary = result.extra["continual"]
-    assert result.labels == ["negative", "positive", "neutral"]
-    before = summary["old_test_before"]
+    result = continual_finetune(options, ContinualOptions(str(tmp_path / "old"), strategy="replay"))
+    assert result.run.labels == ["negative", "positive", "neutral"]
+    before = result.old_test_before
     assert before["accuracy"] == pytest.approx(first.test["accuracy"])
-    for strategy in ("replay", "plain"):
-        row = summary[strategy]
-        assert row["forgetting_accuracy"] == pytest.approx(
-            before["accuracy"] - row["old_test_after"]["accuracy"]
+    assert set(result.outcomes) == {"replay", "plain"}
+    for outcome in result.outcomes.values():
+        assert outcome.forgetting_accuracy == pytest.approx(
+            before["accuracy"] - outcome.old_test_after["accuracy"]
         )
+    saved = json.loads((tmp_path / "new" / "result.json").read_text())
+    assert saved["continual"]["replay"]["forgetting_accuracy"] == pytest.approx(
+        result.outcomes["replay"].forgetting_accuracy
+    )
     assert load_classifier(tmp_path / "new").labels == ["negative", "positive", "neutral"]
 
 
@@ -106,7 +109,6 @@ def test_resume_from_a_non_classifier_is_a_clear_error(tiny_mlm_dir, toy_csv, tm
 
     task = toy_csv(tmp_path / "t.csv")
     with pytest.raises(ScalingLabError, match=r"no scalinglab\.json"):
-        finetune(
-            _options(tiny_mlm_dir, task, tmp_path / "x"),
-            continual=ContinualOptions(str(tiny_mlm_dir)),
+        continual_finetune(
+            _options(tiny_mlm_dir, task, tmp_path / "x"), ContinualOptions(str(tiny_mlm_dir))
         )

@@ -136,3 +136,78 @@ def test_stratified_subsample_has_the_requested_size(counts, fraction):
     assert len(set(ids.tolist())) == len(ids)
     assert abs(len(ids) - size) <= len(counts)
     assert set(y[ids].tolist()) == set(range(len(counts)))
+
+
+def test_missing_task_file_says_file_not_found(tmp_path):
+    with pytest.raises(ScalingLabError, match=r"task file not found: .*missing\.csv"):
+        load_task(str(tmp_path / "missing.csv"))
+    with pytest.raises(ScalingLabError, match=r"task file not found: data/x\.csv"):
+        load_task("data/x.csv")
+
+
+def test_non_utf8_file_is_a_one_line_input_error(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("text,label\ncaf\xe9 ok,a\nbad,b\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"latin.csv, line 2: byte 0xe9 is not UTF-8"):
+        load_task(str(path))
+    header = tmp_path / "header.csv"
+    header.write_bytes("t\xe9xt,label\nx,a\n".encode("latin-1"))
+    with pytest.raises(InputError, match="not UTF-8"):
+        load_task(str(header))
+    jsonl = tmp_path / "latin.jsonl"
+    jsonl.write_bytes('{"text": "caf\xe9", "label": "a"}\n'.encode("latin-1"))
+    with pytest.raises(InputError, match="not UTF-8"):
+        load_task(str(jsonl))
+
+
+def _rows(n, offset=0):
+    return [(f"text number {offset + i}", "a" if i % 2 else "b") for i in range(n)]
+
+
+def _write(path, rows, split=None):
+    lines = ["text,label" + (",split" if split else "")]
+    lines += [
+        f"{t},{label}" + (f",{split[i]}" if split else "") for i, (t, label) in enumerate(rows)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def test_split_column_keeps_the_users_splits(tmp_path):
+    rows = _rows(30)
+    given = ["train"] * 20 + ["dev"] * 4 + ["TEST"] * 6
+    task = load_task(_write(tmp_path / "s.csv", rows, given), TaskOptions(split_column="split"))
+    assert task.train.texts == [t for t, _ in rows[:20]]
+    assert task.validation.texts == [t for t, _ in rows[20:24]]
+    assert task.test.texts == [t for t, _ in rows[24:]]
+    assert task.labels == ["a", "b"]
+    bad = _write(tmp_path / "bad.csv", rows[:2], ["train", "holdout"])
+    with pytest.raises(InputError, match="line 3, column split: split 'holdout'"):
+        load_task(bad, TaskOptions(split_column="split"))
+
+
+def test_train_validation_and_test_files(tmp_path):
+    train = _write(tmp_path / "train.csv", _rows(40))
+    validation = _write(tmp_path / "val.csv", _rows(10, offset=100))
+    test = _write(tmp_path / "test.csv", _rows(12, offset=200))
+    options = TaskOptions(validation_file=validation, test_file=test)
+    task = load_task(train, options)
+    assert (len(task.train), len(task.validation), len(task.test)) == (40, 10, 12)
+    assert task.test.texts[0] == "text number 200"
+    carved = load_task(train, TaskOptions(test_file=test, split_ratios=(0.6, 0.2, 0.2)))
+    # validation is 0.2 / (0.6 + 0.2) of each class of the training file: 20 * 0.25 = 5
+    assert (len(carved.train), len(carved.validation)) == (30, 10)
+    assert set(carved.train.texts).isdisjoint(carved.validation.texts)
+    with pytest.raises(ScalingLabError, match="task file not found"):
+        load_task(train, TaskOptions(test_file=str(tmp_path / "nope.csv")))
+
+
+def test_a_class_with_few_examples_is_warned_and_noted(tmp_path):
+    from scalinglab.finetune.tasks import SmallClassWarning
+
+    rows = [(f"t{i}", "big") for i in range(40)] + [("r1", "rare"), ("r2", "rare")]
+    path = tmp_path / "rare.csv"
+    path.write_text("text,label\n" + "\n".join(f"{t},{label}" for t, label in rows) + "\n")
+    with pytest.warns(SmallClassWarning, match="class 'rare' has 2 train example"):
+        task = load_task(str(path))
+    assert any("'rare' has 0 test example" in note for note in task.notes)

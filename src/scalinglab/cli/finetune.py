@@ -7,12 +7,15 @@ fine-tuning code load inside the command.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from scalinglab.cli.method_flags import methods_help, with_method_options
 
 
 def parse_ratios(text: str) -> tuple[float, float, float]:
@@ -28,25 +31,20 @@ def parse_ratios(text: str) -> tuple[float, float, float]:
     return parts  # type: ignore[return-value]
 
 
-def method_options(
-    method: str,
-    lora_r: int,
-    lora_alpha: int,
-    adapter_variant: str,
-    adapter_reduction: int,
-    prompt_tokens: int,
-    prompt_init_text: str | None,
-) -> dict[str, Any]:
-    """The options of ``method``'s config dataclass that the CLI exposes."""
-    if method == "lora":
-        return {"r": lora_r, "alpha": lora_alpha}
-    if method == "adapter":
-        return {"variant": adapter_variant, "reduction_factor": adapter_reduction}
-    if method == "prompt":
-        return {"num_virtual_tokens": prompt_tokens, "init_text": prompt_init_text}
-    return {}
+def task_spec(
+    task: str, train_file: str | None, validation_file: str | None, test_file: str | None
+) -> str:
+    """The task spec: ``--train-file`` when given (with ``--test-file``), else ``--task``."""
+    from scalinglab.errors import ScalingLabError
+
+    if train_file is None and (validation_file or test_file):
+        raise ScalingLabError("--validation-file and --test-file need --train-file too")
+    if train_file is not None and test_file is None:
+        raise ScalingLabError("--train-file needs --test-file (and optionally --validation-file)")
+    return train_file or task
 
 
+@with_method_options
 def finetune(
     model: str = typer.Option(
         "minilm",
@@ -64,9 +62,30 @@ def finetune(
     data: str | None = typer.Option(
         None, "--data", help="New data for --resume-from (same forms as --task; replaces it)."
     ),
-    method: str = typer.Option(
-        "full", "--method", help="full, lora, adapter (bottleneck), prompt (tuning) or bitfit."
+    train_file: str | None = typer.Option(
+        None,
+        "--train-file",
+        help="Your own training split (.csv/.tsv/.jsonl; replaces --task); needs --test-file. "
+        "Without --validation-file, validation is carved from it (--split proportions).",
     ),
+    validation_file: str | None = typer.Option(
+        None, "--validation-file", help="Your own validation split (with --train-file)."
+    ),
+    test_file: str | None = typer.Option(
+        None, "--test-file", help="Your own test split (with --train-file)."
+    ),
+    split_column: str | None = typer.Option(
+        None,
+        "--split-column",
+        help="Column of a file task naming each row's split (train, validation/val/dev, "
+        "test): the file is used as split, not re-split.",
+    ),
+    device: str = typer.Option(
+        "auto",
+        "--device",
+        help="auto (CUDA when torch sees a GPU, else CPU), cpu, cuda or cuda:N.",
+    ),
+    method: str = typer.Option("full", "--method", help=f"Fine-tuning method: {methods_help()}."),
     epochs: int = typer.Option(3, "--epochs", help="Maximum passes over the training split."),
     seed: int = typer.Option(0, "--seed", help="Random seed (split, subsample, init, order)."),
     max_train_examples: int | None = typer.Option(
@@ -112,19 +131,11 @@ def finetune(
     label_column: str = typer.Option(
         "label", "--label-column", help="Label column of a file task."
     ),
-    lora_r: int = typer.Option(8, "--lora-r", help="LoRA rank (count)."),
-    lora_alpha: int = typer.Option(16, "--lora-alpha", help="LoRA alpha (scale alpha/r)."),
-    adapter_variant: str = typer.Option(
-        "houlsby", "--adapter-variant", help="houlsby (after attention and FFN) or pfeiffer."
-    ),
-    adapter_reduction: int = typer.Option(
-        16, "--adapter-reduction", help="Adapter bottleneck = hidden size / this."
-    ),
-    prompt_tokens: int = typer.Option(
-        20, "--prompt-tokens", help="Virtual tokens of prompt tuning (count)."
-    ),
-    prompt_init_text: str | None = typer.Option(
-        None, "--prompt-init-text", help="Initialise the prompt from this text's embeddings."
+    pooling: str = typer.Option(
+        "mean",
+        "--pooling",
+        help="How the head reads the encoder: mean (masked mean of the last hidden states; "
+        "learns on every MiniLM rung) or cls (the model's own pooler over [CLS]).",
     ),
     resume_from: str | None = typer.Option(
         None,
@@ -144,31 +155,31 @@ def finetune(
     out: str = typer.Option(..., "--out", help="Directory for the classifier and predictions."),
     json_out: str | None = typer.Option(None, "--json", help="Write the result JSON here."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    method_values: dict[str, Any] | None = None,
 ) -> None:
-    """Fine-tune, evaluate on validation and test, save (safetensors) and measure costs."""
-    from scalinglab.finetune.continual import ContinualOptions
+    """Fine-tune, evaluate on validation and test, save (safetensors) and measure costs.
+
+    The method options (``--lora-r``, ``--adapter-variant``, ...) are generated from the
+    method configs (:func:`scalinglab.cli.method_flags.with_method_options`).
+    """
+    from scalinglab.finetune.methods import options_from_cli
+    from scalinglab.finetune.results import DegenerateRunWarning
     from scalinglab.finetune.run import FinetuneOptions
-    from scalinglab.finetune.run import finetune as run_finetune
-    from scalinglab.finetune.tasks import TaskOptions
+    from scalinglab.finetune.tasks import SmallClassWarning, TaskOptions
     from scalinglab.finetune.training import TrainConfig
 
     options = FinetuneOptions(
         model=model,
-        task=data or task,
+        task=data or task_spec(task, train_file, validation_file, test_file),
         method=method,
         out_dir=str(out),
-        method_options=method_options(
-            method,
-            lora_r,
-            lora_alpha,
-            adapter_variant,
-            adapter_reduction,
-            prompt_tokens,
-            prompt_init_text,
-        ),
+        method_options=options_from_cli(method, method_values or {}),
         task_options=TaskOptions(
             text_column=text_column,
             label_column=label_column,
+            split_column=split_column,
+            validation_file=validation_file,
+            test_file=test_file,
             split_ratios=parse_ratios(split),
             seed=seed,
             max_train_examples=max_train_examples,
@@ -187,24 +198,42 @@ def finetune(
             bf16=bf16,
             threads=threads,
             progress=not quiet,
+            device=device,
         ),
+        pooling=pooling,
     )
-    resume = (
-        ContinualOptions(
+    with warnings.catch_warnings():  # printed below, in the table's words
+        warnings.simplefilter("ignore", DegenerateRunWarning)
+        warnings.simplefilter("ignore", SmallClassWarning)
+        result = _run(options, resume_from, continual, replay_fraction, ewc_lambda, compare_plain)
+    if json_out is not None:
+        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_out).write_text(json.dumps(result, indent=2))
+    _print(result)
+
+
+def _run(
+    options: Any,
+    resume_from: str | None,
+    continual: str,
+    replay_fraction: float,
+    ewc_lambda: float,
+    compare_plain: bool,
+) -> dict[str, Any]:
+    """Run plain fine-tuning, or continual fine-tuning when ``resume_from`` is given."""
+    from scalinglab.finetune.continual import ContinualOptions, continual_finetune
+    from scalinglab.finetune.run import finetune as run_finetune
+
+    if resume_from:
+        resume = ContinualOptions(
             resume_from=resume_from,
             strategy=continual,
             replay_fraction=replay_fraction,
             ewc_lambda=ewc_lambda,
             compare_plain=compare_plain,
         )
-        if resume_from
-        else None
-    )
-    result = run_finetune(options, continual=resume).to_dict()
-    if json_out is not None:
-        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_out).write_text(json.dumps(result, indent=2))
-    _print(result)
+        return continual_finetune(options, resume).to_dict()
+    return run_finetune(options).to_dict()
 
 
 def _print(result: dict[str, Any]) -> None:
@@ -226,6 +255,13 @@ def _print(result: dict[str, Any]) -> None:
         )
     console.print(table)
     console.print(result["test"]["report"])
+    for note in result["class_counts"]["notes"]:
+        console.print(f"note: {note}")
+    if "note" in result["test"]:
+        console.print(f"note: test {result['test']['note']}")
+    if result["degenerate"]:
+        reasons = "; ".join(result["degenerate_reasons"])
+        console.print(f"[yellow]warning:[/yellow] degenerate run (learned nothing): {reasons}")
     console.print(
         f"params {result['total_params']:,} (trainable {result['trainable_params']:,}, "
         f"{100 * result['trainable_fraction']:.2f}%) · train {result['train_seconds']:.1f} s · "
@@ -234,7 +270,7 @@ def _print(result: dict[str, Any]) -> None:
         f"{result['peak_memory_bytes'] / 2**20:.0f} MiB · "
         f"{result['size_on_disk_bytes'] / 2**20:.1f} MiB on disk · saved to {result['out_dir']}"
     )
-    summary = result.get("extra", {}).get("continual")
+    summary = result.get("continual")
     if summary:
         before = summary["old_test_before"]["accuracy"]
         for strategy in ("replay", "ewc", "plain"):

@@ -6,12 +6,15 @@ Only typer, rich and the standard library are imported at module level.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from scalinglab.cli.method_flags import methods_help, with_method_options
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -25,6 +28,7 @@ def _seeds(text: str) -> tuple[int, ...]:
         raise typer.BadParameter(f"{text!r} is not a comma-separated list of integers") from None
 
 
+@with_method_options
 def finetune_sweep(
     models: str = typer.Option(
         "minilm-L1,minilm-L2,minilm-L3,minilm-L4,minilm-L6",
@@ -34,7 +38,7 @@ def finetune_sweep(
     methods: str = typer.Option(
         "full,lora,bitfit",
         "--methods",
-        help="Comma-separated: full, lora, adapter, prompt, bitfit.",
+        help=f"Comma-separated fine-tuning methods: {methods_help()}.",
     ),
     seeds: str = typer.Option("0", "--seeds", help="Comma-separated training seeds."),
     task: str = typer.Option(
@@ -77,20 +81,44 @@ def finetune_sweep(
     throughput_batches: int = typer.Option(
         2, "--throughput-batches", help="Batches of 64 timed for throughput (count)."
     ),
+    pooling: str = typer.Option(
+        "mean",
+        "--pooling",
+        help="How each head reads its encoder: mean (masked mean of the last hidden states) "
+        "or cls (the model's own pooler over [CLS], near-constant on minilm-L1/L2).",
+    ),
+    device: str = typer.Option(
+        "auto",
+        "--device",
+        help="auto (CUDA when torch sees a GPU, else CPU), cpu, cuda or cuda:N.",
+    ),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (count)."),
-    out: str = typer.Option(..., "--out", help="Directory for runs, sweep.json and table.csv."),
+    out: str = typer.Option(
+        "runs/finetune-sweep",
+        "--out",
+        help="Directory for runs, sweep.json and table.csv (finished runs made by the same "
+        "settings are reused from it).",
+    ),
     json_out: str | None = typer.Option(None, "--json", help="Also write the result JSON here."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+    method_values: dict[str, Any] | None = None,
 ) -> None:
-    """Fine-tune a ladder of models with several methods; table, error law, recommendation."""
+    """Fine-tune a ladder of models with several methods; table, error law, recommendation.
+
+    The method options (``--lora-r``, ``--lora-targets``, ...) are generated from the
+    method configs and apply to every run of their method.
+    """
+    from scalinglab.finetune.methods import options_from_cli
+    from scalinglab.finetune.results import DegenerateRunWarning
     from scalinglab.finetune.sweep import SweepOptions
     from scalinglab.finetune.sweep import finetune_sweep as run_sweep
-    from scalinglab.finetune.tasks import TaskOptions
+    from scalinglab.finetune.tasks import SmallClassWarning, TaskOptions
     from scalinglab.finetune.training import TrainConfig
 
     options = SweepOptions(
         models=_names(models),
         methods=_names(methods),
+        method_options={m: options_from_cli(m, method_values or {}) for m in _names(methods)},
         seeds=_seeds(seeds),
         task=task,
         out_dir=out,
@@ -105,6 +133,7 @@ def finetune_sweep(
             max_length=max_length,
             threads=threads,
             progress=not quiet,
+            device=device,
         ),
         baselines=_names(baselines),
         few_shot_k=few_shot_k,
@@ -115,8 +144,12 @@ def finetune_sweep(
         bootstrap=bootstrap,
         latency_repeats=latency_repeats,
         throughput_batches=throughput_batches,
+        pooling=pooling,
     )
-    result = run_sweep(options).to_dict()
+    with warnings.catch_warnings():  # degenerate rows are flagged in the table below
+        warnings.simplefilter("ignore", DegenerateRunWarning)
+        warnings.simplefilter("ignore", SmallClassWarning)
+        result = run_sweep(options).to_dict()
     if json_out is not None:
         Path(json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(json_out).write_text(json.dumps(result, indent=2, default=str))
@@ -127,11 +160,13 @@ def _print(result: dict[str, Any]) -> None:
     console = Console()
     if not console.is_terminal:  # logs and pipes: keep every column readable
         console = Console(width=160)
+    _print_reuse(console, result["reuse"])
     table = Table(title="fine-tuning sweep (measured; test split)")
     headers = (
         "model",
         "method",
         "N params",
+        "N non-emb",
         "trainable",
         "train s",
         "p50 ms",
@@ -139,6 +174,7 @@ def _print(result: dict[str, Any]) -> None:
         "ex/s @64",
         "macro-F1",
         "accuracy",
+        "flag",
     )
     for header in headers:
         table.add_column(header, justify="left" if header in ("model", "method") else "right")
@@ -147,14 +183,16 @@ def _print(result: dict[str, Any]) -> None:
         table.add_row(
             row["model"],
             row["method"],
-            f"{row['n_params']:,}",
-            f"{row['trainable_params']:,}",
-            f"{row['train_seconds']:.1f}",
-            f"{row['latency_ms_p50']:.1f}",
-            f"{row['latency_ms_p95']:.1f}",
-            f"{row['throughput_per_s']:.0f}",
+            _number(row["n_params"], ","),
+            _number(row["n_params_nonembed"], ","),
+            _number(row["trainable_params"], ","),
+            _number(row["train_seconds"], ".1f"),
+            _number(row["latency_ms_p50"], ".1f"),
+            _number(row["latency_ms_p95"], ".1f"),
+            _number(row["throughput_per_s"], ".0f"),
             f"{row['macro_f1']:.4f}{spread}",
             f"{row['accuracy']:.4f}",
+            "[red]DEGENERATE[/red]" if row["degenerate"] else "",
         )
     console.print(table)
     for method, law in result["laws"].items():
@@ -163,7 +201,8 @@ def _print(result: dict[str, Any]) -> None:
             continue
         p = law["law"]["params"]
         line = (
-            f"{method}: error(N) = {p['E']:.4f} + {p['A']:.4g} N^-{p['alpha']:.3f}; "
+            f"{method}: error(N) = {p['E']:.4f} + {p['A']:.4g} N^-{p['alpha']:.3f} "
+            "(N: non-embedding parameters); "
             f"predicted error at 10x the largest N {law['predicted_error']['10x_largest']:.4f}"
         )
         band = law.get("predicted_error_95", {}).get("10x_largest")
@@ -172,18 +211,37 @@ def _print(result: dict[str, Any]) -> None:
         console.print(line)
         for warning in law.get("warnings", []):
             console.print(f"  [yellow]warning:[/yellow] {warning}")
+    for row in result["table"]:
+        if row["degenerate"]:
+            console.print(
+                f"[yellow]warning:[/yellow] {row['model']} {row['method']} is degenerate: "
+                + "; ".join(row["degenerate_reasons"])
+            )
     rec = result["recommendation"]
-    if "smallest_within_tolerance" in rec:
-        best, small = rec["best"], rec["smallest_within_tolerance"]
-        metric = rec["metric"]
-        console.print(
-            f"best: {best['model']} {best['method']} ({metric} {best[metric]:.4f}); "
-            f"recommended (smallest within {rec['tolerance']}): {small['model']} "
-            f"{small['method']} ({metric} {small[metric]:.4f}, {small['n_params']:,} params)"
-        )
+    console.print(f"recommendation: {rec['reason']}")
+    for row in rec["excluded"]:
+        console.print(f"  left out {row['model']} {row['method']}: {row['why']}")
     if "budget" in rec:
         pick = rec["best_under_budget"]
         console.print(
             "under budget: "
             + (f"{pick['model']} {pick['method']}" if pick else rec["budget"].get("note", ""))
         )
+
+
+def _number(value: float | None, spec: str) -> str:
+    """``value`` formatted with ``spec``; '-' for a missing figure (baselines lack some)."""
+    return "-" if value is None else format(value, spec)
+
+
+def _print_reuse(console: Console, reuse: list[dict[str, Any]]) -> None:
+    """Which runs were reused from an earlier sweep and which were re-run, and why."""
+    reused = [entry["run"] for entry in reuse if entry["action"] == "reused"]
+    if reused:
+        console.print(f"reused {len(reused)} finished runs made by the same settings")
+    for entry in reuse:
+        if entry["action"] == "re-ran":
+            console.print(
+                f"re-ran {entry['run']}: its earlier result was made by other settings "
+                f"({'; '.join(entry['changed']) or 'settings hash differs'})"
+            )

@@ -47,6 +47,12 @@ def predict(
     batch_size: Annotated[
         int, typer.Option("--batch-size", min=1, help="Texts per forward pass (count).")
     ] = 64,
+    device: Annotated[
+        str,
+        typer.Option(
+            "--device", help="auto (CUDA when torch sees a GPU, else CPU), cpu, cuda or cuda:N."
+        ),
+    ] = "auto",
     threads: Annotated[
         int | None,
         typer.Option("--threads", min=1, help="CPU threads for torch (count); default: torch's."),
@@ -63,6 +69,7 @@ def predict(
         text_column=text_column,
         batch_size=batch_size,
         num_threads=threads,
+        device=device,
     )
     console = Console()
     if run.output is not None:

@@ -3,7 +3,8 @@
 A classifier directory is a Hugging Face ``save_pretrained`` directory (``config.json``
 with ``id2label``/``label2id``, ``model.safetensors``, tokenizer files) plus
 ``scalinglab.json``: format version, method, base model, labels, task, ``max_length``,
-metrics, and ``storage``, which says how to rebuild the model:
+``pooling`` (:mod:`scalinglab.finetune.pooling`; ``cls`` when absent), metrics, and
+``storage``, which says how to rebuild the model:
 
 - ``merged``: full, BitFit and LoRA (merged into the base weights) models; the directory
   is a plain Hugging Face sequence classifier that any tool can load;
@@ -36,6 +37,8 @@ from scalinglab.finetune.adapters import (
     load_adapter_state,
     split_adapter_state,
 )
+from scalinglab.finetune.device import resolve_device
+from scalinglab.finetune.pooling import apply_pooling
 
 FORMAT_VERSION = 1
 METADATA_FILE = "scalinglab.json"
@@ -149,6 +152,8 @@ def save_classifier(
 def load_classifier(path: str | Path, device: str = "cpu") -> LoadedClassifier:
     """Load a directory written by :func:`save_classifier`, in eval mode on ``device``.
 
+    ``device`` is one of :data:`scalinglab.finetune.device.DEVICES_HELP`.
+
     Raises :class:`ScalingLabError` when ``path`` is not such a directory or lacks its
     safetensors weights (pickled ``.bin`` weights are never read).
     """
@@ -156,6 +161,7 @@ def load_classifier(path: str | Path, device: str = "cpu") -> LoadedClassifier:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
+    target = resolve_device(device)
     root = Path(path)
     meta_file = root / METADATA_FILE
     if not meta_file.is_file():
@@ -173,6 +179,7 @@ def load_classifier(path: str | Path, device: str = "cpu") -> LoadedClassifier:
             f"{str(error).strip().splitlines()[0] if str(error).strip() else ''}); give a "
             "directory written by `scalinglab finetune --out DIR`"
         ) from None
+    apply_pooling(model, metadata.get("pooling", "cls"))
     storage = metadata.get("storage", "merged")
     if storage == "peft_prompt":
         from peft import PeftModel
@@ -187,7 +194,7 @@ def load_classifier(path: str | Path, device: str = "cpu") -> LoadedClassifier:
         load_adapter_state(model, load_file(root / BOTTLENECK_FILE))
     elif storage != "merged":
         raise ScalingLabError(f"{meta_file}: unknown storage {storage!r}; re-save the model")
-    wrapped = LogitsModel(model).to(device).eval()
+    wrapped = LogitsModel(model).to(target).eval()
     return LoadedClassifier(
         model=wrapped,
         tokenizer=AutoTokenizer.from_pretrained(root),

@@ -22,7 +22,8 @@ same starting weights, so the two are measured side by side.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, replace
+import json
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +32,24 @@ import torch
 
 from scalinglab.errors import ScalingLabError
 from scalinglab.finetune.checkpoint import METADATA_FILE
-from scalinglab.finetune.evaluation import collate, encode_texts, evaluate, logits_of
+from scalinglab.finetune.evaluation import (
+    collate,
+    encode_texts,
+    evaluate,
+    logits_of,
+    model_device,
+)
 from scalinglab.finetune.methods import (
+    ParameterCounts,
     apply_method,
     config_to_dict,
+    count_nonembedding,
     count_parameters,
     method_config,
 )
 from scalinglab.finetune.models import ModelSource, load_tokenizer
+from scalinglab.finetune.pooling import apply_pooling
+from scalinglab.finetune.results import FinetuneResult, RunContext, finish_run, headline
 from scalinglab.finetune.tasks import Split, TaskData, TaskOptions, load_task, stratified_subsample
 from scalinglab.finetune.training import train_classifier
 
@@ -57,14 +68,58 @@ class ContinualOptions:
     compare_plain: bool = True
 
 
-def continual_finetune(options: Any, continual: ContinualOptions) -> Any:
-    """Re-fine-tune ``continual.resume_from`` on ``options.task``; returns a FinetuneResult.
+@dataclass
+class StrategyOutcome:
+    """What one strategy did: old-task test scores after, new-task test scores, forgetting.
+
+    Forgetting is the drop of the old task's test accuracy (macro-F1) from before
+    re-fine-tuning to after; ``train_seconds`` is the wall time of its training loop.
+    """
+
+    old_test_after: dict[str, float]
+    new_test: dict[str, float]
+    forgetting_accuracy: float
+    forgetting_macro_f1: float
+    train_seconds: float
+
+
+@dataclass
+class ContinualResult:
+    """A continual run: the saved classifier's result plus the forgetting per strategy.
+
+    ``run`` is the classifier of ``strategy`` (saved to the output directory);
+    ``outcomes`` holds that strategy and, with ``compare_plain``, plain re-fine-tuning.
+    """
+
+    run: FinetuneResult
+    old_task: str
+    resumed_from: str
+    strategy: str
+    old_test_before: dict[str, float]
+    outcomes: dict[str, StrategyOutcome]
+    options: dict[str, float]
+
+    def summary(self) -> dict[str, Any]:
+        """The forgetting figures as plain data (``continual`` in :meth:`to_dict`)."""
+        return {
+            "old_task": self.old_task,
+            "resumed_from": self.resumed_from,
+            "old_test_before": self.old_test_before,
+            **{name: asdict(outcome) for name, outcome in self.outcomes.items()},
+            "strategy": self.strategy,
+            "options": self.options,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.run.to_dict(), "continual": self.summary()}
+
+
+def continual_finetune(options: Any, continual: ContinualOptions) -> ContinualResult:
+    """Re-fine-tune ``continual.resume_from`` on ``options.task`` and measure forgetting.
 
     ``options`` is a :class:`scalinglab.finetune.run.FinetuneOptions` whose ``task`` is
-    the new data; the result's ``extra["continual"]`` holds the forgetting figures.
+    the new data. ``OUT/result.json`` holds :meth:`ContinualResult.to_dict`.
     """
-    from scalinglab.finetune.run import finish_run
-
     if continual.strategy not in STRATEGIES:
         raise ScalingLabError(
             f"unknown continual strategy {continual.strategy!r}; use {', '.join(STRATEGIES)}"
@@ -79,7 +134,7 @@ def continual_finetune(options: Any, continual: ContinualOptions) -> Any:
     old_task, new_task = _relabel(old_task, labels), _relabel(new_task, labels)
     source = ModelSource(continual.resume_from, continual.resume_from)
     tokenizer = load_tokenizer(source)
-    start = _expanded_classifier(source, old_labels, labels)
+    start = apply_pooling(_expanded_classifier(source, old_labels, labels), metadata["pooling"])
     max_length, batch = options.train.max_length, options.train.eval_batch_size
     before = _task_metrics(start, tokenizer, old_task.test, labels, max_length, batch)
 
@@ -93,35 +148,34 @@ def continual_finetune(options: Any, continual: ContinualOptions) -> Any:
             model, tokenizer, old_task, new_task, labels, strategy, options, continual
         )
     model, trained, config, counts = runs[continual.strategy]
-    summary = {"old_task": metadata["task"], "resumed_from": continual.resume_from}
-    summary["old_test_before"] = _headline(before)
+    outcomes = {}
     for strategy, (run_model, run_trained, _, _) in runs.items():
         after = _task_metrics(run_model, tokenizer, old_task.test, labels, max_length, batch)
         new = _task_metrics(run_model, tokenizer, new_task.test, labels, max_length, batch)
-        summary[strategy] = {
-            "old_test_after": _headline(after),
-            "new_test": _headline(new),
-            "forgetting_accuracy": before["accuracy"] - after["accuracy"],
-            "forgetting_macro_f1": before["macro_f1"] - after["macro_f1"],
-            "train_seconds": run_trained.train_seconds,
-        }
-    summary["strategy"] = continual.strategy
-    summary["options"] = {
-        "replay_fraction": continual.replay_fraction,
-        "ewc_lambda": continual.ewc_lambda,
-        "fisher_examples": continual.fisher_examples,
-    }
-    run_options = replace(options, model=continual.resume_from)
-    return finish_run(
-        run_options,
-        new_task,
-        model,
-        tokenizer,
-        trained.__dict__,
-        counts,
-        config_to_dict(config),
-        extra={"continual": summary},
+        outcomes[strategy] = StrategyOutcome(
+            old_test_after=headline(after),
+            new_test=headline(new),
+            forgetting_accuracy=before["accuracy"] - after["accuracy"],
+            forgetting_macro_f1=before["macro_f1"] - after["macro_f1"],
+            train_seconds=run_trained.train_seconds,
+        )
+    run_options = replace(options, model=continual.resume_from, pooling=metadata["pooling"])
+    context = RunContext(run_options, new_task, trained.__dict__, counts, config_to_dict(config))
+    result = ContinualResult(
+        run=finish_run(model, tokenizer, context),
+        old_task=metadata["task"],
+        resumed_from=continual.resume_from,
+        strategy=continual.strategy,
+        old_test_before=headline(before),
+        outcomes=outcomes,
+        options={
+            "replay_fraction": continual.replay_fraction,
+            "ewc_lambda": continual.ewc_lambda,
+            "fisher_examples": continual.fisher_examples,
+        },
     )
+    (Path(options.out_dir) / "result.json").write_text(json.dumps(result.to_dict(), indent=2))
+    return result
 
 
 def _refinetune(
@@ -133,8 +187,8 @@ def _refinetune(
     strategy: str,
     options: Any,
     continual: ContinualOptions,
-) -> tuple[Any, Any, Any, tuple[int, int, int]]:
-    n_params, _ = count_parameters(model)
+) -> tuple[Any, Any, Any, ParameterCounts]:
+    n_params, nonembed = count_parameters(model)[0], count_nonembedding(model)
     config = method_config(options.method, **options.method_options)
     train = new_task.train
     penalty = None
@@ -154,7 +208,7 @@ def _refinetune(
         options.train,
         extra_loss=penalty,
     )
-    return model, trained, config, (n_params, total, trainable)
+    return model, trained, config, ParameterCounts(n_params, nonembed, total, trainable)
 
 
 def ewc_penalty(
@@ -180,10 +234,13 @@ def ewc_penalty(
     strength = continual.ewc_lambda / 2.0
 
     def penalty(current: Any) -> torch.Tensor:
-        total = torch.zeros(())
+        total = torch.zeros((), device=model_device(current))
         for name, parameter in current.named_parameters():
             key = _base_name(name)
             if parameter.requires_grad and key in fisher:
+                if anchors[key].device != parameter.device:  # training moved the model
+                    fisher[key] = fisher[key].to(parameter.device)
+                    anchors[key] = anchors[key].to(parameter.device)
                 total = total + (fisher[key] * (parameter - anchors[key]) ** 2).sum()
         return strength * total
 
@@ -253,8 +310,6 @@ def _grow_head(old: Any, old_labels: list[str], labels: list[str]) -> Any:
 
 
 def _resumable_metadata(path: Path) -> dict[str, Any]:
-    import json
-
     meta_file = path / METADATA_FILE
     if not meta_file.is_file():
         raise ScalingLabError(
@@ -262,6 +317,7 @@ def _resumable_metadata(path: Path) -> dict[str, Any]:
             "`scalinglab finetune --out DIR`"
         )
     metadata = json.loads(meta_file.read_text())
+    metadata.setdefault("pooling", "cls")  # classifiers saved before pooling was recorded
     if metadata.get("storage") != "merged":
         raise ScalingLabError(
             f"--resume-from {path}: continual fine-tuning starts from a full, LoRA or BitFit "
@@ -276,18 +332,7 @@ def _task_metrics(
     """Metrics of one task's split; macro-F1 averages over the classes the split has.
 
     Predicting a class of the other task still counts as an error (in accuracy and in
-    those classes' recall); a class absent from the split does not drag the average.
+    those classes' recall); a class absent from the split does not drag the average
+    (:func:`scalinglab.finetune.evaluation.classification_metrics`).
     """
-    from sklearn.metrics import f1_score
-
-    result = evaluate(model, tokenizer, split, labels, max_length, batch)
-    present = sorted(set(split.labels.tolist()))
-    metrics = dict(result.metrics)
-    metrics["macro_f1"] = float(
-        f1_score(split.labels, result.predictions, labels=present, average="macro", zero_division=0)
-    )
-    return metrics
-
-
-def _headline(metrics: dict[str, Any]) -> dict[str, float]:
-    return {key: metrics[key] for key in ("accuracy", "macro_f1", "n")}
+    return evaluate(model, tokenizer, split, labels, max_length, batch).metrics

@@ -37,9 +37,17 @@ def encode_texts(tokenizer: Any, texts: list[str], max_length: int) -> list[dict
     return [{key: encoded[key][i] for key in keys} for i in range(len(texts))]
 
 
-def collate(tokenizer: Any, features: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
-    """Pad a batch of encoded texts to its longest member."""
-    return dict(tokenizer.pad(features, return_tensors="pt"))
+def collate(
+    tokenizer: Any, features: list[dict[str, list[int]]], device: torch.device | None = None
+) -> dict[str, torch.Tensor]:
+    """Pad a batch of encoded texts to its longest member; tensors on ``device`` if given."""
+    batch = dict(tokenizer.pad(features, return_tensors="pt"))
+    return batch if device is None else {key: value.to(device) for key, value in batch.items()}
+
+
+def model_device(model: Any) -> torch.device:
+    """The device of ``model``'s parameters (CPU for a model without any)."""
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
 
 
 def logits_of(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -57,17 +65,18 @@ def predict_proba(
     batch_size: int = 64,
     bf16: bool = False,
 ) -> np.ndarray:
-    """Class probabilities, one row per text in input order."""
+    """Class probabilities, one row per text in input order (computed on the model's device)."""
     was_training = getattr(model, "training", False)
     model.eval()
+    device = model_device(model)
     encoded = encode_texts(tokenizer, texts, max_length)
     order = np.argsort([len(item["input_ids"]) for item in encoded], kind="stable")
     rows: list[np.ndarray] = []
     for start in range(0, len(order), batch_size):
-        batch = collate(tokenizer, [encoded[i] for i in order[start : start + batch_size]])
-        with bf16_autocast("cpu", bf16):
+        batch = collate(tokenizer, [encoded[i] for i in order[start : start + batch_size]], device)
+        with bf16_autocast(device.type, bf16):
             logits = logits_of(model, batch)
-        rows.append(torch.softmax(logits.float(), dim=-1).numpy())
+        rows.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
     if was_training:
         model.train()
     if not rows:
@@ -80,8 +89,19 @@ def predict_proba(
 def classification_metrics(
     y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]
 ) -> dict[str, Any]:
-    """Accuracy, macro/weighted F1, per-class report and confusion matrix (rows = truth)."""
-    from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
+    """Accuracy, macro/weighted F1, per-class report and confusion matrix (rows = truth).
+
+    Macro averages (F1, precision, recall) run over the classes present in ``y_true``: a
+    class with no example in the split has no defined recall and would count as an F1 of
+    0. When a class is absent, ``macro_f1_all_labels`` keeps the average over every label
+    and ``note`` says which classes were left out.
+    """
+    from sklearn.metrics import (
+        accuracy_score,
+        classification_report,
+        confusion_matrix,
+        precision_recall_fscore_support,
+    )
 
     if len(y_true) != len(y_pred):
         raise ValueError(f"{len(y_pred)} predictions for {len(y_true)} examples")
@@ -89,12 +109,16 @@ def classification_metrics(
     report = classification_report(
         y_true, y_pred, labels=ids, target_names=labels, output_dict=True, zero_division=0
     )
-    return {
+    present = sorted(set(np.asarray(y_true).tolist())) or ids
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=present, average="macro", zero_division=0
+    )
+    metrics: dict[str, Any] = {
         "n": len(y_true),
         "accuracy": float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(report["macro avg"]["f1-score"]),
-        "macro_precision": float(report["macro avg"]["precision"]),
-        "macro_recall": float(report["macro avg"]["recall"]),
+        "macro_f1": float(f1),
+        "macro_precision": float(precision),
+        "macro_recall": float(recall),
         "weighted_f1": float(report["weighted avg"]["f1-score"]),
         "per_class": {
             label: {
@@ -110,6 +134,15 @@ def classification_metrics(
             y_true, y_pred, labels=ids, target_names=labels, zero_division=0, digits=4
         ),
     }
+    absent = [labels[i] for i in ids if i not in present]
+    if absent:
+        metrics["macro_f1_all_labels"] = float(report["macro avg"]["f1-score"])
+        metrics["note"] = (
+            f"macro averages over the {len(present)} classes present in this split; "
+            f"no example of {', '.join(absent)} (macro-F1 over all labels: "
+            f"{metrics['macro_f1_all_labels']:.4f})"
+        )
+    return metrics
 
 
 def evaluate(

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from scalinglab.finetune.evaluation import collate, encode_texts, logits_of
+from scalinglab.finetune.evaluation import collate, encode_texts, logits_of, model_device
 from scalinglab.train.precision import bf16_autocast
 
 
@@ -56,13 +56,20 @@ def throughput_of(
 def classifier_scorer(
     model: Any, tokenizer: Any, max_length: int, bf16: bool = False
 ) -> Callable[[list[str]], torch.Tensor]:
-    """``texts -> logits`` for a sequence classifier, tokenising included."""
+    """``texts -> logits`` for a sequence classifier on its device, tokenising included.
+
+    On CUDA each call waits for the GPU to finish, so that timings are whole.
+    """
     model.eval()
+    device = model_device(model)
 
     def score(texts: list[str]) -> torch.Tensor:
-        batch = collate(tokenizer, encode_texts(tokenizer, texts, max_length))
-        with bf16_autocast("cpu", bf16):
-            return logits_of(model, batch)
+        batch = collate(tokenizer, encode_texts(tokenizer, texts, max_length), device)
+        with bf16_autocast(device.type, bf16):
+            logits = logits_of(model, batch)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return logits
 
     return score
 

