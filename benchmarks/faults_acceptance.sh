@@ -71,10 +71,11 @@ with Registry("reg/r.db") as r:
 PY
 echo "=== 2. a sweep named ../x"
 mkdir -p esc && sed 's/^name = .*/name = "..\/x"/' pair.toml > esc/escaped.toml
-find "$WORK" -newer esc/escaped.toml ! -name before.txt ! -name after.txt > before.txt
+listed="$(mktemp -d)"  # outside WORK, so listing does not touch it
+find "$WORK" -newer esc/escaped.toml > "$listed/before"
 (cd esc && $SL sweep run escaped.toml --registry root/r.db; echo "exit $?")
-find "$WORK" -newer esc/escaped.toml ! -name before.txt ! -name after.txt > after.txt
-echo "new paths after the command: $(diff before.txt after.txt | grep -c "^>") (x exists beside root: $(ls -d "$WORK/x" "$WORK/esc/x" 2>/dev/null | wc -l))"
+find "$WORK" -newer esc/escaped.toml > "$listed/after"
+echo "new paths after the command: $(diff "$listed/before" "$listed/after" | grep -c "^>") (x exists beside root: $(ls -d "$WORK/x" "$WORK/esc/x" 2>/dev/null | wc -l))"
 echo "=== 3. corrupted latest checkpoint"
 cat > run.toml <<T
 n_layer = 1
