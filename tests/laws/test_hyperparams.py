@@ -67,13 +67,13 @@ def test_optimum_of_a_noiseless_parabola_is_exact():
 
 def test_optimum_intervals_cover_the_truth_under_noise():
     covered = total = 0
-    for seed in range(20):
+    for seed in range(40):  # 458 of 480 covered (95.4%), recorded in BENCHMARKS.md
         for optimum in optimal_settings(lr_sweep_table(seed=seed), "lr", ("N", "D")):
             total += 1
             covered += (
                 optimum.lower <= true_lr(optimum.keys["N"], optimum.keys["D"]) <= optimum.upper
             )
-    assert covered / total >= 0.88, f"{covered}/{total}"
+    assert covered / total >= 0.9, f"{covered}/{total}"
 
 
 def test_power_law_recovers_the_exponents_within_its_interval():
