@@ -25,7 +25,7 @@ def fit(
         Path,
         typer.Argument(
             help="Runs table (CSV/TSV/JSONL/Parquet) with N, D, loss and the hyperparameter "
-            "column(s), e.g. `scalinglab runs export` of a sweep with a [grid] axis."
+            "column(s), e.g. `scalinglab runs export` of a sweep with a \\[grid] axis."
         ),
     ],
     out: Annotated[Path | None, typer.Option("--out", help="Write the recipe JSON here.")] = None,
