@@ -21,10 +21,8 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (the PyTorch convention)
 from torch import nn
 
-from scalinglab.models.attention import causal_attention, causal_padding_mask
-from scalinglab.models.init import init_weights
-from scalinglab.models.loss import cross_entropy
-from scalinglab.models.output import ModelOutput
+from scalinglab.models.attention import causal_attention
+from scalinglab.models.causal_lm import CausalLM
 from scalinglab.models.shape import ShapeSpec
 
 LAYER_NORM_EPS = 1e-5
@@ -108,7 +106,7 @@ class Transformer(nn.Module):
         return self.ln_f(x)
 
 
-class GPT(nn.Module):
+class GPT(CausalLM):
     """Causal LM; ``forward`` returns :class:`ModelOutput` (logits ``(B, T, vocab)``)."""
 
     def __init__(self, shape: ShapeSpec, dropout: float = 0.0) -> None:
@@ -117,36 +115,9 @@ class GPT(nn.Module):
             raise ValueError(f"GPT needs a gpt shape, got family {shape.family!r}")
         self.shape = shape
         self.transformer = Transformer(shape, dropout)
-        self.lm_head = nn.Linear(shape.d_model, shape.vocab_size, bias=False)
-        if shape.tied_embeddings:
-            self.lm_head.weight = self.transformer.wte.weight
-        #: Factor on the logits (1; muP sets 1/width multiplier).
-        self.output_multiplier = 1.0
-        init_weights(self, shape.n_layer)
+        self.add_head(shape, self.transformer.wte)
 
-    @torch.no_grad()
-    def fold_output_multiplier(self) -> None:
-        """Multiply ``output_multiplier`` into ``lm_head`` (untied from ``wte``)."""
-        self.lm_head.weight = nn.Parameter(self.lm_head.weight * self.output_multiplier)
-        self.output_multiplier = 1.0
-
-    def forward(
-        self,
-        input_ids: torch.Tensor,
-        labels: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-    ) -> ModelOutput:
-        """``input_ids`` ``(B, T)`` with ``T <= n_ctx``; ``labels`` the aligned next-token
-        targets; ``attention_mask`` ``(B, T)`` with 1 for real tokens, 0 for padding;
-        ``token_type_ids`` is accepted for a common signature and must be ``None``."""
-        if token_type_ids is not None:
-            raise ValueError("GPT has no token types; pass token_type_ids=None")
-        hidden = self.transformer(input_ids, causal_padding_mask(attention_mask))
-        logits = self.lm_head(hidden)
-        if self.output_multiplier != 1.0:
-            logits = logits * self.output_multiplier
-        loss = None
-        if labels is not None:
-            loss = cross_entropy(logits, labels)
-        return ModelOutput(logits=logits, loss=loss)
+    def hidden_states(
+        self, input_ids: torch.Tensor, attn_mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        return self.transformer(input_ids, attn_mask)
