@@ -27,7 +27,7 @@ import numpy as np
 from scalinglab.finetune.continual import ContinualOptions, continual_finetune
 from scalinglab.finetune.run import FinetuneOptions, finetune
 from scalinglab.finetune.tasks import TaskOptions, load_task
-from scalinglab.finetune.training import TrainConfig
+from scalinglab.finetune.training import FinetuneConfig
 
 
 def write_shifted_task(old_options: TaskOptions, path: Path, size: int, seed: int) -> Path:
@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--out", default="runs/bench-continual")
     args = parser.parse_args()
     out = Path(args.out)
-    train = TrainConfig(epochs=args.epochs, max_length=args.max_length, progress=False)
+    train = FinetuneConfig(epochs=args.epochs, max_length=args.max_length, progress=False)
     old_options = TaskOptions(
         max_train_examples=args.old_train_examples, max_eval_examples=args.eval_examples
     )

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from scalinglab.finetune.run import FinetuneOptions, finetune
 from scalinglab.finetune.tasks import TaskOptions, load_task
-from scalinglab.finetune.training import TrainConfig
+from scalinglab.finetune.training import FinetuneConfig
 
 
 def main() -> None:
@@ -57,7 +57,7 @@ def main() -> None:
             else {},
             out_dir=str(Path(args.out) / method),
             task_options=task_options,
-            train=TrainConfig(
+            train=FinetuneConfig(
                 epochs=epochs, max_length=args.max_length, threads=args.threads, progress=False
             ),
         )

@@ -35,7 +35,7 @@ from scalinglab.finetune.methods import apply_method, method_config
 from scalinglab.finetune.models import load_sequence_classifier, load_tokenizer, resolve_model
 from scalinglab.finetune.pooling import apply_pooling
 from scalinglab.finetune.tasks import TaskData, TaskOptions, load_task, split_task
-from scalinglab.finetune.training import TrainConfig, seed_everything, train_classifier
+from scalinglab.finetune.training import FinetuneConfig, seed_everything, train_classifier
 
 GOOD = ["great", "wonderful", "excellent", "lovely", "superb", "fantastic"]
 BAD = ["terrible", "awful", "horrible", "dreadful", "bad", "disgusting"]
@@ -97,7 +97,7 @@ def main() -> None:
     wanted = sys.argv[4].split(",") if len(sys.argv) > 4 else ["separable", "tweets"]
     poolings = sys.argv[5].split(",") if len(sys.argv) > 5 else ["cls", "reinit", "mean"]
     makers = {"separable": separable_task, "tweets": tweets_task}
-    config = TrainConfig(epochs=3, batch_size=16, max_length=64, progress=False, threads=1)
+    config = FinetuneConfig(epochs=3, batch_size=16, max_length=64, progress=False, threads=1)
     rows = []
     for task_name in wanted:
         task = makers[task_name]()

@@ -67,9 +67,11 @@ def test_a_saved_mean_pooled_classifier_reloads_with_the_same_predictions(
 
     from scalinglab.finetune.checkpoint import load_classifier
     from scalinglab.finetune.run import FinetuneOptions, finetune
-    from scalinglab.finetune.training import TrainConfig
+    from scalinglab.finetune.training import FinetuneConfig
 
-    train = TrainConfig(epochs=2, batch_size=8, lr=3e-3, max_length=16, progress=False, bf16=False)
+    train = FinetuneConfig(
+        epochs=2, batch_size=8, lr=3e-3, max_length=16, progress=False, bf16=False
+    )
     options = FinetuneOptions(
         model=str(tiny_mlm_dir),
         task=str(toy_csv(tmp_path / "toy.csv", n_per_class=16)),
@@ -122,7 +124,7 @@ def test_every_rung_of_the_default_ladder_separates_a_separable_set(rung):
     from scalinglab.finetune.methods import apply_method, method_config
     from scalinglab.finetune.models import load_sequence_classifier, load_tokenizer, resolve_model
     from scalinglab.finetune.pooling import DEFAULT_POOLING
-    from scalinglab.finetune.training import TrainConfig, seed_everything, train_classifier
+    from scalinglab.finetune.training import FinetuneConfig, seed_everything, train_classifier
 
     task = separable_task()
     source = resolve_model(rung)
@@ -130,6 +132,6 @@ def test_every_rung_of_the_default_ladder_separates_a_separable_set(rung):
     model = apply_pooling(load_sequence_classifier(source, task.labels), DEFAULT_POOLING)
     model = apply_method(model, method_config("full"))
     tokenizer = load_tokenizer(source)
-    config = TrainConfig(epochs=3, batch_size=16, max_length=32, progress=False)
+    config = FinetuneConfig(epochs=3, batch_size=16, max_length=32, progress=False)
     train_classifier(model, tokenizer, task.train, task.validation, task.labels, "full", config)
     assert evaluate(model, tokenizer, task.test, task.labels, 32).metrics["macro_f1"] >= 0.9

@@ -12,9 +12,9 @@ from scalinglab.finetune.checkpoint import load_classifier  # noqa: E402
 from scalinglab.finetune.continual import ContinualOptions, continual_finetune  # noqa: E402
 from scalinglab.finetune.run import FinetuneOptions, finetune  # noqa: E402
 from scalinglab.finetune.tasks import TaskOptions  # noqa: E402
-from scalinglab.finetune.training import TrainConfig  # noqa: E402
+from scalinglab.finetune.training import FinetuneConfig  # noqa: E402
 
-FAST = TrainConfig(epochs=4, batch_size=8, lr=3e-3, max_length=16, progress=False, threads=1)
+FAST = FinetuneConfig(epochs=4, batch_size=8, lr=3e-3, max_length=16, progress=False, threads=1)
 
 
 def _options(model_dir, task, out, method="full", **train):
@@ -23,7 +23,7 @@ def _options(model_dir, task, out, method="full", **train):
         task=str(task),
         method=method,
         out_dir=str(out),
-        train=TrainConfig(**{**FAST.__dict__, **train}),
+        train=FinetuneConfig(**{**FAST.__dict__, **train}),
         latency_repeats=3,
         throughput_batches=1,
     )

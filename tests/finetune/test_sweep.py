@@ -165,9 +165,9 @@ def test_a_rerun_reuses_matching_runs_and_reruns_those_whose_settings_changed(
     from dataclasses import replace
 
     from scalinglab.finetune.sweep import SweepOptions, finetune_sweep
-    from scalinglab.finetune.training import TrainConfig
+    from scalinglab.finetune.training import FinetuneConfig
 
-    train = TrainConfig(epochs=1, batch_size=8, lr=3e-3, max_length=16, progress=False)
+    train = FinetuneConfig(epochs=1, batch_size=8, lr=3e-3, max_length=16, progress=False)
     options = SweepOptions(
         models=(str(tiny_mlm_dir),),
         methods=("full", "lora"),

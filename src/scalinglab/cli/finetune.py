@@ -166,7 +166,7 @@ def finetune(
     from scalinglab.finetune.results import DegenerateRunWarning
     from scalinglab.finetune.run import FinetuneOptions
     from scalinglab.finetune.tasks import SmallClassWarning, TaskOptions
-    from scalinglab.finetune.training import TrainConfig
+    from scalinglab.finetune.training import FinetuneConfig
 
     options = FinetuneOptions(
         model=model,
@@ -185,7 +185,7 @@ def finetune(
             max_train_examples=max_train_examples,
             max_eval_examples=max_eval_examples,
         ),
-        train=TrainConfig(
+        train=FinetuneConfig(
             epochs=epochs,
             batch_size=batch_size,
             lr=lr,

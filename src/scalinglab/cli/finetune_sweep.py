@@ -113,7 +113,7 @@ def finetune_sweep(
     from scalinglab.finetune.sweep import SweepOptions
     from scalinglab.finetune.sweep import finetune_sweep as run_sweep
     from scalinglab.finetune.tasks import SmallClassWarning, TaskOptions
-    from scalinglab.finetune.training import TrainConfig
+    from scalinglab.finetune.training import FinetuneConfig
 
     options = SweepOptions(
         models=_names(models),
@@ -127,7 +127,7 @@ def finetune_sweep(
             max_train_examples=max_train_examples,
             max_eval_examples=max_eval_examples,
         ),
-        train=TrainConfig(
+        train=FinetuneConfig(
             epochs=epochs,
             batch_size=batch_size,
             max_length=max_length,

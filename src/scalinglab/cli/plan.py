@@ -17,6 +17,7 @@ from rich.table import Table
 
 from scalinglab.errors import ScalingLabError
 from scalinglab.models.families import families_help
+from scalinglab.plan.hardware import load_catalogue
 
 
 def plan(
@@ -35,8 +36,8 @@ def plan(
         str | None,
         typer.Option(
             "--gpu",
-            help="Accelerator name from the catalogue (a100-40gb, a100-80gb, h100-sxm, "
-            "h100-pcie, h200, b200, l4, t4, mi300x) or from --hardware-file.",
+            help=f"Accelerator name from the catalogue ({', '.join(load_catalogue())}) "
+            "or from --hardware-file.",
         ),
     ] = None,
     gpus: Annotated[int, typer.Option("--gpus", help="Number of GPUs training together.")] = 1,

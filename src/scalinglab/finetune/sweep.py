@@ -47,7 +47,7 @@ from scalinglab.finetune.pooling import DEFAULT_POOLING, POOLINGS
 from scalinglab.finetune.results import majority_baseline, warn_degenerate
 from scalinglab.finetune.settings import changed_settings, run_settings, settings_key
 from scalinglab.finetune.tasks import TaskOptions, load_task
-from scalinglab.finetune.training import TrainConfig
+from scalinglab.finetune.training import FinetuneConfig
 
 TABLE_COLUMNS = (
     "model",
@@ -79,7 +79,7 @@ class SweepOptions:
     task: str = "tweets-binary"
     out_dir: str = "runs/finetune-sweep"
     task_options: TaskOptions = field(default_factory=TaskOptions)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    train: FinetuneConfig = field(default_factory=FinetuneConfig)
     method_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     baselines: tuple[str, ...] = ("zero-shot", "few-shot")
     few_shot_k: int = 16

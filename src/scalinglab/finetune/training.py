@@ -1,6 +1,6 @@
 """The fine-tuning loop: AdamW, linear warmup and decay, early stopping on validation macro-F1.
 
-Visible top to bottom in :func:`train_classifier`. Options live in :class:`TrainConfig`:
+Visible top to bottom in :func:`train_classifier`. Options live in :class:`FinetuneConfig`:
 
 - learning rate: the method's default (:func:`scalinglab.finetune.methods.default_lr`)
   unless given;
@@ -39,7 +39,7 @@ IMBALANCE_RATIO = 1.5
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class FinetuneConfig:
     """Options of the loop; times in seconds, ``max_length`` in tokens."""
 
     epochs: int = 3
@@ -106,7 +106,7 @@ def train_classifier(
     validation: Split,
     labels: list[str],
     method: str,
-    config: TrainConfig,
+    config: FinetuneConfig,
     extra_loss: Callable[[Any], torch.Tensor] | None = None,
 ) -> TrainResult:
     """Fine-tune ``model`` in place on ``train``; keep the weights best on ``validation``."""
