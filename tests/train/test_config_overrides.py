@@ -42,3 +42,13 @@ def test_command_line_lr_overrides_the_config_file(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["lr"] == 0.003
     assert json.loads((out / "config.json").read_text())["lr"] == 0.003
+
+
+def test_train_run_refuses_a_folder_holding_a_run_unless_resumed(tmp_path):
+    """The API, not only the CLI, refuses to continue a run it was not asked to."""
+    from scalinglab.train import train_run
+
+    (tmp_path / "run" / "stable").mkdir(parents=True)  # a WSD run's stable phase
+    config = TrainConfig(out_dir=str(tmp_path / "run"))
+    with pytest.raises(ScalingLabError, match="already holds a run; pass --resume"):
+        train_run(config)

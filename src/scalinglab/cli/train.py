@@ -114,9 +114,7 @@ def train(
 ) -> None:
     """Train one model and write DIR/summary.json, metrics.jsonl, checkpoints and hf/."""
     from scalinglab.errors import ScalingLabError
-    from scalinglab.train import TrainConfig, run_training
-    from scalinglab.train.checkpoint import latest_checkpoint
-    from scalinglab.train.wsd import run_wsd_branches
+    from scalinglab.train import TrainConfig, train_run
 
     options: dict[str, Any] = {
         "out_dir": out, "family": family, "n_layer": n_layer, "d_model": d_model,
@@ -146,17 +144,7 @@ def train(
         cfg, said = apply_recipe(cfg, Recipe.read(recipe))
         for line in said:
             typer.echo(f"{recipe}: {line}", err=True)
-    budgets = _budgets(cooldown_at)
-    folder = Path(cfg.out_dir)
-    started = latest_checkpoint(folder) is not None or (folder / "stable").exists()
-    if started and not resume:
-        raise ScalingLabError(
-            f"{folder} already holds a run; pass --resume to continue it or choose another --out"
-        )
-    if budgets:
-        summaries = run_wsd_branches(cfg, budgets, progress=not quiet)
-    else:
-        summaries = [run_training(cfg, progress=not quiet)]
+    summaries = train_run(cfg, cooldown_at=_budgets(cooldown_at), resume=resume, progress=not quiet)
     if os.environ.get("RANK", "0") != "0":
         return  # under torchrun, rank 0 alone reports
     _print([s.to_dict() for s in summaries], as_json)
