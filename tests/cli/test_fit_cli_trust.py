@@ -70,9 +70,14 @@ def test_epoch_table_names_its_high_loss_rows_and_refits_without_them(
     data = json.loads(out.read_text())
     named = [run["line"] for run in data["influential"]]
     assert set(named[:4]) == {2, 3, 4, 5}
-    assert set(data["influential"][0]) == {"line", "N", "D", "loss", "effect", "after"}
+    assert {2, 3, 4, 5, 6} <= set(named)  # the five rows Epoch AI dropped
+    assert set(data["influential"][0]) == {
+        *("line", "N", "D", "loss", "effect", "after", "reasons", "residual_z")
+    }
+    assert 6 in data["influence"]["outliers"]
     assert "influential runs" in printed
     assert "--exclude-lines 2,3,4,5" in printed
+    assert "outliers of the fit" in printed
 
     assert run_cli(monkeypatch, "fit", str(DATA), "--exclude-lines", "2-6", "--json", str(out)) == 0
     printed = capsys.readouterr().out

@@ -37,21 +37,68 @@ def test_epoch_high_loss_rows_are_named_first(epoch_influence):
     highest = set((np.argsort(-table["loss"].to_numpy())[:5] + 2).tolist())
     named = [run["line"] for run in epoch_influence.runs]
     assert highest == {2, 3, 4, 5, 6}
+    # All five (the rows Epoch AI dropped) are named, line 6 as an outlier only.
+    assert highest <= set(named)
     # The four highest losses are the first four named runs; together they move the
     # tokens per parameter at the largest budget from about 11 to about 19.
     assert set(named[:4]) == {2, 3, 4, 5}
     assert epoch_influence.tokens_per_param == pytest.approx(11.1, abs=0.2)
     assert epoch_influence.runs[3]["after"]["tokens_per_param"] == pytest.approx(19.3, abs=0.3)
     first = epoch_influence.runs[0]
-    assert set(first) == {"line", "N", "D", "loss", "effect", "after"}
+    assert set(first) == {"line", "N", "D", "loss", "effect", "after", "reasons", "residual_z"}
+    assert first["reasons"] == ["headline", "outlier"]
     assert first["loss"] == pytest.approx(table["loss"].max())
     assert first["effect"]["tokens_per_param"] > 0.05
 
 
-def test_each_named_run_exceeds_the_threshold(epoch_influence):
+def test_each_named_run_exceeds_the_threshold_or_is_an_outlier(epoch_influence):
     for run in epoch_influence.runs:
         effect = run["effect"]
-        assert abs(effect["a"]) >= 0.01 or abs(effect["tokens_per_param"]) >= 0.05
+        moves = abs(effect["a"]) >= 0.01 or abs(effect["tokens_per_param"]) >= 0.05
+        assert ("headline" in run["reasons"]) == (run["after"] is not None)
+        assert moves or "headline" not in run["reasons"]
+        assert ("outlier" in run["reasons"]) == (abs(run["residual_z"]) > 3.71)
+
+
+@pytest.mark.slow
+def test_epoch_outliers_match_an_independent_leave_one_out(epoch_influence):
+    """The outliers are the runs whose leave-one-out log residual is more than the
+    Bonferroni cutoff (3.71 for 245 runs) scaled MADs from the median: here each run
+    is predicted by scipy's L-BFGS-B Huber refit without it (started at the full fit),
+    and the MAD and cutoff are scipy's, independently of the code."""
+    from scipy.optimize import minimize
+    from scipy.special import huber, logsumexp
+    from scipy.stats import median_abs_deviation, norm
+
+    table = pd.read_csv(DATA)
+    logN, logD, logy = (np.log(table[k].to_numpy()) for k in ("N", "D", "loss"))
+    law = fit_law("chinchilla", table).law.params
+    start = [*np.log([law["E"], law["A"], law["B"]]), law["alpha"], law["beta"]]
+
+    def log_predict(x, rows):
+        e, a, b, alpha, beta = x
+        terms = [np.full(rows.size, e), a - alpha * logN[rows], b - beta * logD[rows]]
+        return logsumexp(np.stack(terms), axis=0)
+
+    def objective(x, rows):
+        return huber(1e-3, log_predict(x, rows) - logy[rows]).sum()
+
+    everything = np.arange(len(table))
+    loo = np.empty(len(table))
+    for i in everything:
+        rest = everything[everything != i]
+        x = minimize(objective, start, args=(rest,), method="L-BFGS-B", tol=1e-14).x
+        loo[i] = logy[i] - log_predict(x, np.array([i]))[0]
+    z = (loo - np.median(loo)) / median_abs_deviation(loo, scale="normal")
+    cutoff = max(3.5, norm.ppf(1 - 0.05 / (2 * len(table))))  # Bonferroni over 245 runs
+    clear = np.abs(np.abs(z) - cutoff) > 0.1  # rows this close to it may go either way
+    expected = set((np.flatnonzero((np.abs(z) > cutoff) & clear) + 2).tolist())
+    named = set(epoch_influence.to_json_dict()["outliers"])
+    assert expected <= named
+    assert named - expected <= set((np.flatnonzero(~clear) + 2).tolist())
+    line6 = next(run for run in epoch_influence.runs if run["line"] == 6)
+    assert line6["reasons"] == ["outlier"]
+    assert line6["residual_z"] == pytest.approx(z[4], rel=0.02)
 
 
 def test_clean_data_names_nothing_and_planted_outliers_are_found():
@@ -59,7 +106,9 @@ def test_clean_data_names_nothing_and_planted_outliers_are_found():
     runs = pd.DataFrame(design)
     fit = fit_law("chinchilla", runs)
     lines = np.arange(len(runs))
-    assert influential_runs(fit, runs, lines).runs == []
+    clean = influential_runs(fit, runs, lines)
+    assert clean.runs == []
+    assert clean.to_json_dict()["outliers"] == []
     bad = runs.copy()
     smallest = np.argsort(bad["C"].to_numpy())[:3]
     bad.loc[smallest, "loss"] *= 1.4
@@ -71,10 +120,10 @@ def test_clean_data_names_nothing_and_planted_outliers_are_found():
 def test_after_agrees_with_an_independent_refit(epoch_influence):
     """Refitting from the full grid without the named runs gives the reported headline."""
     table = pd.read_csv(DATA)
-    named = [run["line"] - 2 for run in epoch_influence.runs]
+    named = [run["line"] - 2 for run in epoch_influence.headline_runs]
     refit = fit_law("chinchilla", table.drop(index=named))
     a, tpp = allocation(np.array([list(refit.params.values())]), epoch_influence.budget)
-    after = epoch_influence.runs[-1]["after"]
+    after = epoch_influence.headline_runs[-1]["after"]
     assert a[0] == pytest.approx(after["a"], abs=1e-3)
     assert tpp[0] == pytest.approx(after["tokens_per_param"], rel=0.01)
 

@@ -413,7 +413,7 @@ def _print_influence(
     from scalinglab.laws.extrapolation import significant
 
     threshold = summary["threshold"]
-    budget, tpp = summary["budget_C"], significant(summary["tokens_per_param"])
+    budget = summary["budget_C"]
     rule = (
         f"removal moves a by >= {threshold['a']:g} or tokens/param at C = {budget:.3g} by "
         f">= {threshold['tokens_per_param']:.0%}"
@@ -421,30 +421,55 @@ def _print_influence(
     if not runs:
         console.print(f"{name}: influential runs: none ({rule})", soft_wrap=True)
         return
-    table = _titled(f"{name}: influential runs ({rule}; each removed after those above)")
-    for column in ("line", "N", "D", "loss", "Δa", "Δ D*/N*", "D*/N* after"):
+    title = f"{name}: influential runs ({rule}; each removed after those above)"
+    if summary.get("outlier_rule"):
+        title += (
+            f", then outliers ({summary['outlier_rule']}; z is that score; Δ of removing"
+            " the outlier alone)"
+        )
+    table = _titled(title)
+    for column in ("line", "N", "D", "loss", "z", "Δa", "Δ D*/N*"):
         table.add_column(column, justify="right")
+    table.add_column("D*/N* after", justify="right")
     for run in runs:
-        effect = run["effect"]
+        effect, after, z = run["effect"], run["after"], run.get("residual_z")
         table.add_row(
             str(run["line"]),
             f"{run['N']:.3g}",
             f"{run['D']:.3g}",
             f"{run['loss']:.4g}",
+            "" if z is None else f"{z:+.1f}",
             f"{effect['a']:+.3f}",
             f"{effect['tokens_per_param']:+.1%}",
-            significant(run["after"]["tokens_per_param"]),
+            "" if after is None else significant(after["tokens_per_param"]),
         )
     console.print(table)
-    lines = ",".join(str(run["line"]) for run in runs)
+    _warn_influential(console, summary, runs)
+
+
+def _warn_influential(console: Any, summary: dict[str, Any], runs: list[dict[str, Any]]) -> None:
+    from scalinglab.laws.extrapolation import significant
+
+    budget, tpp = summary["budget_C"], significant(summary["tokens_per_param"])
+    headline = [run["line"] for run in runs if "headline" in run.get("reasons", ["headline"])]
     after = summary["without_influential"]
-    console.print(
-        f"[yellow]warning: {len(runs)} run(s) move the headline: a {summary['a']:.3f} -> "
-        f"{after['a']:.3f}, tokens/param at C = {budget:.3g} {tpp} -> "
-        f"{significant(after['tokens_per_param'])}; check them, or refit with "
-        f"--exclude-lines {lines}[/yellow]",
-        soft_wrap=True,
-    )
+    if headline:
+        lines = ",".join(map(str, headline))
+        console.print(
+            f"[yellow]warning: {len(headline)} run(s) move the headline: a {summary['a']:.3f} "
+            f"-> {after['a']:.3f}, tokens/param at C = {budget:.3g} {tpp} -> "
+            f"{significant(after['tokens_per_param'])}; check them, or refit with "
+            f"--exclude-lines {lines}[/yellow]",
+            soft_wrap=True,
+        )
+    outliers = summary.get("outliers") or []
+    if outliers:
+        console.print(
+            f"[yellow]warning: {len(outliers)} run(s) are outliers of the fit (lines "
+            f"{','.join(map(str, sorted(outliers)))}): the Huber loss bounds their pull, so "
+            "they may not move the headline; check how they were measured[/yellow]",
+            soft_wrap=True,
+        )
 
 
 def _print_diagnostics(console: Any, name: str, data: dict[str, Any], result: Any) -> None:

@@ -17,6 +17,18 @@ Tables of more than :data:`EXACT_ROWS` runs are screened first: a one-step Newto
 approximation of every run's leave-one-out effect keeps the :data:`SCREENED` largest as
 candidates, so the search stays a few batched fits however long the table.
 
+A Huber fit also hides the runs it down-weights: a run far off the law may move the
+headline by less than the threshold because its pull is bounded. Parametric fits
+therefore also name their **outliers**, the runs whose log-loss residual has a modified
+z-score (``0.6745 (r - median r) / MAD``, Iglewicz and Hoaglin 1993) above
+:func:`outlier_cutoff`: :data:`OUTLIER_Z`, the published cutoff of that rule, raised on
+long tables to the Bonferroni normal quantile that keeps the chance of naming any run of
+a clean Gaussian table near :data:`OUTLIER_ALPHA` (3.5 up to about 100 runs, 3.71 at
+245, 5.03 at 100,000). Each named run carries its
+``reasons`` (``"headline"``, ``"outlier"`` or both) and its ``residual_z``; an outlier
+that does not move the headline on the greedy path gets the effect of removing it alone
+from the full-data fit, and no ``after``.
+
 Parametric fits (Chinchilla's approach 3, Kaplan's ``L(N, D)``) refit as above;
 approaches 1 and 2, which fit no law, rerun the whole approach without each candidate
 (:func:`influential_rows_by_refit`, tables up to :data:`REFIT_ROWS` runs).
@@ -26,6 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -43,6 +56,9 @@ EXACT_ROWS = 2000
 SCREENED = 64
 REFIT_ROWS = 1000
 FLOPS_PER_PARAM_TOKEN = 6.0
+OUTLIER_Z = 3.5
+OUTLIER_ALPHA = 0.05
+MAD_TO_SIGMA = 0.6745
 
 
 @dataclass
@@ -56,10 +72,27 @@ class Influence:
     threshold_a: float = THRESHOLD_A
     threshold_tpp: float = THRESHOLD_TPP
     candidates: int = 0
+    outlier_cutoff: float | None = None
+
+    @property
+    def headline_runs(self) -> list[dict[str, Any]]:
+        """The runs named because their removal moves the headline, in greedy order."""
+        return [run for run in self.runs if "headline" in run["reasons"]]
+
+    @property
+    def outliers(self) -> list[dict[str, Any]]:
+        """The runs named because their residual is an outlier of the fit."""
+        return [run for run in self.runs if "outlier" in run["reasons"]]
 
     def to_json_dict(self) -> dict[str, Any]:
         """The ``influence`` summary of ``scalinglab fit --json`` (runs under ``influential``)."""
-        last = self.runs[-1]["after"] if self.runs else None
+        headline = self.headline_runs
+        last = headline[-1]["after"] if headline else None
+        outlier_rule = (
+            f"|modified z-score of the leave-one-out log-loss residual| > {self.outlier_cutoff:.3g}"
+            if self.outlier_cutoff is not None
+            else None
+        )
         return {
             "budget_C": self.budget,
             "a": self.a,
@@ -68,6 +101,8 @@ class Influence:
             "candidates": self.candidates,
             "without_influential": last,
             "rule": "greedy most-influential set; each step's own effect above the threshold",
+            "outlier_rule": outlier_rule,
+            "outliers": [run["line"] for run in self.outliers],
         }
 
 
@@ -144,9 +179,88 @@ def influential_runs(
 
     a0, t0 = (float(v[0]) for v in allocate(model.to_natural(state["theta"]), budget))
     pool = _candidates(problem, state["theta"], base_w, fit.delta, budget, allocate)
-    result = Influence(budget, a0, t0, [], threshold_a, threshold_tpp, len(pool))
+    cutoff = outlier_cutoff(int((base_w > 0).sum()))
+    result = Influence(budget, a0, t0, [], threshold_a, threshold_tpp, len(pool), cutoff)
+    z, alone = _outlier_scores(problem, base_w, refit, state)
+    outliers = np.flatnonzero(np.abs(z) > cutoff)
+    outliers = outliers[np.argsort(-np.abs(z[outliers]))]
+    alone = tuple(v[outliers] for v in alone)
     _greedy(result, data, lines, pool[base_w[pool] > 0], refit, choose)
+    _add_outliers(result, data, lines, outliers, z, alone)
     return result
+
+
+def outlier_cutoff(n_runs: int) -> float:
+    """The modified z-score above which a run of an ``n_runs`` table is an outlier:
+    Iglewicz and Hoaglin's 3.5, or the two-sided Bonferroni normal quantile at
+    :data:`OUTLIER_ALPHA` over the table if higher (a fixed cutoff would name about 46
+    runs of a clean 100,000-run table)."""
+    bonferroni = NormalDist().inv_cdf(1.0 - OUTLIER_ALPHA / (2.0 * max(n_runs, 1)))
+    return max(OUTLIER_Z, bonferroni)
+
+
+def _outlier_scores(
+    problem: Any,
+    weights: np.ndarray,
+    refit: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, ...]],
+    state: dict[str, Any],
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Each run's modified z-score of its leave-one-out log residual (the run predicted
+    by the fit without it), and each run's own leave-one-out ``a`` and ``D*/N*``.
+
+    Leave-one-out, because a Huber fit with a small ``delta`` passes through some runs
+    (median-regression-like), which shrinks the plain residuals' MAD and flags ordinary
+    runs. Tables of more than :data:`EXACT_ROWS` runs use the plain residuals, whose
+    MAD that handful of exact runs no longer shrinks; their runs get NaN effects.
+    """
+    rows = np.flatnonzero(weights > 0)
+    n = problem.n_points
+    z = np.zeros(n)
+    effects = (np.full(n, np.nan), np.full(n, np.nan))
+    if rows.size > EXACT_ROWS:
+        predicted = problem.model.value(state["theta"], problem.X)[0]
+        z[rows] = residual_z(problem.log_y[rows], predicted[rows])
+        return z, effects
+    a, t = refit(rows, np.zeros(n, dtype=bool))
+    predicted = problem.model.value(state.pop("candidates"), problem.X)[np.arange(rows.size), rows]
+    z[rows] = residual_z(problem.log_y[rows], predicted)
+    effects[0][rows], effects[1][rows] = a, t
+    return z, effects
+
+
+def residual_z(log_loss: np.ndarray, log_predicted: np.ndarray) -> np.ndarray:
+    """Modified z-score of each run's log-loss residual (Iglewicz and Hoaglin 1993):
+    ``0.6745 (r - median r) / MAD``, robust to the outliers it looks for; all zeros
+    when the median absolute deviation is 0 (a perfect fit has no outliers)."""
+    r = log_loss - log_predicted
+    deviation = np.abs(r - np.median(r))
+    mad = float(np.median(deviation))
+    if mad == 0.0:
+        return np.zeros_like(r)
+    return MAD_TO_SIGMA * (r - np.median(r)) / mad
+
+
+def _add_outliers(
+    result: Influence,
+    data: Any,
+    lines: np.ndarray,
+    outliers: np.ndarray,
+    z: np.ndarray,
+    alone: tuple[np.ndarray, ...],
+) -> None:
+    """Mark the greedy path's outliers and append the others with their own effect."""
+    by_line = {run["line"]: run for run in result.runs}
+    for run in result.runs:
+        run["residual_z"] = float(z[np.flatnonzero(lines == run["line"])[0]])
+    for j, row in enumerate(outliers):
+        named = by_line.get(int(lines[row]))
+        if named is not None:
+            named["reasons"].append("outlier")
+            continue
+        a, t = float(alone[0][j]), float(alone[1][j])
+        run = _named(data, lines, int(row), a - result.a, t / result.tokens_per_param - 1)
+        run.update(reasons=["outlier"], residual_z=float(z[row]))
+        result.runs.append(run)
 
 
 def influential_rows_by_refit(
@@ -215,22 +329,25 @@ def _greedy(
         if abs(step_a) < result.threshold_a and abs(step_t) < result.threshold_tpp:
             break
         row = int(pool[j])
-        result.runs.append(_named(data, lines, row, step_a, step_t, a[j], t[j]))
+        run = _named(data, lines, row, step_a, step_t)
+        run["reasons"].append("headline")
+        run["after"] = {"a": float(a[j]), "tokens_per_param": float(t[j])}
+        result.runs.append(run)
         removed[row] = True
         choose(j)
         previous = (float(a[j]), float(t[j]))
 
 
-def _named(
-    data: Any, lines: np.ndarray, row: int, step_a: float, step_t: float, a: float, t: float
-) -> dict[str, Any]:
+def _named(data: Any, lines: np.ndarray, row: int, step_a: float, step_t: float) -> dict[str, Any]:
     return {
         "line": int(lines[row]),
         "N": float(np.asarray(data["N"])[row]),
         "D": float(np.asarray(data["D"])[row]),
         "loss": float(np.asarray(data["loss"])[row]),
         "effect": {"a": float(step_a), "tokens_per_param": float(step_t)},
-        "after": {"a": float(a), "tokens_per_param": float(t)},
+        "after": None,
+        "reasons": [],
+        "residual_z": None,
     }
 
 
