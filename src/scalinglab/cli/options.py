@@ -102,6 +102,9 @@ Device = Annotated[
         "--device", help="auto (CUDA when torch sees a GPU, else CPU), cpu, cuda or cuda:N."
     ),
 ]
+FinetuneThreads = Annotated[
+    int | None, typer.Option("--threads", help="torch CPU threads (count).")
+]
 Threads = Annotated[
     int | None,
     typer.Option("--threads", min=1, help="CPU threads for torch (count); default: torch's."),
