@@ -9,13 +9,26 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from scalinglab.cli.method_flags import methods_help, with_method_options
+from scalinglab.cli.options import (
+    Device,
+    Epochs,
+    ExamplesBatch,
+    FinetuneThreads,
+    JsonOut,
+    MaxEvalExamples,
+    MaxLength,
+    MaxTrainExamples,
+    Pooling,
+    Quiet,
+    Task,
+)
 
 
 def parse_ratios(text: str) -> tuple[float, float, float]:
@@ -46,115 +59,135 @@ def task_spec(
 
 @with_method_options
 def finetune(
-    model: str = typer.Option(
-        "minilm",
-        "--model",
-        help="minilm (embedded MiniLM-L6-H384), minilm-L1..minilm-L6 (truncated ladder), a "
-        "local Hugging Face model directory (e.g. a `scalinglab train` bert hf/ dir), or an HF "
-        "name (cached or online).",
-    ),
-    task: str = typer.Option(
-        "tweets-binary",
-        "--task",
-        help="tweets-binary, tweets-3class (embedded CrowdFlower tweets), a .csv/.tsv/.jsonl "
-        "file with text and label columns, or hf:NAME[:CONFIG].",
-    ),
-    data: str | None = typer.Option(
-        None, "--data", help="New data for --resume-from (same forms as --task; replaces it)."
-    ),
-    train_file: str | None = typer.Option(
-        None,
-        "--train-file",
-        help="Your own training split (.csv/.tsv/.jsonl; replaces --task); needs --test-file. "
-        "Without --validation-file, validation is carved from it (--split proportions).",
-    ),
-    validation_file: str | None = typer.Option(
-        None, "--validation-file", help="Your own validation split (with --train-file)."
-    ),
-    test_file: str | None = typer.Option(
-        None, "--test-file", help="Your own test split (with --train-file)."
-    ),
-    split_column: str | None = typer.Option(
-        None,
-        "--split-column",
-        help="Column of a file task naming each row's split (train, validation/val/dev, "
-        "test): the file is used as split, not re-split.",
-    ),
-    device: str = typer.Option(
-        "auto",
-        "--device",
-        help="auto (CUDA when torch sees a GPU, else CPU), cpu, cuda or cuda:N.",
-    ),
-    method: str = typer.Option("full", "--method", help=f"Fine-tuning method: {methods_help()}."),
-    epochs: int = typer.Option(3, "--epochs", help="Maximum passes over the training split."),
-    seed: int = typer.Option(0, "--seed", help="Random seed (split, subsample, init, order)."),
-    max_train_examples: int | None = typer.Option(
-        None, "--max-train-examples", help="Stratified subsample of the training split (count)."
-    ),
-    max_eval_examples: int | None = typer.Option(
-        None,
-        "--max-eval-examples",
-        help="Stratified subsample of validation and test splits each (count).",
-    ),
-    batch_size: int = typer.Option(32, "--batch-size", help="Training batch (examples)."),
-    lr: float | None = typer.Option(
-        None,
-        "--lr",
-        help="Peak learning rate (default per method: full 1e-4, lora 1e-3, adapter 1e-3, "
-        "prompt 1e-2, bitfit 2e-3).",
-    ),
-    max_length: int = typer.Option(128, "--max-length", help="Token limit per text (tokens)."),
-    patience: int = typer.Option(
-        2, "--patience", help="Stop after this many validations without a better macro-F1."
-    ),
-    evals_per_epoch: int = typer.Option(
-        1, "--evals-per-epoch", help="Validations per epoch (early-stopping checks)."
-    ),
-    warmup_ratio: float = typer.Option(
-        0.1, "--warmup-ratio", help="Fraction of steps with linear warm-up."
-    ),
-    class_weights: bool | None = typer.Option(
-        None,
-        "--class-weights/--no-class-weights",
-        help="Inverse-frequency loss weights (default: on when classes are imbalanced >1.5x).",
-    ),
-    bf16: bool | None = typer.Option(
-        None,
-        "--bf16/--no-bf16",
-        help="bf16 autocast (default: on when the CPU has AVX512-BF16 or AMX).",
-    ),
-    threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (count)."),
-    split: str = typer.Option(
-        "0.8,0.1,0.1", "--split", help="Train,validation,test fractions (sum 1)."
-    ),
-    text_column: str = typer.Option("text", "--text-column", help="Text column of a file task."),
-    label_column: str = typer.Option(
-        "label", "--label-column", help="Label column of a file task."
-    ),
-    pooling: str = typer.Option(
-        "mean",
-        "--pooling",
-        help="How the head reads the encoder: mean (masked mean of the last hidden states; "
-        "learns on every MiniLM rung) or cls (the model's own pooler over [CLS]).",
-    ),
-    resume_from: str | None = typer.Option(
-        None,
-        "--resume-from",
-        help="Continual learning: re-fine-tune this saved classifier on --data.",
-    ),
-    continual: str = typer.Option(
-        "replay", "--continual", help="With --resume-from: replay, ewc or plain."
-    ),
-    replay_fraction: float = typer.Option(
-        0.2, "--replay-fraction", help="Old examples replayed, as a fraction of the new train set."
-    ),
-    ewc_lambda: float = typer.Option(1e4, "--ewc-lambda", help="EWC penalty strength."),
-    compare_plain: bool = typer.Option(
-        True, "--compare-plain/--no-compare-plain", help="Also run plain re-fine-tuning beside."
-    ),
-    out: str = typer.Option(..., "--out", help="Directory for the classifier and predictions."),
-    json_out: str | None = typer.Option(None, "--json", help="Write the result JSON here."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    *,
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="minilm (embedded MiniLM-L6-H384), minilm-L1..minilm-L6 (truncated ladder), a "
+            "local Hugging Face model directory (e.g. a `scalinglab train` bert hf/ dir), or an "
+            "HF name (cached or online).",
+        ),
+    ] = "minilm",
+    task: Task = "tweets-binary",
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data", help="New data for --resume-from (same forms as --task; replaces it)."
+        ),
+    ] = None,
+    train_file: Annotated[
+        str | None,
+        typer.Option(
+            "--train-file",
+            help="Your own training split (.csv/.tsv/.jsonl; replaces --task); needs "
+            "--test-file. Without --validation-file, validation is carved from it (--split "
+            "proportions).",
+        ),
+    ] = None,
+    validation_file: Annotated[
+        str | None,
+        typer.Option("--validation-file", help="Your own validation split (with --train-file)."),
+    ] = None,
+    test_file: Annotated[
+        str | None,
+        typer.Option("--test-file", help="Your own test split (with --train-file)."),
+    ] = None,
+    split_column: Annotated[
+        str | None,
+        typer.Option(
+            "--split-column",
+            help="Column of a file task naming each row's split (train, validation/val/dev, "
+            "test): the file is used as split, not re-split.",
+        ),
+    ] = None,
+    device: Device = "auto",
+    method: Annotated[
+        str, typer.Option("--method", help=f"Fine-tuning method: {methods_help()}.")
+    ] = "full",
+    epochs: Epochs = 3,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Random seed (split, subsample, init, order).")
+    ] = 0,
+    max_train_examples: MaxTrainExamples = None,
+    max_eval_examples: MaxEvalExamples = None,
+    batch_size: ExamplesBatch = 32,
+    lr: Annotated[
+        float | None,
+        typer.Option(
+            "--lr",
+            help="Peak learning rate (default per method: full 1e-4, lora 1e-3, adapter 1e-3, "
+            "prompt 1e-2, bitfit 2e-3).",
+        ),
+    ] = None,
+    max_length: MaxLength = 128,
+    patience: Annotated[
+        int,
+        typer.Option(
+            "--patience", help="Stop after this many validations without a better macro-F1."
+        ),
+    ] = 2,
+    evals_per_epoch: Annotated[
+        int,
+        typer.Option("--evals-per-epoch", help="Validations per epoch (early-stopping checks)."),
+    ] = 1,
+    warmup_ratio: Annotated[
+        float, typer.Option("--warmup-ratio", help="Fraction of steps with linear warm-up.")
+    ] = 0.1,
+    class_weights: Annotated[
+        bool | None,
+        typer.Option(
+            "--class-weights/--no-class-weights",
+            help="Inverse-frequency loss weights (default: on when classes are imbalanced >1.5x).",
+        ),
+    ] = None,
+    bf16: Annotated[
+        bool | None,
+        typer.Option(
+            "--bf16/--no-bf16",
+            help="bf16 autocast (default: on when the CPU has AVX512-BF16 or AMX).",
+        ),
+    ] = None,
+    threads: FinetuneThreads = None,
+    split: Annotated[
+        str, typer.Option("--split", help="Train,validation,test fractions (sum 1).")
+    ] = "0.8,0.1,0.1",
+    text_column: Annotated[
+        str, typer.Option("--text-column", help="Text column of a file task.")
+    ] = "text",
+    label_column: Annotated[
+        str, typer.Option("--label-column", help="Label column of a file task.")
+    ] = "label",
+    pooling: Pooling = "mean",
+    resume_from: Annotated[
+        str | None,
+        typer.Option(
+            "--resume-from",
+            help="Continual learning: re-fine-tune this saved classifier on --data.",
+        ),
+    ] = None,
+    continual: Annotated[
+        str, typer.Option("--continual", help="With --resume-from: replay, ewc or plain.")
+    ] = "replay",
+    replay_fraction: Annotated[
+        float,
+        typer.Option(
+            "--replay-fraction",
+            help="Old examples replayed, as a fraction of the new train set.",
+        ),
+    ] = 0.2,
+    ewc_lambda: Annotated[float, typer.Option("--ewc-lambda", help="EWC penalty strength.")] = 1e4,
+    compare_plain: Annotated[
+        bool,
+        typer.Option(
+            "--compare-plain/--no-compare-plain", help="Also run plain re-fine-tuning beside."
+        ),
+    ] = True,
+    out: Annotated[
+        str, typer.Option("--out", help="Directory for the classifier and predictions.")
+    ],
+    json_out: JsonOut = None,
+    quiet: Quiet = False,
     method_values: dict[str, Any] | None = None,
 ) -> None:
     """Fine-tune, evaluate on validation and test, save (safetensors) and measure costs.

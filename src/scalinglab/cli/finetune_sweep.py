@@ -8,13 +8,26 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from scalinglab.cli.method_flags import methods_help, with_method_options
+from scalinglab.cli.options import (
+    Device,
+    Epochs,
+    ExamplesBatch,
+    FinetuneThreads,
+    JsonOut,
+    MaxEvalExamples,
+    MaxLength,
+    MaxTrainExamples,
+    Pooling,
+    Quiet,
+    Task,
+)
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -30,77 +43,87 @@ def _seeds(text: str) -> tuple[int, ...]:
 
 @with_method_options
 def finetune_sweep(
-    models: str = typer.Option(
-        "minilm-L1,minilm-L2,minilm-L3,minilm-L4,minilm-L6",
-        "--models",
-        help="Comma-separated model specs (minilm-L1..L6, minilm, directories, HF names).",
-    ),
-    methods: str = typer.Option(
-        "full,lora,bitfit",
-        "--methods",
-        help=f"Comma-separated fine-tuning methods: {methods_help()}.",
-    ),
-    seeds: str = typer.Option("0", "--seeds", help="Comma-separated training seeds."),
-    task: str = typer.Option(
-        "tweets-binary", "--task", help="tweets-binary, tweets-3class, a CSV/JSONL file or hf:NAME."
-    ),
-    epochs: int = typer.Option(1, "--epochs", help="Maximum passes over the training split."),
-    max_train_examples: int | None = typer.Option(
-        None, "--max-train-examples", help="Stratified subsample of the training split (count)."
-    ),
-    max_eval_examples: int | None = typer.Option(
-        None, "--max-eval-examples", help="Stratified subsample of validation and test (count)."
-    ),
-    batch_size: int = typer.Option(32, "--batch-size", help="Training batch (examples)."),
-    max_length: int = typer.Option(128, "--max-length", help="Token limit per text (tokens)."),
-    split_seed: int = typer.Option(0, "--split-seed", help="Seed of the train/val/test split."),
-    baselines: str = typer.Option(
-        "zero-shot,few-shot",
-        "--baselines",
-        help="Prompting baselines per model: zero-shot, few-shot (comma-separated; '' for none).",
-    ),
-    few_shot_k: int = typer.Option(16, "--few-shot-k", help="Examples per class for few-shot."),
-    metric: str = typer.Option(
-        "macro_f1", "--metric", help="Score whose error (1 - score) is fitted: macro_f1|accuracy."
-    ),
-    f1_tolerance: float = typer.Option(
-        0.01, "--f1-tolerance", help="Recommend the smallest model within this of the best score."
-    ),
-    latency_budget_ms: float | None = typer.Option(
-        None, "--latency-budget-ms", help="Best model with p50 latency under this (ms)."
-    ),
-    train_seconds_budget: float | None = typer.Option(
-        None, "--train-seconds-budget", help="Best model trained within this (seconds)."
-    ),
-    bootstrap: int = typer.Option(
-        200, "--bootstrap", help="Bootstrap resamples for the law's interval (0 for none)."
-    ),
-    latency_repeats: int = typer.Option(
-        20, "--latency-repeats", help="Single-text calls timed for latency p50/p95 (count)."
-    ),
-    throughput_batches: int = typer.Option(
-        2, "--throughput-batches", help="Batches of 64 timed for throughput (count)."
-    ),
-    pooling: str = typer.Option(
-        "mean",
-        "--pooling",
-        help="How each head reads its encoder: mean (masked mean of the last hidden states) "
-        "or cls (the model's own pooler over [CLS], near-constant on minilm-L1/L2).",
-    ),
-    device: str = typer.Option(
-        "auto",
-        "--device",
-        help="auto (CUDA when torch sees a GPU, else CPU), cpu, cuda or cuda:N.",
-    ),
-    threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (count)."),
-    out: str = typer.Option(
-        "runs/finetune-sweep",
-        "--out",
-        help="Directory for runs, sweep.json and table.csv (finished runs made by the same "
-        "settings are reused from it).",
-    ),
-    json_out: str | None = typer.Option(None, "--json", help="Also write the result JSON here."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+    models: Annotated[
+        str,
+        typer.Option(
+            "--models",
+            help="Comma-separated model specs (minilm-L1..L6, minilm, directories, HF names).",
+        ),
+    ] = "minilm-L1,minilm-L2,minilm-L3,minilm-L4,minilm-L6",
+    methods: Annotated[
+        str,
+        typer.Option("--methods", help=f"Comma-separated fine-tuning methods: {methods_help()}."),
+    ] = "full,lora,bitfit",
+    seeds: Annotated[str, typer.Option("--seeds", help="Comma-separated training seeds.")] = "0",
+    task: Task = "tweets-binary",
+    epochs: Epochs = 1,
+    max_train_examples: MaxTrainExamples = None,
+    max_eval_examples: MaxEvalExamples = None,
+    batch_size: ExamplesBatch = 32,
+    max_length: MaxLength = 128,
+    split_seed: Annotated[
+        int, typer.Option("--split-seed", help="Seed of the train/val/test split.")
+    ] = 0,
+    baselines: Annotated[
+        str,
+        typer.Option(
+            "--baselines",
+            help="Prompting baselines per model: zero-shot, few-shot (comma-separated; '' for "
+            "none).",
+        ),
+    ] = "zero-shot,few-shot",
+    few_shot_k: Annotated[
+        int, typer.Option("--few-shot-k", help="Examples per class for few-shot.")
+    ] = 16,
+    metric: Annotated[
+        str,
+        typer.Option(
+            "--metric", help="Score whose error (1 - score) is fitted: macro_f1|accuracy."
+        ),
+    ] = "macro_f1",
+    f1_tolerance: Annotated[
+        float,
+        typer.Option(
+            "--f1-tolerance", help="Recommend the smallest model within this of the best score."
+        ),
+    ] = 0.01,
+    latency_budget_ms: Annotated[
+        float | None,
+        typer.Option("--latency-budget-ms", help="Best model with p50 latency under this (ms)."),
+    ] = None,
+    train_seconds_budget: Annotated[
+        float | None,
+        typer.Option("--train-seconds-budget", help="Best model trained within this (seconds)."),
+    ] = None,
+    bootstrap: Annotated[
+        int,
+        typer.Option(
+            "--bootstrap", help="Bootstrap resamples for the law's interval (0 for none)."
+        ),
+    ] = 200,
+    latency_repeats: Annotated[
+        int,
+        typer.Option(
+            "--latency-repeats", help="Single-text calls timed for latency p50/p95 (count)."
+        ),
+    ] = 20,
+    throughput_batches: Annotated[
+        int,
+        typer.Option("--throughput-batches", help="Batches of 64 timed for throughput (count)."),
+    ] = 2,
+    pooling: Pooling = "mean",
+    device: Device = "auto",
+    threads: FinetuneThreads = None,
+    out: Annotated[
+        str,
+        typer.Option(
+            "--out",
+            help="Directory for runs, sweep.json and table.csv (finished runs made by the same "
+            "settings are reused from it).",
+        ),
+    ] = "runs/finetune-sweep",
+    json_out: JsonOut = None,
+    quiet: Quiet = False,
     method_values: dict[str, Any] | None = None,
 ) -> None:
     """Fine-tune a ladder of models with several methods; table, error law, recommendation.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -32,10 +32,11 @@ def with_method_options(command: Callable[..., Any]) -> Callable[..., Any]:
         inspect.Parameter(
             option.parameter,
             inspect.Parameter.KEYWORD_ONLY,
-            default=typer.Option(
-                option.default, option.flag, help=f"{option.method}: {option.help}"
-            ),
-            annotation=option.annotation,
+            default=option.default,
+            annotation=Annotated[
+                option.annotation,
+                typer.Option(option.flag, help=f"{option.method}: {option.help}"),
+            ],
         )
         for option in generated
     ]

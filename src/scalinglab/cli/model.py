@@ -5,59 +5,53 @@ parameter and FLOP counts, by arithmetic alone (no torch, answers in well under 
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 import typer
 
-from scalinglab.models.families import families_help, family_names, get_family
+from scalinglab.cli.options import (
+    Ctx,
+    DModel,
+    Family,
+    FamilyVocab,
+    JsonFlag,
+    NHead,
+    NKvHead,
+    NLayer,
+)
 
 app = typer.Typer(
     help="Describe model shapes: parameter counts and training FLOPs per token.",
     no_args_is_help=True,
 )
 
-FAMILY_HELP = families_help() + "."
-VOCAB_HELP = (
-    "Vocabulary size in tokens (default the family's: "
-    + ", ".join(f"{name} {get_family(name).default_vocab}" for name in family_names())
-    + ")."
-)
-CTX_HELP = (
-    "Context length n_ctx in tokens (default the family's: "
-    + ", ".join(f"{name} {get_family(name).default_ctx}" for name in family_names())
-    + ")."
-)
-JSON_HELP = "Print JSON instead of a table."
-
 
 @app.command()
 def describe(
-    family: str = typer.Option("gpt", "--family", help=FAMILY_HELP),
-    n_layer: int = typer.Option(..., "--n-layer", help="Number of transformer blocks."),
-    d_model: int = typer.Option(..., "--d-model", help="Residual stream width (hidden size)."),
-    n_head: int | None = typer.Option(
-        None, "--n-head", help="Attention heads (default d_model / 64, at least 1)."
-    ),
-    n_kv_head: int | None = typer.Option(
-        None,
-        "--n-kv-head",
-        help="Key/value heads, a divisor of n_head (grouped-query attention; llama only; "
-        "default n_head).",
-    ),
-    d_ff: int | None = typer.Option(
-        None,
-        "--d-ff",
-        help="MLP width (default the family's: 4 d_model; llama 8/3 d_model rounded up to a "
-        "multiple of 64, of 32 below width 256).",
-    ),
-    vocab: int | None = typer.Option(None, "--vocab", help=VOCAB_HELP),
-    ctx: int | None = typer.Option(None, "--ctx", help=CTX_HELP),
-    untied: bool = typer.Option(
-        False, "--untied", help="Untie the unembedding from the token embedding."
-    ),
-    nsp: bool = typer.Option(
-        False, "--nsp", help="bert only: add the pooler and next-sentence-prediction head."
-    ),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    *,
+    family: Family = "gpt",
+    n_layer: NLayer,
+    d_model: DModel,
+    n_head: NHead = None,
+    n_kv_head: NKvHead = None,
+    d_ff: Annotated[
+        int | None,
+        typer.Option(
+            "--d-ff",
+            help="MLP width (default the family's: 4 d_model; llama 8/3 d_model rounded up to a "
+            "multiple of 64, of 32 below width 256).",
+        ),
+    ] = None,
+    vocab: FamilyVocab = None,
+    ctx: Ctx = None,
+    untied: Annotated[
+        bool, typer.Option("--untied", help="Untie the unembedding from the token embedding.")
+    ] = False,
+    nsp: Annotated[
+        bool,
+        typer.Option("--nsp", help="bert only: add the pooler and next-sentence-prediction head."),
+    ] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Parameters (all and non-embedding) and training FLOPs per token of one shape:
     exact (matmuls at full context, forward + backward), 6N, and Kaplan's
@@ -86,17 +80,21 @@ def describe(
 
 @app.command()
 def ladder(
-    n_min: float = typer.Option(
-        ..., "--n-min", help="Smallest target non-embedding parameter count, e.g. 1e5."
-    ),
-    n_max: float = typer.Option(
-        ..., "--n-max", help="Largest target non-embedding parameter count, e.g. 3e6."
-    ),
-    count: int = typer.Option(5, "--count", help="Number of shapes, spaced geometrically in N."),
-    family: str = typer.Option("gpt", "--family", help=FAMILY_HELP),
-    vocab: int | None = typer.Option(None, "--vocab", help=VOCAB_HELP),
-    ctx: int | None = typer.Option(None, "--ctx", help=CTX_HELP),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    n_min: Annotated[
+        float,
+        typer.Option("--n-min", help="Smallest target non-embedding parameter count, e.g. 1e5."),
+    ],
+    n_max: Annotated[
+        float,
+        typer.Option("--n-max", help="Largest target non-embedding parameter count, e.g. 3e6."),
+    ],
+    count: Annotated[
+        int, typer.Option("--count", help="Number of shapes, spaced geometrically in N.")
+    ] = 5,
+    family: Family = "gpt",
+    vocab: FamilyVocab = None,
+    ctx: Ctx = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Well-proportioned shapes from N_min to N_max non-embedding parameters (aspect ratio
     d_model / n_layer in 20-200, nearest 64; head size 64, or 32 below width 256)."""

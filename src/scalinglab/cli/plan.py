@@ -15,8 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from scalinglab.cli.options import Family
 from scalinglab.errors import ScalingLabError
-from scalinglab.models.families import families_help
 from scalinglab.plan.hardware import load_catalogue
 
 
@@ -101,7 +101,7 @@ def plan(
             "(Muennighoff et al. 2023).",
         ),
     ] = None,
-    family: Annotated[str, typer.Option("--family", help=families_help() + ".")] = "gpt",
+    family: Family = "gpt",
     vocab: Annotated[int, typer.Option("--vocab", help="Vocabulary size (tokens).")] = 32000,
     seq_len: Annotated[
         int,

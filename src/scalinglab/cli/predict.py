@@ -9,14 +9,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from scalinglab.cli.options import ClassifierDir, Device, Threads
+
 
 def predict(
-    model: Annotated[
-        Path,
-        typer.Option(
-            "--model", help="Classifier directory written by `scalinglab finetune --out DIR`."
-        ),
-    ],
+    model: ClassifierDir,
     texts: Annotated[
         list[str] | None,
         typer.Argument(
@@ -47,16 +44,8 @@ def predict(
     batch_size: Annotated[
         int, typer.Option("--batch-size", min=1, help="Texts per forward pass (count).")
     ] = 64,
-    device: Annotated[
-        str,
-        typer.Option(
-            "--device", help="auto (CUDA when torch sees a GPU, else CPU), cpu, cuda or cuda:N."
-        ),
-    ] = "auto",
-    threads: Annotated[
-        int | None,
-        typer.Option("--threads", min=1, help="CPU threads for torch (count); default: torch's."),
-    ] = None,
+    device: Device = "auto",
+    threads: Threads = None,
 ) -> None:
     """Predict the label and per-label probabilities of each text."""
     from scalinglab.finetune.predict_io import run_predict

@@ -13,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from scalinglab.cli.options import JsonFlag
+
 recipe_app = typer.Typer(
     help="Fit hyperparameter laws (lr*(N, D), B*(C)) from a sweep and write them as a recipe.",
     no_args_is_help=True,
@@ -52,7 +54,7 @@ def fit(
         Path | None,
         typer.Option("--plot", help="PNG of loss vs lr per setting and the optima vs N."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Find the best learning rate (and batch size) of each run setting by a parabola in
     log lr, fit power laws of the optima, print them with 95% intervals, save a recipe."""

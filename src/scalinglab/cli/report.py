@@ -8,17 +8,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from scalinglab.cli.options import Registry, SweepName
+
 
 def report(
-    sweep: Annotated[str, typer.Option("--sweep", help="Sweep name in the registry.")],
+    sweep: SweepName,
     out: Annotated[Path, typer.Option("--out", help="Folder for report.html, report.md, PNGs.")],
-    registry: Annotated[
-        Path | None,
-        typer.Option(
-            "--registry",
-            help="Registry file; default $SCALINGLAB_REGISTRY or scalinglab-runs/registry.db.",
-        ),
-    ] = None,
+    registry: Registry = None,
     bootstrap: Annotated[
         int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples for 95% intervals.")
     ] = 200,

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from scalinglab.cli.options import Registry, SweepName
+
 runs_app = typer.Typer(
     help="Runs in the registry: export them as a runs table.", no_args_is_help=True
 )
@@ -15,19 +17,13 @@ runs_app = typer.Typer(
 
 @runs_app.command("export")
 def export(
-    sweep: Annotated[str, typer.Option("--sweep", help="Sweep name in the registry.")],
+    sweep: SweepName,
     out: Annotated[Path, typer.Option("--out", help="Output file (.csv, .parquet or .jsonl).")],
     fmt: Annotated[
         str | None,
         typer.Option("--format", help="csv, parquet or jsonl; default: from --out's suffix."),
     ] = None,
-    registry: Annotated[
-        Path | None,
-        typer.Option(
-            "--registry",
-            help="Registry file; default $SCALINGLAB_REGISTRY or scalinglab-runs/registry.db.",
-        ),
-    ] = None,
+    registry: Registry = None,
     n: Annotated[
         str,
         typer.Option(

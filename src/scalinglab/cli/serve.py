@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from scalinglab.cli.options import ClassifierDir, Threads
+
 
 def serve(
-    model: Annotated[
-        Path,
-        typer.Option(
-            "--model", help="Classifier directory written by `scalinglab finetune --out DIR`."
-        ),
-    ],
+    model: ClassifierDir,
     host: Annotated[
         str,
         typer.Option("--host", help="Interface to listen on; 0.0.0.0 exposes the network."),
@@ -57,10 +53,7 @@ def serve(
             help="Merge concurrent requests into shared forward passes.",
         ),
     ] = True,
-    threads: Annotated[
-        int | None,
-        typer.Option("--threads", min=1, help="CPU threads for torch (count); default: torch's."),
-    ] = None,
+    threads: Threads = None,
     header_timeout: Annotated[
         float,
         typer.Option(

@@ -9,27 +9,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from scalinglab.cli.options import DesignFile, Registry, SweepRecipe
+
 sweep_app = typer.Typer(
     help="Plan a sweep from a TOML design, train it into the run registry, follow it.",
     no_args_is_help=True,
 )
-
-RegistryOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--registry",
-        help="Registry file (SQLite); default $SCALINGLAB_REGISTRY or scalinglab-runs/registry.db.",
-    ),
-]
-
-RecipeOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--recipe",
-        help="Recipe JSON (scalinglab recipe fit): each run's learning rate and batch from its "
-        "laws, unless the design sets them.",
-    ),
-]
 
 
 def _fmt_seconds(seconds: float) -> str:
@@ -42,12 +27,12 @@ def _fmt_seconds(seconds: float) -> str:
 
 @sweep_app.command("design")
 def design(
-    file: Annotated[Path, typer.Argument(help="Design file (TOML); see docs/sweeps.md.")],
+    file: DesignFile,
     workers: Annotated[
         int | None,
         typer.Option("--workers", min=1, help="Parallel workers assumed (count); default: cores."),
     ] = None,
-    recipe: RecipeOption = None,
+    recipe: SweepRecipe = None,
 ) -> None:
     """Print every planned run (N, D, C, shape), the total compute and a wall time.
 
@@ -94,8 +79,8 @@ def design(
 
 @sweep_app.command("run")
 def run(
-    file: Annotated[Path, typer.Argument(help="Design file (TOML); see docs/sweeps.md.")],
-    registry: RegistryOption = None,
+    file: DesignFile,
+    registry: Registry = None,
     executor: Annotated[
         str, typer.Option("--executor", help="Where runs execute: local (process pool) or ray.")
     ] = "local",
@@ -123,7 +108,7 @@ def run(
     num_gpus: Annotated[
         float, typer.Option("--num-gpus", help="GPUs each Ray task declares (count).")
     ] = 0.0,
-    recipe: RecipeOption = None,
+    recipe: SweepRecipe = None,
 ) -> None:
     """Train every unfinished run of the design into the registry.
 
@@ -162,7 +147,7 @@ def status(
     sweep: Annotated[
         str | None, typer.Option("--sweep", help="Sweep name; default: every sweep.")
     ] = None,
-    registry: RegistryOption = None,
+    registry: Registry = None,
 ) -> None:
     """Show each sweep's progress and its runs (status, attempts, loss, wall time)."""
     from scalinglab.sweep.status import default_registry, sweep_status

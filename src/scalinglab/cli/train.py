@@ -5,18 +5,21 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from scalinglab.models.families import families_help, family_names, get_family
-
-_CTX_HELP = (
-    "Context length (tokens; default the family's: "
-    + ", ".join(f"{name} {get_family(name).default_ctx}" for name in family_names())
-    + ")."
+from scalinglab.cli.options import (
+    Ctx,
+    DModel,
+    Family,
+    JsonFlag,
+    NHead,
+    NKvHead,
+    NLayer,
+    Quiet,
 )
 
 
@@ -33,84 +36,101 @@ def _budgets(text: str | None) -> list[int]:
 
 def train(
     ctx_: typer.Context,
-    family: str = typer.Option("gpt", "--family", help=families_help() + "."),
-    n_layer: int = typer.Option(2, "--n-layer", help="Transformer blocks (count)."),
-    d_model: int = typer.Option(128, "--d-model", help="Residual width (features)."),
-    n_head: int | None = typer.Option(None, "--n-head", help="Attention heads (default d/64)."),
-    n_kv_head: int | None = typer.Option(
-        None,
-        "--n-kv-head",
-        help="Key/value heads, a divisor of n_head (grouped-query attention; llama only; "
-        "default n_head).",
-    ),
-    tokens: float = typer.Option(1e6, "--tokens", help="Training tokens D (e.g. 2e6)."),
-    schedule: str = typer.Option(
-        "cosine", "--schedule", help="Learning-rate schedule: cosine or wsd."
-    ),
-    cooldown_at: str | None = typer.Option(
-        None,
-        "--cooldown-at",
-        help="WSD cooldown branches at these token budgets (comma-separated, e.g. "
-        "5e5,1e6,2e6): one stable run, one cooldown per budget.",
-    ),
-    seed: int = typer.Option(0, "--seed", help="Random seed (init and data order)."),
-    corpus: str = typer.Option(
-        "kjv", "--corpus", help="kjv (embedded), hf:NAME, or a .txt/.jsonl/.parquet path."
-    ),
-    vocab: int = typer.Option(4096, "--vocab", help="Tokenizer vocabulary size (tokens)."),
-    ctx: int | None = typer.Option(None, "--ctx", help=_CTX_HELP),
-    batch_size: int | None = typer.Option(
-        None, "--batch-size", help="Global batch (sequences; default scale-aware)."
-    ),
-    lr: float | None = typer.Option(
-        None, "--lr", help="Peak learning rate (default Kaplan et al. 2020 fit)."
-    ),
-    parametrization: str = typer.Option(
-        "sp",
-        "--parametrization",
-        help="sp (standard) or mup (maximal update parametrization: the best lr of the "
-        "--mup-base-width model transfers to wider ones; docs/hyperparameters.md).",
-    ),
-    mup_base_width: int = typer.Option(
-        64, "--mup-base-width", help="Width (d_model) at which muP equals SP."
-    ),
-    unique_tokens: int | None = typer.Option(
-        None, "--unique-tokens", help="Cap on distinct training tokens (data-constrained)."
-    ),
-    eval_every: int | None = typer.Option(
-        None, "--eval-every", help="Evaluate every this many optimizer steps."
-    ),
-    device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
-    bf16: bool | None = typer.Option(
-        None,
-        "--bf16/--no-bf16",
-        help="bf16 autocast (default: on where the GPU or CPU has native bf16).",
-    ),
-    compile_model: bool = typer.Option(False, "--compile", help="Compile with torch.compile."),
-    peak_flops: float | None = typer.Option(
-        None, "--peak-flops", help="Peak FLOP/s for MFU (default measured or data sheet)."
-    ),
-    cache_dir: str | None = typer.Option(
-        None,
-        "--cache-dir",
-        help="Tokenizer/shard cache (default $SCALINGLAB_CACHE or ~/.cache/scalinglab).",
-    ),
-    out: str | None = typer.Option(None, "--out", help="Run folder to write."),
-    config: str | None = typer.Option(
-        None,
-        "--config",
-        help="TOML file of training options; options also given on the command line "
-        "override the file's values (each override is printed).",
-    ),
-    recipe: str | None = typer.Option(
-        None,
-        "--recipe",
-        help="Recipe JSON (scalinglab recipe fit): the learning rate and batch size from "
-        "its laws where --lr / --batch-size (or the config) leave them unset.",
-    ),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    family: Family = "gpt",
+    n_layer: NLayer = 2,
+    d_model: DModel = 128,
+    n_head: NHead = None,
+    n_kv_head: NKvHead = None,
+    tokens: Annotated[float, typer.Option("--tokens", help="Training tokens D (e.g. 2e6).")] = 1e6,
+    schedule: Annotated[
+        str, typer.Option("--schedule", help="Learning-rate schedule: cosine or wsd.")
+    ] = "cosine",
+    cooldown_at: Annotated[
+        str | None,
+        typer.Option(
+            "--cooldown-at",
+            help="WSD cooldown branches at these token budgets (comma-separated, e.g. "
+            "5e5,1e6,2e6): one stable run, one cooldown per budget.",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (init and data order).")] = 0,
+    corpus: Annotated[
+        str,
+        typer.Option("--corpus", help="kjv (embedded), hf:NAME, or a .txt/.jsonl/.parquet path."),
+    ] = "kjv",
+    vocab: Annotated[
+        int, typer.Option("--vocab", help="Tokenizer vocabulary size (tokens).")
+    ] = 4096,
+    ctx: Ctx = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option("--batch-size", help="Global batch (sequences; default scale-aware)."),
+    ] = None,
+    lr: Annotated[
+        float | None,
+        typer.Option("--lr", help="Peak learning rate (default Kaplan et al. 2020 fit)."),
+    ] = None,
+    parametrization: Annotated[
+        str,
+        typer.Option(
+            "--parametrization",
+            help="sp (standard) or mup (maximal update parametrization: the best lr of the "
+            "--mup-base-width model transfers to wider ones; docs/hyperparameters.md).",
+        ),
+    ] = "sp",
+    mup_base_width: Annotated[
+        int, typer.Option("--mup-base-width", help="Width (d_model) at which muP equals SP.")
+    ] = 64,
+    unique_tokens: Annotated[
+        int | None,
+        typer.Option("--unique-tokens", help="Cap on distinct training tokens (data-constrained)."),
+    ] = None,
+    eval_every: Annotated[
+        int | None,
+        typer.Option("--eval-every", help="Evaluate every this many optimizer steps."),
+    ] = None,
+    device: Annotated[str, typer.Option("--device", help="cpu, cuda or auto.")] = "auto",
+    bf16: Annotated[
+        bool | None,
+        typer.Option(
+            "--bf16/--no-bf16",
+            help="bf16 autocast (default: on where the GPU or CPU has native bf16).",
+        ),
+    ] = None,
+    compile_model: Annotated[
+        bool, typer.Option("--compile", help="Compile with torch.compile.")
+    ] = False,
+    peak_flops: Annotated[
+        float | None,
+        typer.Option("--peak-flops", help="Peak FLOP/s for MFU (default measured or data sheet)."),
+    ] = None,
+    cache_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--cache-dir",
+            help="Tokenizer/shard cache (default $SCALINGLAB_CACHE or ~/.cache/scalinglab).",
+        ),
+    ] = None,
+    out: Annotated[str | None, typer.Option("--out", help="Run folder to write.")] = None,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            help="TOML file of training options; options also given on the command line "
+            "override the file's values (each override is printed).",
+        ),
+    ] = None,
+    recipe: Annotated[
+        str | None,
+        typer.Option(
+            "--recipe",
+            help="Recipe JSON (scalinglab recipe fit): the learning rate and batch size from "
+            "its laws where --lr / --batch-size (or the config) leave them unset.",
+        ),
+    ] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out.")] = False,
+    quiet: Quiet = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Train one model and write DIR/summary.json, metrics.jsonl, checkpoints and hf/."""
     from scalinglab.errors import ScalingLabError
