@@ -7,8 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scalinglab.errors import ScalingLabError
-from scalinglab.plan.candidates import parse_sizes, size_label
-from scalinglab.plan.planner import make_plan
+from scalinglab.plan import PlanRequest, make_plan
+from scalinglab.plan.figure import size_label
+from scalinglab.plan.request import parse_sizes
 
 CASE_STUDY = "100M,300M,600M,1.3B,3.0B,6.7B"  # the DESIGN's BERT-family sizes
 
@@ -43,10 +44,11 @@ def test_labels_parse_back_to_the_sizes(sizes):
 
 def test_case_study_table_for_an_encoder():
     # The DESIGN's case study: BERT-family sizes 100M..6.7B, training and inference time.
-    plan = make_plan(
-        "epoch2024", flops=3e21, gpu="a100", gpus=8, family="bert", seq_len=512,
+    request = PlanRequest(
+        law="epoch2024", flops=3e21, gpu="a100", gpus=8, family="bert", seq_len=512,
         vocab_size=30522, sizes=CASE_STUDY, inference_tokens=1e11, batch=64,
     )  # fmt: skip
+    plan = make_plan(request)
     rows = [row for row in plan.candidates if row.label in ("100M", "1.3B", "6.7B")]
     assert [row.label for row in rows] == ["100M", "1.3B", "6.7B"]
     hours = [row.costs["train_gpu_hours"] for row in rows]

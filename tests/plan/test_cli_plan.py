@@ -70,6 +70,17 @@ def test_fit_file_law_gives_an_interval(tmp_path):
         (["--gpu", "a100", "--hours", "1", "--days", "1"], "not both"),
         (["--law", "nope", "--flops", "1e21"], "neither a preset"),
         ([], "exactly one budget"),
+        # checked by PlanRequest when the CLI fills it
+        (["--gpu", "h100", "--days", "0"], "--days must be a positive number"),
+        (["--gpu", "h100", "--days", "-3"], "--days must be a positive number"),
+        (["--flops", "1e21", "--mfu", "2"], "--mfu must be in (0, 1]"),
+        (["--flops", "1e21", "--precision", "int4"], "unknown precision"),
+        (["--flops", "1e21", "--family", "rnn"], "unknown model family"),
+        (["--flops", "1e21", "--seq-len", "0"], "--seq-len must be at least 1"),
+        (["--flops", "1e21", "--loss-tolerance", "-1"], "--loss-tolerance must be >= 0"),
+        (["--flops", "1e21", "--sizes", "1B,,2B"], "cannot read model size ''"),
+        (["--flops", "1e21", "--price-per-gpu-hour", "-2"], "--price-per-gpu-hour must be"),
+        (["--days", "14"], "--hours/--days needs --gpu"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, match):

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from scalinglab.errors import InputError, ScalingLabError
+from scalinglab.plan import PlanRequest, make_plan
 from scalinglab.plan.law_source import load_law
 from scalinglab.plan.loss import loss_interval, predict_loss
-from scalinglab.plan.planner import make_plan
 
 EPOCH = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}
 
@@ -84,7 +84,7 @@ def test_a_real_fit_file_plans_with_an_interval():
     # --json` (scalinglab.laws.fit_file) on 2026-11-28: the Epoch AI points, 20 bootstrap
     # refits. The planner reads it as is and brackets its point prediction.
     path = Path(__file__).parent / "data" / "epoch_fit_bootstrap20.json"
-    plan = make_plan(path, flops=5.76e23)
+    plan = make_plan(PlanRequest(law=path, flops=5.76e23))
     assert plan.law.source == "fit"
     assert plan.compute_optimal.n == pytest.approx(72e9, rel=0.05)
     lo, hi = plan.loss_interval

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from scalinglab.cli.app import app
 from scalinglab.errors import ScalingLabError
-from scalinglab.plan import PRESETS, make_plan
+from scalinglab.plan import PRESETS, PlanRequest, make_plan
 from scalinglab.plan.memory import TrainingMemory
 
 EPOCH = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}
@@ -27,7 +27,7 @@ def _fit_json(samples: int = 300) -> dict:
 
 def test_bootstrapped_fit_gives_intervals_on_n_d_and_tokens_per_param():
     doc = _fit_json()
-    plan = make_plan(doc, flops=1e23)
+    plan = make_plan(PlanRequest(law=doc, flops=1e23))
     p = {k: np.asarray(v) for k, v in doc["bootstrap_params"].items()}
     # Hoffmann et al. eq. 4, written out: N* = G (C/6)^(beta/(alpha+beta)), D* = C / (6 N*)
     G = (p["alpha"] * p["A"] / (p["beta"] * p["B"])) ** (1 / (p["alpha"] + p["beta"]))
@@ -46,7 +46,7 @@ def test_bootstrapped_fit_gives_intervals_on_n_d_and_tokens_per_param():
 
 
 def test_a_preset_has_no_interval_but_states_its_provenance():
-    plan = make_plan("chinchilla", flops=5.76e23)
+    plan = make_plan(PlanRequest(law="chinchilla", flops=5.76e23))
     assert plan.allocation_interval is None
     assert plan.to_json_dict()["n_opt_interval"] is None
     provenance = plan.to_json_dict()["law"]["provenance"]
@@ -69,7 +69,7 @@ def test_a_preset_has_no_interval_but_states_its_provenance():
     ],
 )
 def test_the_recommended_row_is_always_in_budget(options):
-    plan = make_plan("epoch2024", **options)
+    plan = make_plan(PlanRequest(law="epoch2024", **options))
     assert plan.candidates[plan.recommended].within_budget
 
 
@@ -79,10 +79,10 @@ def test_memory_fits_only_within_the_headroom():
     assert row.fits is False
     assert row.usable_bytes == pytest.approx(72e9)
     assert TrainingMemory("ddp", 78.4e9, 0.0, 0.0, 0.0, 0.0, 80e9, headroom=0.0).fits is True
-    plan = make_plan("epoch2024", flops=1e21, gpu="h100", memory_headroom=0.25)
+    plan = make_plan(PlanRequest(law="epoch2024", flops=1e21, gpu="h100", memory_headroom=0.25))
     assert all(r.headroom == 0.25 for r in plan.memory)
     with pytest.raises(ScalingLabError, match="headroom"):
-        make_plan("epoch2024", flops=1e21, gpu="h100", memory_headroom=1.0)
+        make_plan(PlanRequest(law="epoch2024", flops=1e21, gpu="h100", memory_headroom=1.0))
     result = runner.invoke(
         app, ["plan", "--flops", "1e21", "--gpu", "h100", "--memory-headroom", "-1"]
     )
@@ -91,13 +91,14 @@ def test_memory_fits_only_within_the_headroom():
 
 
 def test_a_decoder_law_on_a_bert_family_is_warned(tmp_path):
-    assert make_plan("epoch2024", flops=1e21).warnings == ()
-    (warning,) = make_plan("epoch2024", flops=1e21, family="bert").warnings
+    assert make_plan(PlanRequest(law="epoch2024", flops=1e21)).warnings == ()
+    (warning,) = make_plan(PlanRequest(law="epoch2024", flops=1e21, family="bert")).warnings
     assert "decoder" in warning
     assert "bert-family encoder" in warning
     path = tmp_path / "law.json"
     path.write_text(json.dumps(_fit_json()))
-    assert make_plan(str(path), flops=1e21, family="bert").warnings == ()  # your own runs
+    own = PlanRequest(law=str(path), flops=1e21, family="bert")
+    assert make_plan(own).warnings == ()  # your own runs
     result = runner.invoke(app, ["plan", "--flops", "1e21", "--family", "bert"])
     assert result.exit_code == 0
     assert "warning" in result.output

@@ -10,12 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scalinglab.errors import ScalingLabError
-from scalinglab.plan.figures import SOURCES
-from scalinglab.plan.planner import make_plan
+from scalinglab.plan import PlanRequest, make_plan
+from scalinglab.plan.figure import SOURCES
 
 
 def test_flops_only_plan_has_the_headline_keys():
-    data = make_plan("epoch2024", flops=5.76e23).to_json_dict()
+    data = make_plan(PlanRequest(law="epoch2024", flops=5.76e23)).to_json_dict()
     for key in ("n_opt", "d_opt", "tokens_per_param", "flops", "predicted_loss"):
         assert isinstance(data[key], float)
     assert data["n_opt"] == pytest.approx(72e9, rel=0.05)
@@ -27,7 +27,7 @@ def test_flops_only_plan_has_the_headline_keys():
 
 def test_gpu_time_budget_round_trips_through_flops():
     # 64 H100 for 14 days at MFU 0.4: C = 64 x 336 h x 3600 x 0.4 x 989e12 FLOP/s.
-    plan = make_plan("chinchilla", gpu="h100-sxm", gpus=64, hours=14 * 24)
+    plan = make_plan(PlanRequest(law="chinchilla", gpu="h100-sxm", gpus=64, hours=14 * 24))
     expected = 64 * 14 * 24 * 3600 * 0.4 * 989e12
     assert plan.budget.flops == pytest.approx(expected)
     data = plan.to_json_dict()
@@ -38,7 +38,9 @@ def test_gpu_time_budget_round_trips_through_flops():
 
 
 def test_dollar_budget_and_costs():
-    plan = make_plan("epoch2024", gpu="a100", gpus=8, dollars=1e6, price_per_gpu_hour=2.0)
+    plan = make_plan(
+        PlanRequest(law="epoch2024", gpu="a100", gpus=8, dollars=1e6, price_per_gpu_hour=2.0)
+    )
     data = plan.to_json_dict()
     assert data["gpu_hours"] == pytest.approx(5e5)
     assert data["cost_dollars"] == pytest.approx(1e6)
@@ -51,25 +53,31 @@ def test_llama2_calibration_transfers_to_other_compute_and_gpus():
     # and differ from the uncalibrated plan by the ratio of the two MFUs.
     llama_flops, llama_hours = 6 * 70e9 * 2e12, 1_720_320
     data = make_plan(
-        "chinchilla", flops=3 * llama_flops, gpu="h100-sxm", calibrate_from="llama2-70b"
+        PlanRequest(
+            law="chinchilla", flops=3 * llama_flops, gpu="h100-sxm", calibrate_from="llama2-70b"
+        )
     ).to_json_dict()
     assert data["hardware"]["mfu"]["source"] == "calibrated"
     assert data["gpu_hours"] == pytest.approx(llama_hours * 3 * 312e12 / 989e12, rel=1e-3)
     mfu = llama_flops / (llama_hours * 3600 * 312e12)
     assert data["hardware"]["mfu"]["mfu"] == pytest.approx(mfu, rel=1e-3)
-    assumed = make_plan("chinchilla", flops=3 * llama_flops, gpu="h100-sxm").to_json_dict()
+    assumed = make_plan(
+        PlanRequest(law="chinchilla", flops=3 * llama_flops, gpu="h100-sxm")
+    ).to_json_dict()
     assert assumed["hardware"]["mfu"]["source"] == "assumed"
     ratio = assumed["hardware"]["mfu"]["mfu"] / mfu
     assert data["gpu_hours"] == pytest.approx(assumed["gpu_hours"] * ratio, rel=1e-6)
 
 
 def test_target_loss_budget():
-    plan = make_plan("epoch2024", target_loss=2.0)
+    plan = make_plan(PlanRequest(law="epoch2024", target_loss=2.0))
     assert plan.compute_optimal.loss == pytest.approx(2.0, abs=1e-9)
 
 
 def test_candidates_and_recommendation():
-    plan = make_plan("epoch2024", flops=1e23, gpu="h100", gpus=256, inference_tokens=1e13)
+    plan = make_plan(
+        PlanRequest(law="epoch2024", flops=1e23, gpu="h100", gpus=256, inference_tokens=1e13)
+    )
     labels = [row.label for row in plan.candidates]
     assert "N* (compute-optimal)" in labels
     assert "inference-aware" in labels
@@ -91,18 +99,18 @@ def test_candidates_and_recommendation():
 
 
 def test_loss_tolerance_recommends_a_smaller_model():
-    strict = make_plan("epoch2024", flops=1e23)
+    strict = make_plan(PlanRequest(law="epoch2024", flops=1e23))
     assert strict.candidates[strict.recommended].label == "N* (compute-optimal)"
     # at 1e23 FLOPs the 0.5 x N* row (trained compute-optimally for itself, a quarter of the
     # compute) predicts 2.091 against N*'s 2.032 nats/token: within a 0.06 tolerance
-    loose = make_plan("epoch2024", flops=1e23, loss_tolerance=0.06)
+    loose = make_plan(PlanRequest(law="epoch2024", flops=1e23, loss_tolerance=0.06))
     chosen = loose.candidates[loose.recommended]
     assert chosen.label == "0.5 x N*"
     assert "less lifetime compute" in loose.reason
 
 
 def test_data_constrained_plan():
-    plan = make_plan("muennighoff2023", flops=5.76e23, unique_tokens=1e11)
+    plan = make_plan(PlanRequest(law="muennighoff2023", flops=5.76e23, unique_tokens=1e11))
     assert plan.data_constrained is not None
     assert plan.data_constrained.epochs > 1
     chosen = plan.candidates[plan.recommended]
@@ -110,10 +118,11 @@ def test_data_constrained_plan():
 
 
 def test_every_figure_says_how_it_was_obtained():
-    plan = make_plan(
-        "epoch2024", flops=1e23, gpu="h100", gpus=64, price_per_gpu_hour=2.5,
+    request = PlanRequest(
+        law="epoch2024", flops=1e23, gpu="h100", gpus=64, price_per_gpu_hour=2.5,
         inference_tokens=1e12, unique_tokens=1e12,
     )  # fmt: skip
+    plan = make_plan(request)
     for figure in plan.figures:
         assert figure.source in SOURCES
         assert figure.how
@@ -122,7 +131,7 @@ def test_every_figure_says_how_it_was_obtained():
 
 
 def test_shape_for_n_star_is_near_n_star():
-    plan = make_plan("epoch2024", flops=1e23)
+    plan = make_plan(PlanRequest(law="epoch2024", flops=1e23))
     data = plan.to_json_dict()
     assert data["shape"]["total"] == pytest.approx(data["n_opt"], rel=0.1)
     assert 20 <= data["shape"]["d_model"] / data["shape"]["n_layer"] <= 200
@@ -131,7 +140,7 @@ def test_shape_for_n_star_is_near_n_star():
 
 
 def test_kaplan_preset_counts_non_embedding_parameters():
-    data = make_plan("kaplan2020", flops=1e21).to_json_dict()
+    data = make_plan(PlanRequest(law="kaplan2020", flops=1e21)).to_json_dict()
     assert data["shape"]["nonembed"] == pytest.approx(data["n_opt"], rel=0.15)
 
 
@@ -150,15 +159,15 @@ def test_kaplan_preset_counts_non_embedding_parameters():
 )
 def test_user_errors(kwargs, match):
     with pytest.raises(ScalingLabError, match=match):
-        make_plan("chinchilla", **kwargs)
+        make_plan(PlanRequest(law="chinchilla", **kwargs))
 
 
 def test_encoder_family_reports_latency_per_sequence():
-    plan = make_plan("epoch2024", flops=1e21, gpu="l4", family="bert", seq_len=512)
+    plan = make_plan(PlanRequest(law="epoch2024", flops=1e21, gpu="l4", family="bert", seq_len=512))
     names = {figure.name for figure in plan.figures if figure.section == "inference"}
     assert names == {"encoder latency per sequence", "throughput, batch 16"}
     assert plan.shape.family == "bert"
-    decoder = make_plan("epoch2024", flops=1e21, gpu="l4")
+    decoder = make_plan(PlanRequest(law="epoch2024", flops=1e21, gpu="l4"))
     names = {figure.name for figure in decoder.figures if figure.section == "inference"}
     assert "decode time per token, batch 1" in names
 
@@ -166,7 +175,7 @@ def test_encoder_family_reports_latency_per_sequence():
 def test_kaplan_preset_reports_its_compute_law():
     # Kaplan et al. 2020, eq. 1.3: L(C_min) = (3.1e8 PF-days / C_min)^0.050, 1 PF-day =
     # 8.64e19 FLOPs. At 5.76e23 FLOPs: (2.678e28 / 5.76e23)^0.05 = 46,500^0.05 = 1.711.
-    plan = make_plan("kaplan2020", flops=5.76e23)
+    plan = make_plan(PlanRequest(law="kaplan2020", flops=5.76e23))
     (figure,) = [f for f in plan.figures if f.name == "loss from the compute law L(C)"]
     assert figure.value == pytest.approx(1.711, abs=1e-3)
     assert figure.source == "preset"
@@ -182,7 +191,7 @@ def test_kaplan_preset_reports_its_compute_law():
 )
 def test_any_reasonable_plan_is_consistent_json(law, flops, gpu, gpus, inference):
     data = make_plan(
-        law, flops=flops, gpu=gpu, gpus=gpus, inference_tokens=inference
+        PlanRequest(law=law, flops=flops, gpu=gpu, gpus=gpus, inference_tokens=inference)
     ).to_json_dict()
     json.dumps(data)
     assert 6 * data["n_opt"] * data["d_opt"] == pytest.approx(flops, rel=1e-6)

@@ -2,7 +2,8 @@
 
 Only typer, rich and the standard library are imported at module level, so that
 ``scalinglab plan --help`` answers fast; the planner (numpy) is imported inside the
-command. All logic lives in :func:`scalinglab.plan.planner.make_plan`.
+command. The options fill a :class:`scalinglab.plan.PlanRequest` (which checks them);
+all logic lives in :func:`scalinglab.plan.make_plan`.
 """
 
 from __future__ import annotations
@@ -150,19 +151,18 @@ def plan(
 ) -> None:
     """Plan a training run: N*, D*, predicted loss, GPU-hours, memory, inference, candidates."""
     try:
-        if hours is not None and days is not None:
-            raise ScalingLabError("give --hours or --days, not both")
-        from scalinglab.plan.planner import make_plan
+        from scalinglab.plan import PlanRequest, make_plan
 
-        result = make_plan(
-            law,
+        request = PlanRequest(
+            law=law,
             flops=flops,
+            hours=hours,
+            days=days,
+            dollars=dollars,
+            target_loss=target_loss,
             gpu=gpu,
             gpus=gpus,
-            hours=days * 24.0 if days is not None else hours,
-            dollars=dollars,
             price_per_gpu_hour=price_per_gpu_hour,
-            target_loss=target_loss,
             mfu=mfu,
             calibrate_from=calibrate_from,
             precision=precision,
@@ -179,6 +179,7 @@ def plan(
             flash_attention=flash_attention,
             memory_headroom=memory_headroom,
         )
+        result = make_plan(request)
     except ScalingLabError as error:
         typer.secho(f"error: {error}", err=True, fg=typer.colors.RED)
         raise typer.Exit(error.exit_code) from None
@@ -317,9 +318,6 @@ def _candidate_table(data: dict[str, Any]) -> Table:
         loss = f"{row['loss']:.4f}"
         if interval is not None:
             loss += f" [{interval[0]:.4f}, {interval[1]:.4f}]"
-        cost = None
-        if row.get("train_cost_dollars") is not None:
-            cost = row["train_cost_dollars"] + (row.get("inference_cost_dollars") or 0.0)
         table.add_row(
             "*" if i == data["recommended"]["index"] else "",
             row["label"],
@@ -332,7 +330,7 @@ def _candidate_table(data: dict[str, Any]) -> Table:
             _num(row.get("inference_gpu_hours"), "h"),
             _num(row.get("encoder_ms_per_sequence" if encoder else "decode_ms_per_token")),
             loss,
-            _num(cost, "$"),
+            _num(row.get("total_cost_dollars"), "$"),
             _num(row["within_budget"]),
         )
     return table

@@ -12,6 +12,9 @@ All allocations use the laws' compute convention ``C = 6 N D`` FLOPs (Kaplan et 
   lifetime inference tokens (a forward pass costs ``2 N`` FLOPs per token).
 - :func:`data_constrained`: Muennighoff et al. 2023: least loss at compute ``C`` with only
   ``U`` unique tokens, repeating them ``D / U`` times.
+
+:func:`allocation_figures`, :func:`inference_aware_figures` and
+:func:`data_constrained_figures` report them as a plan's figures.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from scalinglab.errors import ScalingLabError
-from scalinglab.laws.forms import LawForm
+from scalinglab.laws.forms import DataConstrainedLaw, LawForm
+from scalinglab.plan.figure import Figure, size_label
+from scalinglab.plan.law_source import LoadedLaw
 from scalinglab.plan.loss import predict_loss
 from scalinglab.plan.search import bisect_root, golden_minimize
 
@@ -206,3 +211,141 @@ def _positive(value: float, what: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise ScalingLabError(f"{what} must be a positive finite number, got {value!r}")
     return value
+
+
+def allocation_figures(
+    loaded: LoadedLaw,
+    budget_flops: float,
+    optimum: Allocation,
+    loss_interval: tuple[float, float] | None,
+    intervals: dict[str, tuple[float, float]] | None,
+) -> list[Figure]:
+    """``N*``, ``D*``, tokens per parameter and the loss of the compute-optimal
+    allocation of ``budget_flops``, with the bootstrap ``intervals`` of a fit
+    (:func:`~scalinglab.plan.intervals.allocation_intervals`) and, for Kaplan's law, its
+    compute law ``L(C)`` at the same compute."""
+    source = loaded.source
+    loss_text = "n/a"
+    if loss_interval is not None:
+        loss_text = f"[{loss_interval[0]:.4f}, {loss_interval[1]:.4f}]"
+    figures = [
+        Figure("allocation", "N* parameters", optimum.n, "params", source, optimum.how),
+        *_interval_figure(loaded, intervals, "n_opt", "N* interval", "params"),
+        Figure("allocation", "D* tokens", optimum.d, "tokens", source, "C / (6 N*)"),
+        *_interval_figure(loaded, intervals, "d_opt", "D* interval", "tokens"),
+        Figure(
+            "allocation",
+            "tokens per parameter",
+            optimum.tokens_per_param,
+            "tokens/param",
+            "derived",
+            "D* / N*",
+        ),
+        *_interval_figure(
+            loaded, intervals, "tokens_per_param", "tokens per parameter interval", "tokens/param"
+        ),
+        Figure(
+            "allocation",
+            "predicted loss",
+            optimum.loss,
+            "nats/token",
+            source,
+            f"L(N*, D*) from {loaded.citation}",
+        ),
+        Figure(
+            "allocation", "loss interval", loss_text, "nats/token", source, loaded.interval_note
+        ),
+    ]
+    if loaded.compute_law is not None:
+        figures.append(
+            Figure(
+                "allocation",
+                "loss from the compute law L(C)",
+                float(loaded.compute_law.predict(C=budget_flops)),
+                "nats/token",
+                source,
+                "Kaplan eq. 1.3, L(C_min) = (3.1e8 PF-days / C)**0.050: early-stopped "
+                "frontier, above the converged L(N*, D*)",
+            )
+        )
+    return figures
+
+
+def _interval_figure(
+    loaded: LoadedLaw,
+    intervals: dict[str, tuple[float, float]] | None,
+    key: str,
+    name: str,
+    unit: str,
+) -> list[Figure]:
+    """The ``ci_level`` interval of an allocation figure, when the fit has samples."""
+    if intervals is None:
+        return []
+    lo, hi = intervals[key]
+    text = (
+        f"[{size_label(lo)}, {size_label(hi)}]"
+        if unit in ("params", "tokens")
+        else f"[{lo:.3g}, {hi:.3g}]"
+    )
+    how = (
+        f"{loaded.ci_level:.0%} interval: each bootstrap sample's law allocates the same "
+        "budget; central percentiles"
+    )
+    return [Figure("allocation", name, text, unit, loaded.source, how)]
+
+
+def inference_aware_figures(aware: Allocation, optimum: Allocation) -> list[Figure]:
+    """The inference-aware allocation (:func:`inference_aware`) and the share of lifetime
+    compute it saves against the compute-optimal ``optimum`` serving as many tokens."""
+    inference = aware.inference_flops or 0.0
+    base_lifetime = optimum.flops + inference * optimum.n / aware.n
+    return [
+        Figure("inference-aware", "N", aware.n, "params", "derived", aware.how),
+        Figure(
+            "inference-aware", "D", aware.d, "tokens", "derived", "tokens reaching the same loss"
+        ),
+        Figure("inference-aware", "training compute", aware.flops, "FLOPs", "derived", "6ND"),
+        Figure(
+            "inference-aware",
+            "lifetime compute saved vs N*",
+            1.0 - (aware.flops + inference) / base_lifetime,
+            "fraction",
+            "derived",
+            "1 - (6ND + 2NI) / (6N*D* + 2N*I)",
+        ),
+    ]
+
+
+def data_constrained_figures(
+    loaded: LoadedLaw, constrained: Allocation, optimum: Allocation, unique_tokens: float
+) -> list[Figure]:
+    """The data-constrained allocation (:func:`data_constrained`) of ``unique_tokens``,
+    and the loss the compute-optimal ``optimum`` would reach repeating the same data."""
+    repetition = (
+        "the law's own R_D*, R_N*"
+        if isinstance(loaded.law, DataConstrainedLaw)
+        else "R_D* = 15.4, R_N* = 5.3 of Muennighoff et al. 2023 (assumed here)"
+    )
+    section = "data-constrained"
+    return [
+        Figure(section, "unique tokens", unique_tokens, "tokens", "user", "--unique-tokens"),
+        Figure(section, "N", constrained.n, "params", "derived", constrained.how),
+        Figure(section, "D (with repeats)", constrained.d, "tokens", "derived", "C / (6N)"),
+        Figure(section, "epochs", constrained.epochs, "epochs", "derived", "D / unique tokens"),
+        Figure(
+            section,
+            "predicted loss",
+            constrained.loss,
+            "nats/token",
+            loaded.source,
+            f"Muennighoff eq. 5, {repetition}",
+        ),
+        Figure(
+            section,
+            "loss of N*, D* on this data",
+            float(predict_loss(loaded.law, optimum.n, optimum.d, unique_tokens)),
+            "nats/token",
+            loaded.source,
+            "the compute-optimal allocation, repeats discounted",
+        ),
+    ]

@@ -4,13 +4,11 @@ Like the seed case study (BERT-family sizes against training and inference time)
 from the law: each row is trained compute-optimally for its own size (the tokens at
 which it is the compute-optimal model), so cost grows with size while the loss gains
 shrink. The sizes are ``k N*`` for ``k`` in :data:`SIZE_FACTORS`, or the user's own
-(``parse_sizes("100M,300M,1.3B")``), with the ``N*`` row always included. Rows for the
-inference-aware and data-constrained optima are added when asked for.
+(:func:`scalinglab.plan.request.parse_sizes`), with the ``N*`` row always included. Rows
+for the inference-aware and data-constrained optima are added when asked for.
 
-Hardware figures of a row come from the planner's ``costs`` callback: the ``N*`` row uses
-its ladder shape, other rows the aspect-64 depth and width estimate
-(:func:`scalinglab.plan.shapes.estimated_depth_and_width`) for the KV cache, as only
-``L d`` enters there (and the ladder search per row would cost a second).
+Hardware figures of a row come from the planner's ``costs`` function
+(:meth:`scalinglab.plan.costs.CostModel.costs`).
 
 The recommended row: among rows inside the training budget whose predicted loss is
 within ``tolerance`` nats of the best in-budget loss, the one with the least lifetime
@@ -21,52 +19,21 @@ optimum trains longer than the budget buys) is named in the reason instead.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scalinglab.errors import ScalingLabError
 from scalinglab.plan.allocation import (
     INFERENCE_FLOPS_PER_PARAM_TOKEN,
     Allocation,
     optimal_compute_for_n,
 )
+from scalinglab.plan.figure import size_label
 from scalinglab.plan.law_source import LoadedLaw
 from scalinglab.plan.loss import loss_interval, predict_loss
 
 SIZE_FACTORS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0)
 _SLACK = 1e-9
-_SCALES = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
-_SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([kmbgt]?)\s*$", re.IGNORECASE)
-
-
-def parse_sizes(text: str) -> tuple[float, ...]:
-    """Parameter counts from ``"100M, 1.3B, 6.7e9"`` (suffixes k, M, B or G, T).
-
-    >>> parse_sizes("100M, 1.3B,6.7e9")
-    (100000000.0, 1300000000.0, 6700000000.0)
-    """
-    sizes = []
-    for item in text.split(","):
-        match = _SIZE.match(item)
-        value = float(match.group(1)) * _SCALES[match.group(2).lower()] if match else math.nan
-        if not math.isfinite(value) or value <= 0:
-            raise ScalingLabError(
-                f"cannot read model size {item.strip()!r}; give positive counts separated by "
-                "commas, e.g. --sizes 100M,300M,1.3B (suffixes k, M, B or G, T)"
-            )
-        sizes.append(value)
-    return tuple(sizes)
-
-
-def size_label(n: float) -> str:
-    """``1.3e9`` -> ``"1.3B"``: a parameter count as the case study writes it."""
-    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if n >= scale:
-            return f"{n / scale:.3g}{suffix}"
-    return f"{n:.3g}"
 
 
 @dataclass(frozen=True)
@@ -74,7 +41,10 @@ class Candidate:
     """One row: an allocation, its predicted loss (with interval) and its costs.
 
     ``costs`` holds hardware figures when a GPU is given: ``train_gpu_hours``,
-    ``wall_hours``, ``inference_gpu_hours``, ``decode_ms_per_token``, ``cost_dollars``.
+    ``wall_hours``, ``inference_gpu_hours``, ``decode_ms_per_token`` (or
+    ``encoder_ms_per_sequence``), and with a price ``train_cost_dollars``,
+    ``inference_cost_dollars`` (with lifetime inference tokens) and
+    ``total_cost_dollars`` (see :mod:`scalinglab.plan.costs`).
     """
 
     label: str

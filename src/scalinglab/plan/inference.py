@@ -24,6 +24,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from scalinglab.plan.figure import Figure
+
 BYTES_PER_VALUE = {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1}
 
 
@@ -82,6 +84,90 @@ class InferenceCost:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def figures(self, encoder: bool, price_per_gpu_hour: float | None = None) -> list[Figure]:
+        """Latency and throughput (an encoder's per sequence, a decoder's per token), then
+        the lifetime GPU-hours and, with a price (dollars/GPU-hour), their cost."""
+        figures = _encoder_figures(self) if encoder else _decoder_figures(self)
+        if self.lifetime_gpu_hours is None:
+            return figures
+        figures.append(
+            Figure(
+                "inference",
+                "lifetime inference GPU-hours",
+                self.lifetime_gpu_hours,
+                "h",
+                "derived",
+                "inference tokens / throughput / 3600",
+            )
+        )
+        if price_per_gpu_hour is not None:
+            figures.append(
+                Figure(
+                    "inference",
+                    "lifetime inference cost",
+                    self.lifetime_gpu_hours * price_per_gpu_hour,
+                    "$",
+                    "derived",
+                    f"lifetime GPU-hours x ${price_per_gpu_hour}/GPU-hour (user)",
+                )
+            )
+        return figures
+
+
+def _throughput(inf: InferenceCost, how: str) -> Figure:
+    return Figure(
+        "inference",
+        f"throughput, batch {inf.batch}",
+        inf.throughput_tokens_per_s,
+        "tokens/s",
+        "derived",
+        how,
+    )
+
+
+def _encoder_figures(inf: InferenceCost) -> list[Figure]:
+    return [
+        Figure(
+            "inference",
+            "encoder latency per sequence",
+            inf.encoder_seconds_per_sequence * 1e3,
+            "ms",
+            "derived",
+            f"max(FLOPs / peak, weights / bandwidth), {inf.context} tokens, bidirectional",
+        ),
+        _throughput(inf, "B s / max(B x FLOPs / peak, weights / bandwidth)"),
+    ]
+
+
+def _decoder_figures(inf: InferenceCost) -> list[Figure]:
+    return [
+        Figure(
+            "inference",
+            "prefill FLOPs",
+            inf.prefill_flops,
+            "FLOPs",
+            "derived",
+            f"2NP + 2LdP^2, P = {inf.context}",
+        ),
+        Figure(
+            "inference",
+            "decode time per token, batch 1",
+            inf.decode_seconds_per_token_batch1 * 1e3,
+            "ms",
+            "derived",
+            "max(bytes / bandwidth, FLOPs / peak)",
+        ),
+        Figure(
+            "inference",
+            f"KV cache, batch {inf.batch}",
+            inf.kv_cache_bytes,
+            "bytes",
+            "derived",
+            f"2 L d T B bytes/value, T = {inf.context}",
+        ),
+        _throughput(inf, "B / decode step time"),
+    ]
 
 
 def inference_cost(

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from scalinglab.errors import ScalingLabError
+from scalinglab.plan.figure import Figure
 
 WEIGHT_BYTES = 2
 GRAD_BYTES = 2
@@ -97,6 +98,12 @@ class TrainingMemory:
         }
 
 
+def check_headroom(headroom: float) -> None:
+    """A one-line error unless ``headroom`` is a fraction in [0, 1)."""
+    if not 0.0 <= headroom < 1.0:
+        raise ScalingLabError(f"--memory-headroom must be in [0, 1), got {headroom}")
+
+
 def model_state_bytes(n_params: float, strategy: str, n_gpus: int) -> tuple[float, float, float]:
     """``(weights, gradients, optimizer)`` bytes per GPU for AdamW mixed precision."""
     if strategy not in STRATEGIES:
@@ -149,8 +156,7 @@ def training_memory(
 ) -> list[TrainingMemory]:
     """Memory per GPU under each of :data:`STRATEGIES`; a strategy fits when its total
     is at most ``device_bytes * (1 - headroom)``."""
-    if not 0.0 <= headroom < 1.0:
-        raise ScalingLabError(f"memory headroom must be in [0, 1), got {headroom}")
+    check_headroom(headroom)
     without, checkpointed = activation_bytes(
         n_layer, d_model, n_head, seq_len, micro_batch, flash_attention
     )
@@ -182,3 +188,19 @@ def choose_strategy(rows: list[TrainingMemory]) -> tuple[TrainingMemory, bool]:
         if row.fits_checkpointed:
             return row, True
     return rows[-1], True
+
+
+def memory_figures(row: TrainingMemory, checkpointed: bool, flash_attention: bool) -> list[Figure]:
+    """The chosen strategy's memory per GPU (``choose_strategy``'s answer); none without
+    a device."""
+    if row.device_bytes is None:
+        return []
+    total = row.total_checkpointed if checkpointed else row.total
+    fits = row.fits_checkpointed if checkpointed else row.fits
+    how = (
+        f"{STRATEGY_NAMES[row.strategy]}, activation checkpointing "
+        f"{'on' if checkpointed else 'off'}{', FlashAttention' if flash_attention else ''}; "
+        f"fits {row.device_bytes / 1e9:.0f} GB less {row.headroom:.0%} headroom: "
+        f"{'yes' if fits else 'no'}"
+    )
+    return [Figure("memory", "memory per GPU (chosen)", total, "bytes", "derived", how)]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from scalinglab.errors import InputError, ScalingLabError
+from scalinglab.plan.figure import Figure
 from scalinglab.plan.hardware import Gpu, find_gpu
 
 DEFAULT_MFU = 0.4
@@ -146,16 +147,21 @@ def calibrate_from_summary(path: str | Path, catalogue: dict[str, Gpu]) -> Calib
     )
 
 
+def check_mfu(mfu: float | None, calibrate_from: str | Path | None) -> None:
+    """A one-line error unless at most one of the two is given and ``mfu`` is in (0, 1]."""
+    if mfu is not None and calibrate_from is not None:
+        raise ScalingLabError("give --mfu or --calibrate-from, not both")
+    if mfu is not None and not 0 < mfu <= 1:
+        raise ScalingLabError(f"--mfu must be in (0, 1], got {mfu}")
+
+
 def resolve_mfu(
     mfu: float | None, calibrate_from: str | Path | None, catalogue: dict[str, Gpu]
 ) -> Calibration:
     """The MFU to plan with: given, calibrated (a public run's name or a summary.json),
     or the stated default."""
-    if mfu is not None and calibrate_from is not None:
-        raise ScalingLabError("give --mfu or --calibrate-from, not both")
+    check_mfu(mfu, calibrate_from)
     if mfu is not None:
-        if not 0 < mfu <= 1:
-            raise ScalingLabError(f"--mfu must be in (0, 1], got {mfu}")
         return Calibration(mfu=float(mfu), source="user", how="given with --mfu")
     if calibrate_from is not None:
         if str(calibrate_from).lower() in PUBLIC_RUNS:
@@ -166,3 +172,109 @@ def resolve_mfu(
         source="assumed",
         how="default 0.4 (large dense runs report 0.35-0.55; calibrate with --calibrate-from)",
     )
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """The device (``None``: no hardware figures), how many, the precision, the MFU and
+    the price (dollars per GPU-hour, ``None`` when not given)."""
+
+    gpu: Gpu | None
+    gpus: int
+    precision: str
+    calibration: Calibration
+    price_per_gpu_hour: float | None
+
+    @property
+    def peak(self) -> float | None:
+        """Dense peak FLOP/s of one device at ``precision``."""
+        return None if self.gpu is None else self.gpu.peak_flops(self.precision)
+
+    def training(self, flops: float) -> dict[str, float | None]:
+        """GPU-hours, wall hours on ``gpus`` devices and dollars for ``flops`` (6ND)."""
+        if self.gpu is None:
+            return {"train_gpu_hours": None, "wall_hours": None, "train_cost_dollars": None}
+        hours = gpu_hours(flops, self.gpu.peak_flops(self.precision), self.calibration.mfu)
+        return {
+            "train_gpu_hours": hours,
+            "wall_hours": hours / self.gpus,
+            "train_cost_dollars": self.dollars(hours),
+        }
+
+    def dollars(self, hours: float | None) -> float | None:
+        """The price of ``hours`` GPU-hours; ``None`` without a price or hours."""
+        if hours is None or self.price_per_gpu_hour is None:
+            return None
+        return hours * self.price_per_gpu_hour
+
+    def figures(self) -> list[Figure]:
+        """The device's catalogue figures and the MFU; none without a device."""
+        if self.gpu is None:
+            return []
+        gpu = self.gpu
+        return [
+            Figure("hardware", "device", gpu.name, "", "catalogue", gpu.source),
+            Figure(
+                "hardware",
+                f"peak {self.precision}",
+                self.peak,
+                "FLOP/s",
+                "catalogue",
+                "dense tensor-core peak",
+            ),
+            Figure(
+                "hardware", "memory", gpu.memory_bytes, "bytes", "catalogue", f"entry {gpu.key}"
+            ),
+            Figure(
+                "hardware",
+                "bandwidth",
+                gpu.bandwidth_bytes_per_s,
+                "bytes/s",
+                "catalogue",
+                f"entry {gpu.key}",
+            ),
+            Figure(
+                "hardware",
+                "MFU",
+                self.calibration.mfu,
+                "fraction",
+                self.calibration.source,
+                self.calibration.how,
+            ),
+        ]
+
+    def training_figures(self, training: dict[str, float | None]) -> list[Figure]:
+        """``training``'s GPU-hours, wall time and cost (:meth:`training`); none without
+        a device, the cost only with a price."""
+        if self.gpu is None:
+            return []
+        figures = [
+            Figure(
+                "training",
+                "GPU-hours",
+                training["train_gpu_hours"],
+                "h",
+                "derived",
+                "6ND / (MFU x peak) / 3600",
+            ),
+            Figure(
+                "training",
+                f"wall time on {self.gpus} GPUs",
+                training["wall_hours"],
+                "h",
+                "derived",
+                "GPU-hours / GPUs (perfect scaling)",
+            ),
+        ]
+        if self.price_per_gpu_hour is not None:
+            figures.append(
+                Figure(
+                    "training",
+                    "cost",
+                    training["train_cost_dollars"],
+                    "$",
+                    "derived",
+                    f"GPU-hours x ${self.price_per_gpu_hour}/GPU-hour (user)",
+                )
+            )
+        return figures
