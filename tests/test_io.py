@@ -9,6 +9,7 @@ import os
 import pytest
 
 from scalinglab import io
+from scalinglab.errors import InputError
 
 
 def test_write_replaces_whole_and_leaves_no_temporary(tmp_path):
@@ -33,3 +34,35 @@ def test_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
         io.atomic_write_text(path, "new")
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_load_json_reads_a_file_with_a_byte_order_mark(tmp_path):
+    path = tmp_path / "fit.json"
+    path.write_bytes(b'\xef\xbb\xbf{"a": [1, 2]}')
+    assert io.load_json(path, what="fit file", fix="give a fit") == {"a": [1, 2]}
+
+
+@pytest.mark.parametrize(
+    ("content", "located"),
+    [
+        # The "2" of line 3 is its 9th character (counted by hand): a comma is missing.
+        (b'{\n "a": 1,\n "b": 1 2\n}', "line 3, column 9: invalid JSON (Expecting ',' delimiter)"),
+        (b'{"a": 1,\n "b": "caf\xe9"}', "line 2: byte 0xe9 is not UTF-8"),
+        (b"", "line 1, column 1: invalid JSON (Expecting value)"),
+    ],
+)
+def test_load_json_errors_are_one_line_and_located(tmp_path, content, located):
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+    with pytest.raises(InputError) as caught:
+        io.load_json(path, what="fit file", fix="give the fit --json file")
+    message = str(caught.value)
+    assert message.startswith(f"{path}, {located}")
+    assert "\n" not in message
+
+
+def test_load_json_missing_file_and_folder(tmp_path):
+    with pytest.raises(InputError, match=r"nope\.json: recipe file not found; give a recipe"):
+        io.load_json(tmp_path / "nope.json", what="recipe file", fix="give a recipe")
+    with pytest.raises(InputError, match="cannot read the recipe file"):
+        io.load_json(tmp_path, what="recipe file", fix="give a recipe")

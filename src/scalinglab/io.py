@@ -1,9 +1,14 @@
-"""Files written whole or not at all.
+"""Files written whole or not at all, and JSON files read with located errors.
 
-A reader (another process, a resumed run, a crash) sees either the old file or the new
+Writes: a reader (another process, a resumed run, a crash) sees either the old file or the new
 one, never half of it: the bytes go to a temporary file in the same folder, are flushed
 to disk, and replace the target with one ``os.replace`` (atomic on POSIX and Windows).
 Every file scalinglab writes for another process or a later run to read goes through here.
+
+Reads: :func:`load_json` is the one way a user's JSON file (a recipe, a fit to plan from,
+a run's ``summary.json``) is read: a missing file, a folder, bytes that are not UTF-8 and
+malformed JSON are each a one-line :class:`~scalinglab.errors.InputError` naming the
+file, and the line and column where there is one.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+
+from scalinglab.errors import InputError, not_utf8
 
 
 def atomic_write_bytes(path: str | Path, data: bytes, *, sync_dir: bool = False) -> None:
@@ -44,3 +51,33 @@ def atomic_write_json(path: str | Path, data: Any, **dumps_options: Any) -> None
     """Write ``data`` as JSON (``indent=1`` unless given) to ``path`` atomically."""
     dumps_options.setdefault("indent", 1)
     atomic_write_text(path, json.dumps(data, **dumps_options))
+
+
+def load_json(path: str | Path, *, what: str, fix: str) -> Any:
+    """The parsed JSON of the user's file ``path``.
+
+    ``what`` names the file in a missing-file error (``"recipe file"``); ``fix`` says
+    which file to give instead. Raises :class:`InputError` for a missing or unreadable
+    file (a folder), bytes that are not UTF-8 (the first bad byte and its line) and
+    invalid JSON (line and column); a UTF-8 byte-order mark is skipped.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{what} not found", fix=fix, file=str(path)) from None
+    except OSError as error:
+        problem = f"cannot read the {what} ({error.strerror or error})"
+        raise InputError(problem, fix=fix, file=str(path)) from None
+    try:
+        return json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as error:
+        raise not_utf8(path, error) from None
+    except json.JSONDecodeError as error:
+        raise InputError(
+            f"invalid JSON ({error.msg})",
+            fix=fix,
+            file=str(path),
+            line=error.lineno,
+            column=str(error.colno),
+        ) from None

@@ -57,7 +57,7 @@ def test_read_csv_without_the_column_names_the_columns(tmp_path):
     path = tmp_path / "in.csv"
     path.write_text("id,body\n1,good\n")
     with pytest.raises(
-        InputError, match=r"in\.csv, line 1: no column 'text' \(columns: id, body\)"
+        InputError, match=r"in\.csv, line 1, column text: no column 'text' \(columns: id, body\)"
     ):
         read_texts(path)
 
@@ -74,7 +74,7 @@ def test_read_jsonl_reports_the_bad_line(tmp_path):
 
 def test_unknown_extension_and_missing_file_are_user_errors(tmp_path):
     with pytest.raises(ScalingLabError, match=r"use one of \.txt, \.csv, \.jsonl"):
-        read_texts(tmp_path / "in.parquet")
+        read_texts(tmp_path / "in.xlsx")
     with pytest.raises(ScalingLabError, match="does not exist"):
         read_texts(tmp_path / "in.txt")
 

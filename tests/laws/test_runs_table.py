@@ -215,7 +215,7 @@ def test_parquet_errors_name_the_row(tmp_path: Path) -> None:
     ("name", "content", "words"),
     [
         ("runs.xlsx", b"PK", ["cannot tell the format", ".csv", ".jsonl", ".parquet"]),
-        ("runs.csv", b"N,D,loss\n\xff\xfe,1,2\n", ["cannot read the file", "UTF-8"]),
+        ("runs.csv", b"N,D,loss\n\xff\xfe,1,2\n", ["line 2: byte 0xff is not UTF-8"]),
         ("runs.parquet", b"not parquet", ["not a readable Parquet file"]),
     ],
 )

@@ -12,6 +12,7 @@ from scalinglab.errors import InputError, ScalingLabError
 from scalinglab.models.counting import training_flops
 from scalinglab.models.shape import ShapeSpec
 from scalinglab.sweep.design import (
+    DesignCommon,
     explicit_runs,
     isoflop_grid,
     model_ladder,
@@ -116,6 +117,54 @@ def test_explicit_runs_accept_shape_or_size():
     assert design.runs[0].seed == 3
     assert design.runs[0].shape.n_layer == 2
     assert design.runs[1].flops <= 1e11
+
+
+COMMON = {
+    "family": "llama",
+    "vocab_size": 300,
+    "n_ctx": 48,
+    "seed": 7,
+    "schedule": "linear",
+    "train": {"lr": 3e-3},
+}
+BUILDERS = {
+    "isoflop": lambda **common: isoflop_grid("c", [1e13], sizes_per_budget=5, width=2.0, **common),
+    "ladder": lambda **common: model_ladder("c", 2e4, 8e4, 3, **common),
+    "wsd": lambda **common: wsd_design("c", 2e4, 8e4, 3, **common),
+    "explicit": lambda **common: explicit_runs("c", [{"n_params": 5e4, "tokens": 1e5}], **common),
+}
+
+
+@pytest.mark.parametrize("kind", BUILDERS)
+def test_every_builder_takes_the_shared_options_the_same_way(kind):
+    options = {**COMMON, "schedule": None} if kind == "wsd" else COMMON
+    design = BUILDERS[kind](**options)
+    assert design.runs
+    for run in design.runs:
+        assert (run.shape.family, run.shape.vocab_size, run.shape.n_ctx) == ("llama", 300, 48)
+        assert run.seed == 7
+        assert run.schedule == ("wsd" if kind == "wsd" else "linear")
+        assert run.config["lr"] == 3e-3
+    defaults = BUILDERS[kind]()
+    expected = DesignCommon()
+    for run in defaults.runs:
+        assert run.shape.family == expected.family == "gpt"
+        assert run.seed == expected.seed == 0
+        assert run.schedule == ("wsd" if kind == "wsd" else "cosine")
+    with pytest.raises(TypeError, match="n_ctxx"):
+        BUILDERS[kind](n_ctxx=64)
+
+
+def test_a_wsd_design_refuses_another_schedule(tmp_path):
+    with pytest.raises(ScalingLabError, match="wsd schedule, not 'cosine'"):
+        wsd_design("w", 2e4, 8e4, 3, schedule="cosine")
+    path = tmp_path / "w.toml"
+    path.write_text(
+        '[sweep]\nname = "w"\ndesign = "wsd"\nschedule = "cosine"\n'
+        "[wsd]\nn_min = 2e4\nn_max = 8e4\ncount = 3\n"
+    )
+    with pytest.raises(ScalingLabError, match="wsd schedule"):
+        load_design(path)
 
 
 def test_design_file_round_trip(tmp_path):

@@ -80,7 +80,7 @@ def finetune(
         str | None,
         typer.Option(
             "--train-file",
-            help="Your own training split (.csv/.tsv/.jsonl; replaces --task); needs "
+            help="Your own training split (.csv/.tsv/.jsonl/.parquet; replaces --task); needs "
             "--test-file. Without --validation-file, validation is carved from it (--split "
             "proportions).",
         ),

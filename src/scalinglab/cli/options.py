@@ -67,8 +67,8 @@ Task = Annotated[
     str,
     typer.Option(
         "--task",
-        help="tweets-binary, tweets-3class (embedded CrowdFlower tweets), a .csv/.tsv/.jsonl "
-        "file with text and label columns, or hf:NAME[:CONFIG].",
+        help="tweets-binary, tweets-3class (embedded CrowdFlower tweets), a "
+        ".csv/.tsv/.jsonl/.parquet file with text and label columns, or hf:NAME[:CONFIG].",
     ),
 ]
 Epochs = Annotated[int, typer.Option("--epochs", help="Maximum passes over the training split.")]

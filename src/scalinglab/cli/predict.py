@@ -25,8 +25,8 @@ def predict(
         Path | None,
         typer.Option(
             "--input",
-            help="File of texts: .txt (one per line, blank lines skipped), .csv or .jsonl "
-            "(the column/field named by --text-column).",
+            help="File of texts: .txt (one per line, blank lines skipped), or a .csv, .jsonl, "
+            ".tsv or .parquet table (the column/field named by --text-column).",
         ),
     ] = None,
     output_path: Annotated[

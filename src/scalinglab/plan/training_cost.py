@@ -12,13 +12,13 @@ are quoted in), so a calibration from a run and a plan with it use the same conv
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from scalinglab.errors import InputError, ScalingLabError
+from scalinglab.io import load_json
 from scalinglab.plan.figure import Figure
 from scalinglab.plan.hardware import Gpu, find_gpu
 
@@ -104,19 +104,11 @@ def calibrate_from_summary(path: str | Path, catalogue: dict[str, Gpu]) -> Calib
     1) devices; the peak is ``peak_flops`` (FLOP/s) or a catalogue ``gpu`` name with
     ``precision`` (default bf16).
     """
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScalingLabError(f"calibration file {str(path)!r} does not exist") from None
-    except json.JSONDecodeError as error:
+    data = load_json(path, what="calibration file", fix="pass a run's summary.json")
+    if not isinstance(data, dict):
         raise InputError(
-            f"invalid JSON ({error.msg})",
-            fix="pass a run's summary.json",
-            file=str(path),
-            line=error.lineno,
-            column=str(error.colno),
-        ) from None
+            "the top level is not a JSON object", fix="pass a run's summary.json", file=str(path)
+        )
     missing = [k for k in ("tokens", "wall_seconds") if not data.get(k)]
     if not any(data.get(k) for k in ("flops_6nd", "flops", "n_params")):
         missing.append("flops (or flops_6nd, n_params)")

@@ -2,12 +2,13 @@
 trains them through a local or Ray executor into the registry, and the runs-table export.
 
 >>> from scalinglab.sweep import isoflop_grid
->>> design = isoflop_grid("iso", [1e12, 4e12], sizes_per_budget=5, n_ctx=64)
+>>> design = isoflop_grid("iso", [1e13, 4e13], sizes_per_budget=5, n_ctx=64)
 >>> design.kind, len(design.runs) > 5
 ('isoflop', True)
 """
 
 from scalinglab.sweep.design import (
+    DesignCommon,
     PlannedRun,
     SweepDesign,
     explicit_runs,
@@ -20,6 +21,7 @@ from scalinglab.sweep.export import export_runs, runs_dataframe
 from scalinglab.sweep.runner import SweepResult, run_sweep
 
 __all__ = [
+    "DesignCommon",
     "PlannedRun",
     "SweepDesign",
     "SweepResult",

@@ -155,6 +155,46 @@ class SweepDesign:
         }
 
 
+@dataclass(frozen=True)
+class DesignCommon:
+    """The options every design builder shares, given to each as keywords
+    (``isoflop_grid("iso", budgets, n_ctx=128, train={"lr": 2e-3})``).
+
+    ``family``, ``vocab_size`` and ``n_ctx`` (tokens) make the planned shapes (``None``:
+    the family's default); ``seed`` and ``schedule`` (``None``: ``cosine``; a WSD design's
+    runs are always ``wsd``) are each run's; ``train`` holds training options of every run
+    (fields of :class:`scalinglab.train.config.TrainConfig`: ``lr``, ``batch_size``, ...).
+    """
+
+    family: str = "gpt"
+    vocab_size: int | None = None
+    n_ctx: int | None = None
+    seed: int = 0
+    schedule: str | None = None
+    train: Mapping[str, Any] | None = None
+
+    def shape_for(self, n_params_nonembed: float) -> ShapeSpec:
+        """The shape of this family with about ``n_params_nonembed`` parameters."""
+        return shape_for_params(n_params_nonembed, self.family, self.vocab_size, self.n_ctx)  # type: ignore[arg-type]
+
+    def ladder(self, n_min: float, n_max: float, count: int) -> list[ShapeSpec]:
+        """``count`` shapes from ``n_min`` to ``n_max`` non-embedding parameters."""
+        return ladder(n_min, n_max, count, self.family, self.vocab_size, self.n_ctx)  # type: ignore[arg-type]
+
+    def run(self, prefix: str, shape: ShapeSpec, tokens: int, budget: float | None) -> PlannedRun:
+        """One run of ``shape`` on ``tokens`` tokens (exact FLOPs), labelled from ``prefix``."""
+        return PlannedRun(
+            run_id=run_label(prefix, shape, tokens),
+            shape=shape,
+            tokens=tokens,
+            flops=training_flops(shape, tokens),
+            budget=budget,
+            schedule=self.schedule or "cosine",
+            seed=self.seed,
+            train=dict(self.train or {}),
+        )
+
+
 def shape_name(shape: ShapeSpec) -> str:
     """``L<n_layer>d<d_model>``, the shape's part of a run id."""
     return f"L{shape.n_layer}d{shape.d_model}"
@@ -219,13 +259,8 @@ def isoflop_grid(
     width: float = 4.0,
     tokens_per_param: float = CHINCHILLA_TOKENS_PER_PARAM,
     optimal_params: Mapping[float, float] | None = None,
-    family: str = "gpt",
-    vocab_size: int | None = None,
-    n_ctx: int | None = None,
-    seed: int = 0,
-    schedule: str = "cosine",
-    train: Mapping[str, Any] | None = None,
     shapes: Sequence[ShapeSpec] | None = None,
+    **common: Any,
 ) -> SweepDesign:
     """An IsoFLOP grid: for each budget ``C`` (FLOPs), ``sizes_per_budget`` shapes with
     non-embedding ``N`` log-spaced from ``N*/width`` to ``N* width``, each trained on the
@@ -236,9 +271,11 @@ def isoflop_grid(
     FLOPs (:func:`optimal_params_prior`). Sizes that round to the same shape are planned
     once. ``shapes`` instead trains the same given shapes (at least 3) at every budget,
     e.g. one depth at several widths, so that only ``N`` changes along a curve.
+    ``common``: the keywords of :class:`DesignCommon`.
     """
+    shared = DesignCommon(**common)
     if shapes is not None:
-        return _fixed_shape_grid(name, budgets, shapes, seed, schedule, train)
+        return _fixed_shape_grid(name, budgets, shapes, shared)
     if not MIN_SIZES_PER_BUDGET <= sizes_per_budget <= MAX_SIZES_PER_BUDGET:
         raise ScalingLabError(
             f"sizes_per_budget must be between {MIN_SIZES_PER_BUDGET} and "
@@ -253,7 +290,9 @@ def isoflop_grid(
         if optimal_params is not None and budget in optimal_params:
             centre = float(optimal_params[budget])
         else:
-            centre = optimal_params_prior(budget, tokens_per_param, family, vocab_size, n_ctx)
+            centre = optimal_params_prior(
+                budget, tokens_per_param, shared.family, shared.vocab_size, shared.n_ctx
+            )
         if centre / width < MIN_PARAMS:
             raise ScalingLabError(
                 f"budget {budget:.3g} FLOPs centres the grid at N = {centre:.3g}; its smallest "
@@ -262,17 +301,14 @@ def isoflop_grid(
             )
         ratio = width ** (2.0 / (sizes_per_budget - 1))
         targets = [centre / width * ratio**i for i in range(sizes_per_budget)]
-        shapes = _unique_shapes(
-            shape_for_params(t, family, vocab_size, n_ctx)  # type: ignore[arg-type]
-            for t in targets
-        )
-        runs += [_isoflop_run(name, shape, budget, schedule, seed, train) for shape in shapes]
+        shapes = _unique_shapes(shared.shape_for(t) for t in targets)
+        runs += [_isoflop_run(name, shape, budget, shared) for shape in shapes]
     options = {
         "budgets": sorted(float(b) for b in budgets),
         "sizes_per_budget": sizes_per_budget,
         "width": width,
         "tokens_per_param": tokens_per_param,
-        "family": family,
+        "family": shared.family,
     }
     return SweepDesign(name, "isoflop", tuple(runs), options)
 
@@ -281,9 +317,7 @@ def _fixed_shape_grid(
     name: str,
     budgets: Sequence[float],
     shapes: Sequence[ShapeSpec],
-    seed: int,
-    schedule: str,
-    train: Mapping[str, Any] | None,
+    shared: DesignCommon,
 ) -> SweepDesign:
     unique = _unique_shapes(shapes)
     if len(unique) < 3:
@@ -293,7 +327,7 @@ def _fixed_shape_grid(
     if not budgets:
         raise ScalingLabError("an IsoFLOP grid needs at least one budget")
     runs = [
-        _isoflop_run(name, shape, budget, schedule, seed, train)
+        _isoflop_run(name, shape, budget, shared)
         for budget in sorted(float(b) for b in budgets)
         for shape in unique
     ]
@@ -304,39 +338,9 @@ def _fixed_shape_grid(
     return SweepDesign(name, "isoflop", tuple(runs), options)
 
 
-def _isoflop_run(
-    name: str,
-    shape: ShapeSpec,
-    budget: float,
-    schedule: str,
-    seed: int,
-    train: Mapping[str, Any] | None,
-) -> PlannedRun:
+def _isoflop_run(name: str, shape: ShapeSpec, budget: float, shared: DesignCommon) -> PlannedRun:
     """``shape`` trained on the tokens that spend ``budget`` FLOPs."""
-    tokens = _tokens_for(shape, budget)
-    return _single_run(f"{name}-C{budget:.2g}", shape, tokens, budget, schedule, seed, train)
-
-
-def _single_run(
-    prefix: str,
-    shape: ShapeSpec,
-    tokens: int,
-    budget: float | None,
-    schedule: str,
-    seed: int,
-    train: Mapping[str, Any] | None,
-) -> PlannedRun:
-    """One run of ``shape`` on ``tokens`` tokens (exact FLOPs), labelled from ``prefix``."""
-    return PlannedRun(
-        run_id=run_label(prefix, shape, tokens),
-        shape=shape,
-        tokens=tokens,
-        flops=training_flops(shape, tokens),
-        budget=budget,
-        schedule=schedule,
-        seed=seed,
-        train=dict(train or {}),
-    )
+    return shared.run(f"{name}-C{budget:.2g}", shape, _tokens_for(shape, budget), budget)
 
 
 def model_ladder(
@@ -346,21 +350,18 @@ def model_ladder(
     count: int,
     *,
     tokens_per_param: float = CHINCHILLA_TOKENS_PER_PARAM,
-    family: str = "gpt",
-    vocab_size: int | None = None,
-    n_ctx: int | None = None,
-    seed: int = 0,
-    schedule: str = "cosine",
-    train: Mapping[str, Any] | None = None,
+    **common: Any,
 ) -> SweepDesign:
     """``count`` sizes from ``n_min`` to ``n_max`` (non-embedding parameters), each
-    trained on ``tokens_per_param * N`` tokens."""
+    trained on ``tokens_per_param * N`` tokens. ``common``: the keywords of
+    :class:`DesignCommon`."""
     if tokens_per_param <= 0:
         raise ScalingLabError(f"tokens_per_param must be positive, got {tokens_per_param}")
+    shared = DesignCommon(**common)
     runs = []
-    for shape in ladder(n_min, n_max, count, family, vocab_size, n_ctx):
+    for shape in shared.ladder(n_min, n_max, count):
         tokens = max(1, round(tokens_per_param * count_params(shape).nonembed))
-        runs.append(_single_run(name, shape, tokens, None, schedule, seed, train))
+        runs.append(shared.run(name, shape, tokens, None))
     options = {"n_min": n_min, "n_max": n_max, "count": count, "tokens_per_param": tokens_per_param}
     return SweepDesign(name, "ladder", tuple(runs), options)
 
@@ -382,34 +383,34 @@ def wsd_design(
     *,
     tokens_per_param: Sequence[float] = (5.0, 10.0, 20.0, 40.0),
     cooldown_fraction: float = 0.2,
-    family: str = "gpt",
-    vocab_size: int | None = None,
-    n_ctx: int | None = None,
-    seed: int = 0,
-    train: Mapping[str, Any] | None = None,
     shapes: Sequence[ShapeSpec] | None = None,
+    **common: Any,
 ) -> SweepDesign:
     """One WSD run per size; cooldown branches at ``r N`` tokens for each ratio ``r`` in
     ``tokens_per_param``; each branch decays over its last ``cooldown_fraction``.
 
     The sizes are the ladder of ``count`` shapes from ``n_min`` to ``n_max``, or the given
-    ``shapes`` (e.g. one depth at several widths), in which case those three are unused."""
+    ``shapes`` (e.g. one depth at several widths), in which case those three are unused.
+    ``common``: the keywords of :class:`DesignCommon` (a schedule other than ``wsd`` is
+    refused)."""
+    shared = DesignCommon(**common)
+    if shared.schedule not in (None, "wsd"):
+        raise ScalingLabError(
+            f"a WSD design trains with the wsd schedule, not {shared.schedule!r}; "
+            "leave the schedule out"
+        )
     if not 0 < cooldown_fraction < 1:
         raise ScalingLabError(f"cooldown_fraction must be in (0, 1), got {cooldown_fraction}")
     if not tokens_per_param or min(tokens_per_param) <= 0:
         raise ScalingLabError("tokens_per_param needs at least one positive ratio")
     if shapes is not None and not shapes:
         raise ScalingLabError("a WSD design needs at least one shape")
-    sizes = (
-        _unique_shapes(shapes)
-        if shapes is not None
-        else ladder(n_min, n_max, count, family, vocab_size, n_ctx)
-    )
+    sizes = _unique_shapes(shapes) if shapes is not None else shared.ladder(n_min, n_max, count)
     runs = []
     for shape in sizes:
         n = count_params(shape).nonembed
         branches = tuple(sorted({max(1, round(r * n)) for r in tokens_per_param}))
-        options = {**dict(train or {}), "cooldown_fraction": cooldown_fraction}
+        run_train = {**dict(shared.train or {}), "cooldown_fraction": cooldown_fraction}
         runs.append(
             PlannedRun(
                 run_id=run_label(name, shape, branches[-1]),
@@ -418,9 +419,9 @@ def wsd_design(
                 flops=wsd_flops(shape, branches, cooldown_fraction),
                 budget=None,
                 schedule="wsd",
-                seed=seed,
+                seed=shared.seed,
                 branches=branches,
-                train=options,
+                train=run_train,
             )
         )
     options: dict[str, Any] = {
@@ -444,24 +445,19 @@ ENTRY_KEYS = frozenset(
 def explicit_runs(
     name: str,
     entries: Sequence[Mapping[str, Any]],
-    *,
-    family: str = "gpt",
-    vocab_size: int | None = None,
-    n_ctx: int | None = None,
-    seed: int = 0,
-    schedule: str = "cosine",
-    train: Mapping[str, Any] | None = None,
+    **common: Any,
 ) -> SweepDesign:
     """Runs listed one by one. Each entry gives ``tokens`` (or ``flops``) and either a
     shape (``n_layer``, ``d_model``, optional ``n_head``, ``d_ff``) or ``n_params`` (a
     non-embedding target for :func:`~scalinglab.models.ladder.shape_for_params`); an
     entry's ``seed`` and ``schedule`` override the sweep's, and any other key (``lr``,
     ``batch_size``, ``warmup_steps``, ...) is a training option of that run that
-    overrides ``train``. Which option names exist is checked by the design file reader."""
+    overrides ``train``. Which option names exist is checked by the design file reader.
+    ``common``: the keywords of :class:`DesignCommon`."""
+    shared = DesignCommon(**common)
     runs = []
     for index, entry in enumerate(entries):
-        run_train = {**dict(train or {}), **{k: v for k, v in entry.items() if k not in ENTRY_KEYS}}
-        shape = _entry_shape(entry, index, family, vocab_size, n_ctx)
+        shape = _entry_shape(entry, index, shared)
         if "tokens" in entry:
             tokens = int(float(entry["tokens"]))
         elif "flops" in entry:
@@ -471,9 +467,8 @@ def explicit_runs(
         if tokens < 1:
             raise ScalingLabError(f"run {index + 1}: tokens must be positive, got {tokens}")
         budget = float(entry["flops"]) if "flops" in entry else None
-        run_schedule, run_seed = str(entry.get("schedule", schedule)), int(entry.get("seed", seed))
         prefix = f"{name}-{index:02d}"
-        runs.append(_single_run(prefix, shape, tokens, budget, run_schedule, run_seed, run_train))
+        runs.append(_entry_options(entry, shared).run(prefix, shape, tokens, budget))
     if not runs:
         raise ScalingLabError("an explicit design needs at least one [[runs]] entry")
     return SweepDesign(name, "explicit", tuple(runs), {"count": len(runs)})
@@ -518,23 +513,32 @@ def _axis_label(option: str, value: Any) -> str:
     return f"-{option}{text}".replace("+", "")
 
 
-def _entry_shape(
-    entry: Mapping[str, Any], index: int, family: str, vocab_size: int | None, n_ctx: int | None
-) -> ShapeSpec:
+def _entry_options(entry: Mapping[str, Any], shared: DesignCommon) -> DesignCommon:
+    """``shared`` with an explicit entry's own seed, schedule and training options."""
+    extra = {key: value for key, value in entry.items() if key not in ENTRY_KEYS}
+    return dataclasses.replace(
+        shared,
+        seed=int(entry.get("seed", shared.seed)),
+        schedule=str(entry.get("schedule", shared.schedule or "cosine")),
+        train={**dict(shared.train or {}), **extra},
+    )
+
+
+def _entry_shape(entry: Mapping[str, Any], index: int, shared: DesignCommon) -> ShapeSpec:
     if "n_params" in entry:
-        return shape_for_params(float(entry["n_params"]), family, vocab_size, n_ctx)  # type: ignore[arg-type]
+        return shared.shape_for(float(entry["n_params"]))
     if "n_layer" not in entry or "d_model" not in entry:
         raise ScalingLabError(
             f"run {index + 1} needs n_layer and d_model, or n_params (non-embedding target)"
         )
     return ShapeSpec.create(
-        family,  # type: ignore[arg-type]
+        shared.family,  # type: ignore[arg-type]
         n_layer=int(entry["n_layer"]),
         d_model=int(entry["d_model"]),
         n_head=int(entry["n_head"]) if "n_head" in entry else None,
         d_ff=int(entry["d_ff"]) if "d_ff" in entry else None,
-        vocab_size=vocab_size,
-        n_ctx=n_ctx,
+        vocab_size=shared.vocab_size,
+        n_ctx=shared.n_ctx,
     )
 
 

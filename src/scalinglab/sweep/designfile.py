@@ -178,6 +178,7 @@ def _build(data: Mapping[str, Any], source: str) -> SweepDesign:
         "vocab_size": sweep.get("vocab_size"),
         "n_ctx": sweep.get("n_ctx"),
         "seed": int(sweep.get("seed", 0)),
+        "schedule": sweep.get("schedule"),
         "train": dict(data.get("train", {})),
     }
     if kind == "explicit":
@@ -188,7 +189,7 @@ def _build(data: Mapping[str, Any], source: str) -> SweepDesign:
                 fix="add [[runs]] tables with n_layer, d_model and tokens",
                 file=source,
             )
-        return explicit_runs(name, entries, schedule=sweep.get("schedule", "cosine"), **common)
+        return explicit_runs(name, entries, **common)
     section = _table(data, kind, source)
     _check_keys(section, _SECTION_KEYS[kind], kind, source)
     try:
@@ -196,7 +197,6 @@ def _build(data: Mapping[str, Any], source: str) -> SweepDesign:
             return isoflop_grid(
                 name,
                 [float(b) for b in _required(section, "budgets", kind, source)],
-                schedule=sweep.get("schedule", "cosine"),
                 **_pick(section, ("sizes_per_budget", "width", "tokens_per_param")),
                 **common,
             )
@@ -207,7 +207,6 @@ def _build(data: Mapping[str, Any], source: str) -> SweepDesign:
                 float(sizes["n_min"]),
                 float(sizes["n_max"]),
                 int(sizes["count"]),
-                schedule=sweep.get("schedule", "cosine"),
                 **_pick(section, ("tokens_per_param",)),
                 **common,
             )
