@@ -287,7 +287,7 @@ def _print_lr_grid(console: Console, grid: list[dict[str, Any]]) -> None:
         groups.setdefault((row["model"], row["method"]), []).append(row)
     for (model, method), rows in groups.items():
         cells = [
-            f"{row['lr']:.2g} {row['val_macro_f1']:.4f}{'*' if row['chosen'] else ' '}"
+            f"{row['lr']:.2g} {row['val_macro_f1']:.4f}{'*' if row['chosen'] else ''}"
             for row in rows
         ]
         console.print(f"  {model} {method}: " + " | ".join(cells), highlight=False)

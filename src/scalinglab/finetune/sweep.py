@@ -133,7 +133,6 @@ class SweepResult:
 def finetune_sweep(options: SweepOptions) -> SweepResult:
     """Run the sweep described by ``options`` (see the module docstring)."""
     from scalinglab.finetune.prompting import prompt_baseline
-    from scalinglab.finetune.run import FinetuneOptions, finetune
     from scalinglab.finetune.tasks import counts_table
 
     _check(options)
@@ -144,28 +143,7 @@ def finetune_sweep(options: SweepOptions) -> SweepResult:
     grid: list[dict[str, Any]] = []
     for model in options.models:
         for method in options.methods:
-            runs_by_lr: dict[float | None, list[dict[str, Any]]] = {}
-            for lr in _learning_rates(options, method):
-                train = options.train if lr is None else replace(options.train, lr=lr)
-                for seed in options.seeds:
-                    run_options = FinetuneOptions(
-                        model=model,
-                        task=options.task,
-                        method=method,
-                        out_dir=str(out / "runs" / _run_name(model, method, lr, seed)),
-                        method_options=options.method_options.get(method, {}),
-                        task_options=options.task_options,
-                        train=replace(train, seed=seed),
-                        latency_repeats=options.latency_repeats,
-                        throughput_batches=options.throughput_batches,
-                        pooling=options.pooling,
-                    )
-                    record, action = _reusable(run_options)
-                    if record is None:
-                        record = finetune(run_options, task=task).to_dict()
-                    reuse.append(action)
-                    runs_by_lr.setdefault(lr, []).append(_run_row(record, seed))
-            chosen, report = _chosen_runs(model, method, runs_by_lr)
+            chosen, report = _method_runs(options, model, method, task, reuse)
             runs += chosen
             grid += report
         for baseline in options.baselines:
@@ -419,6 +397,41 @@ def _reason(
     if excluded:
         text += f"; {len(excluded)} rows left out (degenerate or below a baseline)"
     return text
+
+
+def _method_runs(
+    options: SweepOptions, model: str, method: str, task: Any, reuse: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Train (or reuse) every run of one (model, method): each grid rate x each seed.
+
+    Returns the runs at the rate chosen on validation and the grid's report rows; each
+    run's reuse entry is appended to ``reuse``.
+    """
+    from scalinglab.finetune.run import FinetuneOptions, finetune
+
+    out = Path(options.out_dir)
+    runs_by_lr: dict[float | None, list[dict[str, Any]]] = {}
+    for lr in _learning_rates(options, method):
+        train = options.train if lr is None else replace(options.train, lr=lr)
+        for seed in options.seeds:
+            run_options = FinetuneOptions(
+                model=model,
+                task=options.task,
+                method=method,
+                out_dir=str(out / "runs" / _run_name(model, method, lr, seed)),
+                method_options=options.method_options.get(method, {}),
+                task_options=options.task_options,
+                train=replace(train, seed=seed),
+                latency_repeats=options.latency_repeats,
+                throughput_batches=options.throughput_batches,
+                pooling=options.pooling,
+            )
+            record, action = _reusable(run_options)
+            if record is None:
+                record = finetune(run_options, task=task).to_dict()
+            reuse.append(action)
+            runs_by_lr.setdefault(lr, []).append(_run_row(record, seed))
+    return _chosen_runs(model, method, runs_by_lr)
 
 
 def _learning_rates(options: SweepOptions, method: str) -> list[float | None]:
