@@ -28,6 +28,7 @@ from scalinglab.cli.options import (
     Quiet,
     Task,
 )
+from scalinglab.finetune.lr_grid import RECOMMENDED_GRID
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -111,6 +112,17 @@ def finetune_sweep(
         int,
         typer.Option("--throughput-batches", help="Batches of 64 timed for throughput (count)."),
     ] = 2,
+    lr_grid: Annotated[
+        str | None,
+        typer.Option(
+            "--lr-grid",
+            help="Learning rates to try per (model, method), comma-separated: '2x' is a "
+            "multiple of the method's default rate, '3e-5' an absolute rate (e.g. "
+            f"{RECOMMENDED_GRID}). Each run trains at every rate; the rate with the best "
+            "validation macro-F1 (mean over seeds) is kept, and the table reports its test "
+            "scores. Default: one run at the method's default rate.",
+        ),
+    ] = None,
     pooling: Pooling = "mean",
     device: Device = "auto",
     threads: FinetuneThreads = None,
@@ -131,6 +143,7 @@ def finetune_sweep(
     The method options (``--lora-r``, ``--lora-targets``, ...) are generated from the
     method configs and apply to every run of their method.
     """
+    from scalinglab.finetune.lr_grid import parse_lr_grid
     from scalinglab.finetune.methods import options_from_cli
     from scalinglab.finetune.results import DegenerateRunWarning
     from scalinglab.finetune.sweep import SweepOptions
@@ -168,6 +181,7 @@ def finetune_sweep(
         latency_repeats=latency_repeats,
         throughput_batches=throughput_batches,
         pooling=pooling,
+        lr_grid=parse_lr_grid(lr_grid),
     )
     with warnings.catch_warnings():  # degenerate rows are flagged in the table below
         warnings.simplefilter("ignore", DegenerateRunWarning)
@@ -191,6 +205,7 @@ def _print(result: dict[str, Any]) -> None:
         "N params",
         "N non-emb",
         "trainable",
+        "lr",
         "train s",
         "p50 ms",
         "p95 ms",
@@ -209,6 +224,7 @@ def _print(result: dict[str, Any]) -> None:
             _number(row["n_params"], ","),
             _number(row["n_params_nonembed"], ","),
             _number(row["trainable_params"], ","),
+            _number(row.get("lr"), ".2g"),
             _number(row["train_seconds"], ".1f"),
             _number(row["latency_ms_p50"], ".1f"),
             _number(row["latency_ms_p95"], ".1f"),
@@ -218,6 +234,7 @@ def _print(result: dict[str, Any]) -> None:
             "[red]DEGENERATE[/red]" if row["degenerate"] else "",
         )
     console.print(table)
+    _print_lr_grid(console, result.get("lr_grid", []))
     for method, law in result["laws"].items():
         if law.get("law") is None:
             console.print(f"{method}: no law ({law.get('note')})")
@@ -255,6 +272,31 @@ def _print(result: dict[str, Any]) -> None:
 def _number(value: float | None, spec: str) -> str:
     """``value`` formatted with ``spec``; '-' for a missing figure (baselines lack some)."""
     return "-" if value is None else format(value, spec)
+
+
+def _print_lr_grid(console: Console, grid: list[dict[str, Any]]) -> None:
+    """Per (model, method): each rate tried with its validation macro-F1, the chosen one starred."""
+    if not grid:
+        return
+    console.print(
+        "learning-rate grid: validation macro-F1 (mean over seeds) per rate; "
+        "* the rate kept (chosen on validation, never on test)"
+    )
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in grid:
+        groups.setdefault((row["model"], row["method"]), []).append(row)
+    for (model, method), rows in groups.items():
+        cells = [
+            f"{row['lr']:.2g} {row['val_macro_f1']:.4f}{'*' if row['chosen'] else ''}"
+            for row in rows
+        ]
+        console.print(f"  {model} {method}: " + " | ".join(cells), highlight=False)
+        for row in rows:
+            if row["chosen"] and row["at_edge"]:
+                console.print(
+                    f"  [yellow]note:[/yellow] {model} {method} chose {row['lr']:.2g}, the "
+                    "edge of the grid: the best rate may lie outside it; widen the grid"
+                )
 
 
 def _print_reuse(console: Console, reuse: list[dict[str, Any]]) -> None:

@@ -4,11 +4,15 @@
 prompting baselines per model, and returns:
 
 - ``runs``: one row per run, everything measured (:class:`FinetuneResult` fields);
+  with a learning-rate grid, only the runs at each (model, method)'s chosen rate;
 - ``table``: the case-study table, one row per (model, method), means over seeds:
   ``n_params`` and ``n_params_nonembed`` (without embedding tables), trainable
   parameters, training seconds, inference latency p50/p95 (ms),
   throughput (examples/s at batch 64), test macro-F1 (and its spread over seeds),
-  accuracy;
+  accuracy, the learning rate ``lr``;
+- ``lr_grid``: with ``SweepOptions.lr_grid``, every (model, method, learning rate)
+  with its validation macro-F1 (mean over seeds) and which rate was chosen: the best
+  on validation, never on test (:mod:`scalinglab.finetune.lr_grid`);
 - ``laws``: per method, test error ``1 - macro-F1`` (or ``1 - accuracy``) as a law of
   ``N`` (non-embedding parameters of the classifier, Kaplan's N: the truncated MiniLM
   rungs share the same 11.9M parameters of embedding tables, which would hide the differences
@@ -42,6 +46,8 @@ from typing import Any
 import numpy as np
 
 from scalinglab.errors import ScalingLabError
+from scalinglab.finetune.lr_grid import LrPoint, choose_lr, grid_lrs, grid_report
+from scalinglab.finetune.methods import default_lr
 from scalinglab.finetune.models import LADDER
 from scalinglab.finetune.pooling import DEFAULT_POOLING, POOLINGS
 from scalinglab.finetune.results import majority_baseline, warn_degenerate
@@ -63,6 +69,7 @@ TABLE_COLUMNS = (
     "macro_f1_std",
     "accuracy",
     "seeds",
+    "lr",
     "degenerate",
     "degenerate_reasons",
 )
@@ -71,7 +78,12 @@ DEGENERACY_BASELINES = ("zero-shot",)  # besides the majority class, checked in 
 
 @dataclass(frozen=True)
 class SweepOptions:
-    """What to sweep and how to judge it; budgets in milliseconds and seconds."""
+    """What to sweep and how to judge it; budgets in milliseconds and seconds.
+
+    ``lr_grid`` (:func:`scalinglab.finetune.lr_grid.parse_lr_grid`) trains each run at
+    every rate of the grid and keeps the rate best on validation; empty: one run at
+    ``train.lr`` or the method's default.
+    """
 
     models: tuple[str, ...] = LADDER
     methods: tuple[str, ...] = ("full", "lora", "bitfit")
@@ -91,6 +103,7 @@ class SweepOptions:
     latency_repeats: int = 20
     throughput_batches: int = 2
     pooling: str = DEFAULT_POOLING
+    lr_grid: tuple[LrPoint, ...] = ()
 
 
 @dataclass
@@ -99,6 +112,9 @@ class SweepResult:
 
     ``reuse`` has one entry per fine-tuning run: ``run`` (its directory name), ``action``
     (``reused``, ``ran`` or ``re-ran``) and ``changed`` (the settings that differed).
+    ``lr_grid`` (empty without a grid) has one row per (model, method, learning rate):
+    its validation macro-F1 over seeds and whether it was ``chosen``
+    (:func:`scalinglab.finetune.lr_grid.grid_report`).
     """
 
     runs: list[dict[str, Any]]
@@ -108,6 +124,7 @@ class SweepResult:
     task: dict[str, Any]
     options: dict[str, Any]
     reuse: list[dict[str, Any]] = field(default_factory=list)
+    lr_grid: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,7 +133,6 @@ class SweepResult:
 def finetune_sweep(options: SweepOptions) -> SweepResult:
     """Run the sweep described by ``options`` (see the module docstring)."""
     from scalinglab.finetune.prompting import prompt_baseline
-    from scalinglab.finetune.run import FinetuneOptions, finetune
     from scalinglab.finetune.tasks import counts_table
 
     _check(options)
@@ -124,26 +140,12 @@ def finetune_sweep(options: SweepOptions) -> SweepResult:
     out = Path(options.out_dir)
     runs: list[dict[str, Any]] = []
     reuse: list[dict[str, Any]] = []
+    grid: list[dict[str, Any]] = []
     for model in options.models:
         for method in options.methods:
-            for seed in options.seeds:
-                run_options = FinetuneOptions(
-                    model=model,
-                    task=options.task,
-                    method=method,
-                    out_dir=str(out / "runs" / f"{model}-{method}-s{seed}".replace("/", "_")),
-                    method_options=options.method_options.get(method, {}),
-                    task_options=options.task_options,
-                    train=replace(options.train, seed=seed),
-                    latency_repeats=options.latency_repeats,
-                    throughput_batches=options.throughput_batches,
-                    pooling=options.pooling,
-                )
-                record, action = _reusable(run_options)
-                if record is None:
-                    record = finetune(run_options, task=task).to_dict()
-                reuse.append(action)
-                runs.append(_run_row(record, seed))
+            chosen, report = _method_runs(options, model, method, task, reuse)
+            runs += chosen
+            grid += report
         for baseline in options.baselines:
             shots = options.few_shot_k if baseline == "few-shot" else 0
             result = prompt_baseline(
@@ -182,6 +184,7 @@ def finetune_sweep(options: SweepOptions) -> SweepResult:
         task=counts_table(task),
         options=asdict(options),
         reuse=reuse,
+        lr_grid=grid,
     )
     out.mkdir(parents=True, exist_ok=True)
     (out / "sweep.json").write_text(json.dumps(result.to_dict(), indent=2, default=str))
@@ -214,6 +217,8 @@ def aggregate(runs: list[dict[str, Any]], metric: str = "macro_f1") -> list[dict
             row[key] = float(np.mean(values)) if values else None
         for key in ("n_params", "n_params_nonembed", "trainable_params"):
             row[key] = int(row[key]) if row[key] is not None else None
+        rates = {r.get("lr") for r in rows}
+        row["lr"] = rates.pop() if len(rates) == 1 else None  # one rate per row (fine-tuned)
         scores = [r["macro_f1"] for r in rows]
         row["macro_f1_std"] = float(np.std(scores, ddof=1)) if len(scores) > 1 else 0.0
         row["error"] = 1.0 - row[metric]
@@ -394,6 +399,65 @@ def _reason(
     return text
 
 
+def _method_runs(
+    options: SweepOptions, model: str, method: str, task: Any, reuse: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Train (or reuse) every run of one (model, method): each grid rate x each seed.
+
+    Returns the runs at the rate chosen on validation and the grid's report rows; each
+    run's reuse entry is appended to ``reuse``.
+    """
+    from scalinglab.finetune.run import FinetuneOptions, finetune
+
+    out = Path(options.out_dir)
+    runs_by_lr: dict[float | None, list[dict[str, Any]]] = {}
+    for lr in _learning_rates(options, method):
+        train = options.train if lr is None else replace(options.train, lr=lr)
+        for seed in options.seeds:
+            run_options = FinetuneOptions(
+                model=model,
+                task=options.task,
+                method=method,
+                out_dir=str(out / "runs" / _run_name(model, method, lr, seed)),
+                method_options=options.method_options.get(method, {}),
+                task_options=options.task_options,
+                train=replace(train, seed=seed),
+                latency_repeats=options.latency_repeats,
+                throughput_batches=options.throughput_batches,
+                pooling=options.pooling,
+            )
+            record, action = _reusable(run_options)
+            if record is None:
+                record = finetune(run_options, task=task).to_dict()
+            reuse.append(action)
+            runs_by_lr.setdefault(lr, []).append(_run_row(record, seed))
+    return _chosen_runs(model, method, runs_by_lr)
+
+
+def _learning_rates(options: SweepOptions, method: str) -> list[float | None]:
+    """The grid's rates for ``method``; ``[None]`` without a grid (the usual single rate)."""
+    if not options.lr_grid:
+        return [None]
+    base = options.train.lr if options.train.lr is not None else default_lr(method)
+    return grid_lrs(options.lr_grid, base)
+
+
+def _run_name(model: str, method: str, lr: float | None, seed: int) -> str:
+    """A run's directory name; a grid's runs carry their learning rate in it."""
+    name = f"{model}-{method}-s{seed}" if lr is None else f"{model}-{method}-lr{lr:g}-s{seed}"
+    return name.replace("/", "_")
+
+
+def _chosen_runs(
+    model: str, method: str, runs_by_lr: dict[float | None, list[dict[str, Any]]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The runs (one per seed) at the rate chosen on validation, and the grid's report rows."""
+    if None in runs_by_lr:  # no grid: one rate, nothing to choose
+        return runs_by_lr[None], []
+    chosen = choose_lr(runs_by_lr)
+    return runs_by_lr[chosen], grid_report(model, method, runs_by_lr, chosen)
+
+
 def _reusable(options: Any) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """The finished record of this run when its settings match, and what to say about it."""
     done = Path(options.out_dir) / "result.json"
@@ -444,6 +508,7 @@ def _run_row(record: dict[str, Any], seed: int) -> dict[str, Any]:
         "macro_f1": record["test"]["macro_f1"],
         "accuracy": record["test"]["accuracy"],
         "val_macro_f1": record["validation"]["macro_f1"],
+        "lr": record["training"]["lr"],
         "size_on_disk_bytes": record["size_on_disk_bytes"],
         "peak_memory_bytes": record["peak_memory_bytes"],
         "out_dir": record["out_dir"],
@@ -516,3 +581,7 @@ def _check(options: SweepOptions) -> None:
         raise ScalingLabError("give at least one model, one method and one seed")
     if not math.isfinite(options.f1_tolerance) or options.f1_tolerance < 0:
         raise ScalingLabError("--f1-tolerance must be a non-negative number")
+    if not all(isinstance(p, LrPoint) and p.value > 0 for p in options.lr_grid):
+        raise ScalingLabError(
+            "lr_grid must hold positive LrPoint values; build it with parse_lr_grid('0.3x,1x,3x')"
+        )
