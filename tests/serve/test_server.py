@@ -35,6 +35,7 @@ def test_metadata_names_model_labels_method_metrics_and_limits(server, classifie
     assert body["limits"]["max_chars_per_text"] == 200
     assert body["limits"]["max_batch_size"] == 16
     assert body["auth"] is True
+    assert body["device"] == "cpu"  # --device auto on a machine without CUDA
 
 
 def test_predict_matches_the_predictor_in_input_order(server, classifier_dir):

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from scalinglab.cli.options import ClassifierDir, Threads
+from scalinglab.cli.options import ClassifierDir, Device, Threads
 
 
 def serve(
@@ -54,6 +54,7 @@ def serve(
         ),
     ] = True,
     threads: Threads = None,
+    device: Device = "auto",
     header_timeout: Annotated[
         float,
         typer.Option(
@@ -111,6 +112,7 @@ def serve(
         max_wait_ms=max_wait_ms,
         micro_batching=micro_batching,
         num_threads=threads,
+        device=device,
         body_timeout_s=body_timeout,
         limit_concurrency=limit_concurrency,
         header_timeout_s=header_timeout,

@@ -91,7 +91,10 @@ def run(
     workers: Annotated[
         int | None,
         typer.Option(
-            "--workers", min=1, help="Runs at once (count); default: cores (local), CPUs (ray)."
+            "--workers",
+            min=1,
+            help="Runs at once (count); default: GPUs / --gpus-per-run where GPUs are "
+            "visible, else cores (local); CPUs (ray).",
         ),
     ] = None,
     max_attempts: Annotated[
@@ -100,14 +103,40 @@ def run(
     ] = 2,
     runs_dir: Annotated[
         Path | None,
-        typer.Option("--runs-dir", help="Run folders (checkpoints); default: beside the registry."),
+        typer.Option(
+            "--runs-dir",
+            help="Run folders (checkpoints, hf/ exports); default: beside the registry. For "
+            "a multi-node sweep, a shared folder mounted at the same path on every node.",
+        ),
+    ] = None,
+    gpus: Annotated[
+        str | None,
+        typer.Option(
+            "--gpus",
+            help="GPUs the local workers share out, as CUDA_VISIBLE_DEVICES ids (0,1,2,3), "
+            "or none for CPU only; default: every GPU visible.",
+        ),
+    ] = None,
+    gpus_per_run: Annotated[
+        int | None,
+        typer.Option(
+            "--gpus-per-run",
+            min=1,
+            help="GPUs each run trains on (count): each local worker gets its own; above 1 "
+            "a run is a torchrun data-parallel job. Ray tasks declare as many GPUs.",
+        ),
     ] = None,
     num_cpus: Annotated[
         float, typer.Option("--num-cpus", help="CPUs each Ray task declares (count).")
     ] = 1.0,
     num_gpus: Annotated[
-        float, typer.Option("--num-gpus", help="GPUs each Ray task declares (count).")
-    ] = 0.0,
+        float | None,
+        typer.Option(
+            "--num-gpus",
+            help="GPUs each Ray task declares (count; fractions share a GPU); "
+            "default: --gpus-per-run, else 0.",
+        ),
+    ] = None,
     recipe: SweepRecipe = None,
 ) -> None:
     """Train every unfinished run of the design into the registry.
@@ -130,6 +159,8 @@ def run(
         runs_dir=runs_dir,
         num_cpus=num_cpus,
         num_gpus=num_gpus,
+        gpus=gpus,
+        gpus_per_run=gpus_per_run,
     )
     counts = ", ".join(f"{n} {status}" for status, n in result.counts.items())
     Console().print(

@@ -68,6 +68,7 @@ class Predictor:
         self.labels: list[str] = list(self._classifier.labels)
         self.metadata: dict = dict(self._classifier.metadata)
         self.max_length: int = int(self._classifier.max_length)
+        self.device: str = str(self._classifier.device)
         self._lock = threading.Lock()
 
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[Prediction]:

@@ -63,6 +63,7 @@ def create_app(
     max_wait_ms: float = 5.0,
     micro_batching: bool = True,
     num_threads: int | None = None,
+    device: str = "cpu",
     body_timeout_s: float = 30.0,
     limit_concurrency: int = 1024,
 ) -> FastAPI:
@@ -72,7 +73,8 @@ def create_app(
     each request, and with them the body's bytes (:func:`max_body_bytes`);
     ``max_batch_size`` (texts) and ``max_wait_ms`` (milliseconds) bound the micro-batches
     that merge concurrent requests; ``micro_batching=False`` runs one forward pass per
-    request. ``num_threads`` sets torch's CPU threads. A body must arrive within
+    request. ``num_threads`` sets torch's CPU threads; ``device`` is where the model runs
+    (auto, cpu, cuda or cuda:N). A body must arrive within
     ``body_timeout_s`` seconds of its headers, and at most ``limit_concurrency`` requests
     are in progress at once (others get 503).
     """
@@ -86,7 +88,7 @@ def create_app(
             raise ValueError(f"{name} must be at least 1, got {value}")
     if body_timeout_s <= 0:
         raise ValueError(f"body_timeout_s must be positive, got {body_timeout_s}")
-    predictor = Predictor(model_dir, num_threads=num_threads)
+    predictor = Predictor(model_dir, device=device, num_threads=num_threads)
     batcher = MicroBatcher(
         predictor,
         max_batch_size=max_batch_size,
@@ -140,6 +142,7 @@ def create_app(
             "method": predictor.metadata.get("method"),
             "metrics": predictor.metadata.get("metrics"),
             "max_length_tokens": predictor.max_length,
+            "device": predictor.device,
             "checkpoint": predictor.metadata,
             "limits": limits,
             "auth": token is not None,

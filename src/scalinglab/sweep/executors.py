@@ -6,7 +6,10 @@ outcome dict back to the driver, which alone writes the registry. An executor ne
 touches the registry. A worker that dies (killed, out of memory) surfaces as an outcome
 with status ``failed`` and ``lost: True``, so the driver can retry the run.
 
-Tasks and outcomes are plain JSON values (see :mod:`scalinglab.sweep.worker`).
+Tasks and outcomes are plain JSON values (see :mod:`scalinglab.sweep.worker`). With GPUs,
+each local worker owns a disjoint set of them and a Ray task declares the GPUs of its
+run (:mod:`scalinglab.sweep.devices`); a run over several GPUs is a torchrun job
+(:mod:`scalinglab.sweep.torchrun`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any, Protocol
 
 from scalinglab.errors import ScalingLabError
 from scalinglab.processes import die_with_parent
+from scalinglab.sweep.devices import ray_slots, ray_task_options
 
 Task = dict[str, Any]
 Outcome = dict[str, Any]
@@ -78,12 +82,15 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-def _init_local_worker(threads: int, driver_pid: int) -> None:
-    """Set up a pool worker: its thread count, and its death with the driver (a worker
-    left behind by a killed driver would train on, unseen, beside the next driver)."""
+def _init_local_worker(threads: int, driver_pid: int, gpus: tuple[str, ...] = ()) -> None:
+    """Set up a pool worker: its thread count, its GPUs (``CUDA_VISIBLE_DEVICES``, read
+    by CUDA when torch first uses it, after this), and its death with the driver (a
+    worker left behind by a killed driver would train on, unseen, beside the next one)."""
     die_with_parent(driver_pid)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ["MKL_NUM_THREADS"] = str(threads)
+    if gpus:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
 
 
 class LocalExecutor:
@@ -93,16 +100,34 @@ class LocalExecutor:
     Each worker process is a pool of its own (one per slot), so a worker that dies loses
     only the run it was training: in one shared pool, a death breaks the pool and every
     run in flight on it is lost too, each charged an attempt it did not fail. A worker
-    dies with the driver process (:func:`scalinglab.processes.die_with_parent`)."""
+    dies with the driver process (:func:`scalinglab.processes.die_with_parent`).
+
+    ``gpu_sets`` (one per worker, from :func:`~scalinglab.sweep.devices.plan_devices`)
+    gives worker ``i`` the GPUs ``gpu_sets[i]`` alone; ``ranks_per_run`` above 1 trains
+    each run as a torchrun job of that many processes (on the worker's GPUs, or with
+    gloo on CPU)."""
 
     name = "local"
 
-    def __init__(self, workers: int | None = None, run_fn: str = DEFAULT_RUN_FN) -> None:
+    def __init__(
+        self,
+        workers: int | None = None,
+        run_fn: str = DEFAULT_RUN_FN,
+        *,
+        gpu_sets: tuple[tuple[str, ...], ...] = (),
+        ranks_per_run: int = 1,
+    ) -> None:
         cores = default_workers()
-        self.slots = workers or cores
+        self.slots = workers or len(gpu_sets) or cores
         if self.slots < 1:
             raise ScalingLabError(f"--workers must be at least 1, got {workers}")
+        if gpu_sets and len(gpu_sets) != self.slots:
+            raise ScalingLabError(f"{self.slots} workers but {len(gpu_sets)} GPU sets")
+        if ranks_per_run < 1:
+            raise ScalingLabError(f"ranks per run must be at least 1, got {ranks_per_run}")
         self.threads = max(1, cores // self.slots)
+        self.gpu_sets = gpu_sets
+        self.ranks_per_run = ranks_per_run
         self.run_fn = run_fn
         self._pools: list[ProcessPoolExecutor | None] = [None] * self.slots
         self._tasks: dict[Future, tuple[int, ProcessPoolExecutor, Task]] = {}
@@ -114,7 +139,7 @@ class LocalExecutor:
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_local_worker,
-                initargs=(self.threads, os.getpid()),
+                initargs=(self.threads, os.getpid(), self.gpu_sets[slot] if self.gpu_sets else ()),
             )
         return pool
 
@@ -125,7 +150,7 @@ class LocalExecutor:
         return busy.index(min(busy))
 
     def submit(self, task: Task) -> Future:
-        task = {**task, "threads": self.threads}
+        task = {**task, "threads": self.threads, "ranks": self.ranks_per_run}
         slot = self._idlest_slot()
         pool = self._ensure_pool(slot)
         try:
@@ -162,7 +187,9 @@ class LocalExecutor:
 
 
 class RayExecutor:
-    """Each run a Ray task declaring ``num_cpus`` and ``num_gpus``; ``address`` is
+    """Each run a Ray task declaring ``num_cpus`` and ``num_gpus`` (default
+    ``gpus_per_run``; :func:`~scalinglab.sweep.devices.ray_task_options`); a run of
+    ``gpus_per_run`` above 1 is a torchrun job over the task's GPUs. ``address`` is
     ``"auto"`` (a running cluster on this machine), ``"HOST:PORT"``, or ``None`` (start a
     local Ray instance for this process). Ray's own retries are off: the driver counts
     attempts."""
@@ -174,12 +201,14 @@ class RayExecutor:
         address: str | None = "auto",
         *,
         num_cpus: float = 1.0,
-        num_gpus: float = 0.0,
+        num_gpus: float | None = None,
+        gpus_per_run: int | None = None,
         workers: int | None = None,
         run_fn: str = DEFAULT_RUN_FN,
     ) -> None:
         import ray
 
+        options = ray_task_options(num_cpus, num_gpus, gpus_per_run)
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         try:
             ray.init(address=address, log_to_driver=False, ignore_reinit_error=True)
@@ -189,15 +218,15 @@ class RayExecutor:
                 "`ray start --head` or pass --address HOST:PORT"
             ) from error
         self._ray = ray
-        cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
-        self.slots = workers or max(1, int(cluster_cpus // max(num_cpus, 1e-9)))
+        self.slots = workers or ray_slots(ray.cluster_resources(), options)
         self.threads = max(1, int(num_cpus))
+        self.ranks = gpus_per_run or 1
         self.run_fn = run_fn
-        self._remote = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus, max_retries=0)(_ray_call)
+        self._remote = ray.remote(**options)(_ray_call)
         self._tasks: dict[Any, Task] = {}
 
     def submit(self, task: Task) -> Any:
-        task = {**task, "threads": self.threads}
+        task = {**task, "threads": self.threads, "ranks": self.ranks}
         ref = self._remote.remote(self.run_fn, task)
         self._tasks[ref] = task
         return ref

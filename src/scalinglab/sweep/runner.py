@@ -32,6 +32,7 @@ from scalinglab.errors import ScalingLabError
 from scalinglab.registry import Registry, RunRecord
 from scalinglab.registry.store import FINAL_STATUSES, LEASE_SECONDS, new_lease_owner
 from scalinglab.sweep.design import SweepDesign
+from scalinglab.sweep.devices import plan_devices, visible_gpus
 from scalinglab.sweep.executors import DEFAULT_RUN_FN, Executor, LocalExecutor, Outcome, RayExecutor
 
 DONE_STATUSES = ("completed", "diverged")
@@ -67,15 +68,30 @@ def make_executor(
     address: str | None = None,
     workers: int | None = None,
     num_cpus: float = 1.0,
-    num_gpus: float = 0.0,
+    num_gpus: float | None = None,
+    gpus: str | None = None,
+    gpus_per_run: int | None = None,
     run_fn: str = DEFAULT_RUN_FN,
 ) -> Executor:
-    """``"local"`` (process pool) or ``"ray"`` (tasks on the cluster at ``address``)."""
+    """``"local"`` (process pool) or ``"ray"`` (tasks on the cluster at ``address``).
+
+    Local: with GPUs (``gpus``, ids like ``"0,1,2,3"`` or ``"none"``; default those
+    visible) each worker gets ``gpus_per_run`` of its own, and ``workers`` defaults to
+    as many as fit (:func:`~scalinglab.sweep.devices.plan_devices`). Ray: each task
+    declares ``num_gpus`` (default ``gpus_per_run``)."""
     if kind == "local":
-        return LocalExecutor(workers, run_fn=run_fn)
+        plan = plan_devices(visible_gpus(gpus), gpus_per_run, workers)
+        return LocalExecutor(
+            plan.workers, run_fn=run_fn, gpu_sets=plan.gpu_sets, ranks_per_run=plan.ranks_per_run
+        )
     if kind == "ray":
         return RayExecutor(
-            address or "auto", num_cpus=num_cpus, num_gpus=num_gpus, workers=workers, run_fn=run_fn
+            address or "auto",
+            num_cpus=num_cpus,
+            num_gpus=num_gpus,
+            gpus_per_run=gpus_per_run,
+            workers=workers,
+            run_fn=run_fn,
         )
     raise ScalingLabError(f"unknown executor {kind!r}; use one of {', '.join(EXECUTORS)}")
 
@@ -141,13 +157,17 @@ def run_sweep(
     max_attempts: int = 2,
     runs_dir: str | Path | None = None,
     num_cpus: float = 1.0,
-    num_gpus: float = 0.0,
+    num_gpus: float | None = None,
+    gpus: str | None = None,
+    gpus_per_run: int | None = None,
     progress: bool = True,
     on_outcome: Callable[[RunRecord], None] | None = None,
 ) -> SweepResult:
     """Train every unfinished run of ``design`` and record the outcomes in the registry
     at ``registry_path``; ``runs_dir`` holds the run folders (default beside the
-    registry). ``on_outcome`` sees each run's registry record after its final outcome."""
+    registry; on a multi-node sweep, a folder every node mounts at the same path).
+    ``gpus``, ``gpus_per_run`` and ``num_gpus`` place runs on GPUs (:func:`make_executor`).
+    ``on_outcome`` sees each run's registry record after its final outcome."""
     if max_attempts < 1:
         raise ScalingLabError(f"--max-attempts must be at least 1, got {max_attempts}")
     start = time.perf_counter()
@@ -167,6 +187,8 @@ def run_sweep(
                     workers=workers,
                     num_cpus=num_cpus,
                     num_gpus=num_gpus,
+                    gpus=gpus,
+                    gpus_per_run=gpus_per_run,
                 )
                 if isinstance(executor, str)
                 else executor

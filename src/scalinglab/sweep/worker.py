@@ -1,11 +1,14 @@
 """What a worker process does with one task: train the run, return its outcome.
 
-A task is ``{"run_id", "config", "out_dir", "threads"}``: ``config`` holds the fields of
+A task is ``{"run_id", "config", "out_dir", "threads", "ranks"}``: ``config`` holds the fields of
 a :class:`~scalinglab.train.config.TrainConfig` plus, for a WSD run, ``branches`` (the
 cooldown token budgets). The outcome is plain JSON data: ``status``, ``summary`` (the
 run's ``summary.json``; for WSD, ``{"branches": [...]}`` with one summary per branch),
 ``evaluations`` (the rows of ``metrics.jsonl``), ``artifacts`` ``[(path, kind)]``,
-``error`` and ``worker`` (``host:pid``); a WSD run's evaluations are its stable run's.
+``error`` and ``worker`` (``host:pid``, with ``:gpu<ids>`` where ``CUDA_VISIBLE_DEVICES``
+gives the process its GPUs); a WSD run's evaluations are its stable run's. A task of
+``ranks`` above 1 is trained as a torchrun job of that many processes
+(:mod:`scalinglab.sweep.torchrun`).
 Training resumes from the checkpoints already in ``out_dir``, so a retried or re-run
 task continues where the last attempt stopped.
 """
@@ -24,7 +27,12 @@ ARTIFACT_KINDS = {"summary.json": "summary", "metrics.jsonl": "metrics", "config
 
 
 def execute_run(task: dict[str, Any]) -> dict[str, Any]:
-    """Train the task's run in this process and return its outcome."""
+    """Train the task's run in this process (or, for ``ranks`` above 1, as a torchrun
+    job it starts) and return its outcome."""
+    if int(task.get("ranks") or 1) > 1:
+        from scalinglab.sweep.torchrun import run_as_torchrun
+
+        return run_as_torchrun(task)
     import torch
 
     from scalinglab.train import TrainConfig, run_training
@@ -55,9 +63,17 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
         "evaluations": read_evaluations(folders[0] / "metrics.jsonl"),
         "artifacts": [a for folder in folders for a in _artifacts(folder)],
         "error": reason or None,
-        "worker": f"{socket.gethostname()}:{os.getpid()}",
+        "worker": worker_name(),
         "lost": False,
     }
+
+
+def worker_name() -> str:
+    """``host:pid``, and ``:gpu<ids>`` when ``CUDA_VISIBLE_DEVICES`` names this process's
+    GPUs (set by the local pool or by Ray), so the registry shows where a run trained."""
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    gpus = os.environ.get("CUDA_VISIBLE_DEVICES")
+    return f"{name}:gpu{gpus}" if gpus else name
 
 
 def _combined_status(statuses: list[str]) -> str:

@@ -44,6 +44,8 @@ from scalinglab.io import atomic_write_text
 from scalinglab.processes import process_alive
 
 #: The files whose SHA-256 ``state.json`` records.
+#: Param-group keys naming how the optimizer computes, not what it computes.
+IMPLEMENTATION_FLAGS = ("fused", "foreach")
 CHECKED_FILES = ("model.safetensors", "optimizer.safetensors")
 _TMP_OWNER = re.compile(r"\.tmp-.*-(\d+)")
 
@@ -198,11 +200,21 @@ def load_checkpoint(
     state = json.loads((folder / "state.json").read_text())
     tensors = load_file(str(folder / "optimizer.safetensors"))
     if optimizer is not None:
-        optimizer.load_state_dict(_unflatten_optimizer(tensors, state["param_groups"]))
+        _load_optimizer(optimizer, _unflatten_optimizer(tensors, state["param_groups"]))
     torch.set_rng_state(tensors["rng.cpu"])
     if "rng.cuda" in tensors and torch.cuda.is_available():
         torch.cuda.set_rng_state(tensors["rng.cuda"])
     return state
+
+
+def _load_optimizer(optimizer: torch.optim.Optimizer, state_dict: dict[str, Any]) -> None:
+    """Load ``state_dict`` but keep the optimizer's own implementation flags (``fused``,
+    ``foreach``): a checkpoint written on CPU and resumed on a GPU, or back, would
+    otherwise carry the other device's implementation over (fused AdamW on CPU)."""
+    kept = [{k: g[k] for k in IMPLEMENTATION_FLAGS if k in g} for g in optimizer.param_groups]
+    optimizer.load_state_dict(state_dict)
+    for group, flags in zip(optimizer.param_groups, kept, strict=True):
+        group.update(flags)
 
 
 def _is_tied(model: torch.nn.Module, name: str) -> bool:

@@ -41,7 +41,9 @@ class TrainConfig:
     data-parallel ranks); ``warmup_steps``, ``eval_every``, ``checkpoint_every`` in
     optimizer steps; ``val_tokens`` in tokens; ``peak_flops`` in FLOP/s.
     ``parametrization`` is ``sp`` or ``mup`` with ``mup_base_width`` the width (d_model)
-    at which muP equals SP and the learning rate was tuned.
+    at which muP equals SP and the learning rate was tuned. ``prefetch`` builds the next
+    steps' batches in a background thread (:mod:`scalinglab.train.prefetch`); it changes
+    no number, only the time between steps.
     """
 
     out_dir: str = "runs/run"
@@ -83,6 +85,7 @@ class TrainConfig:
     device: str = "auto"
     bf16: bool | None = None
     compile: bool = False
+    prefetch: bool = True
     threads: int | None = None
     peak_flops: float | None = None
     cache_dir: str | None = None

@@ -43,7 +43,8 @@ from scalinglab.train.distributed import DistContext, init_distributed
 from scalinglab.train.divergence import DivergenceMonitor
 from scalinglab.train.optim import build_optimizer
 from scalinglab.train.peak import peak_flops
-from scalinglab.train.precision import bf16_autocast, default_bf16
+from scalinglab.train.precision import bf16_autocast, default_bf16, enable_tf32
+from scalinglab.train.prefetch import BatchPrefetcher
 from scalinglab.train.progress import TrainProgress
 from scalinglab.train.runlock import run_folder_lock
 from scalinglab.train.schedule import constant_lr, cooldown_steps, cosine_lr, wsd_lr
@@ -163,6 +164,7 @@ class _Run:
         self.steps = total_steps(self.cfg)
         self.end_step = min(self.steps, self.cfg.stop_at_step or self.steps)
         self.bf16 = default_bf16(self.device) if self.cfg.bf16 is None else self.cfg.bf16
+        self.tf32 = enable_tf32(self.device)
         self.tokens_per_step = self.cfg.batch_size * self.shape.n_ctx  # type: ignore[operator]
         self.clock = _Clock()
         self.monitor = DivergenceMonitor(factor=self.cfg.divergence_factor)
@@ -269,7 +271,14 @@ class _Run:
     def _loop(self, start: int) -> RunSummary:
         bar = TrainProgress(self.end_step, start, enabled=self.show_progress, label=self.out.name)
         reason = ""
-        with bar:
+        batches = BatchPrefetcher(
+            self._host_batches,
+            range(start, self.end_step),
+            pin=self.device.type == "cuda",
+            depth=2 if self.cfg.prefetch else 0,
+        )
+        with bar, batches:
+            self.batches = batches
             interval_tokens, interval_train = 0, 0.0
             for step in range(start, self.end_step):
                 began = time.perf_counter()
@@ -312,7 +321,7 @@ class _Run:
 
     def _step(self, step: int) -> float:
         """One optimizer step; returns the global mean training loss (nats/token)."""
-        batches = list(self._micro_batches(step))
+        batches = self._micro_batches(step)
         local_count = sum(int((b["labels"] != -100).sum()) for b in batches)
         counts = torch.tensor([float(local_count)], dtype=torch.float64)
         global_count = max(1.0, float(self.ctx.all_sum(counts)[0]))
@@ -332,21 +341,25 @@ class _Run:
         self.optimizer.zero_grad(set_to_none=True)
         return float(self.ctx.all_sum(loss_sum.reshape(1))[0]) / global_count
 
-    def _micro_batches(self, step: int) -> Iterator[dict[str, torch.Tensor]]:
+    def _micro_batches(self, step: int) -> list[dict[str, torch.Tensor]]:
+        """This rank's micro-batches of global step ``step`` on the device, from the
+        prefetcher (built ahead in a background thread unless ``prefetch`` is off)."""
+        return [self._to_device(batch) for batch in self.batches.get(step)]
+
+    def _host_batches(self, step: int) -> Iterator[dict[str, np.ndarray]]:
         """This rank's micro-batches of global step ``step`` (disjoint slices of the same
-        global sample indices for every world size)."""
+        global sample indices for every world size), as host arrays."""
         batch, micro = self.cfg.batch_size, self.cfg.micro_batch_size
         assert batch is not None
         assert micro is not None
         per_rank = batch // self.ctx.world_size
         first = step * batch + self.ctx.rank * per_rank
         for offset in range(0, per_rank, micro):
-            yield self._to_device(
-                self.data.train.batch(range(first + offset, first + offset + micro))
-            )
+            yield self.data.train.batch(range(first + offset, first + offset + micro))
 
-    def _to_device(self, batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-        return {k: torch.from_numpy(v).to(self.device, non_blocking=True) for k, v in batch.items()}
+    def _to_device(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Numpy arrays or host tensors (pinned ones copy asynchronously) on the device."""
+        return {k: torch.as_tensor(v).to(self.device, non_blocking=True) for k, v in batch.items()}
 
     def _loss_sum(
         self, model: nn.Module, batch: dict[str, torch.Tensor], nsp: bool = True
@@ -473,6 +486,7 @@ class _Run:
             world_size=self.ctx.world_size,
             device=str(self.device),
             bf16=self.bf16,
+            tf32=self.tf32,
             config=self.cfg.to_dict(),
         )
 

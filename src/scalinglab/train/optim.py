@@ -6,6 +6,11 @@ unembedding) are not decayed: decaying gains and biases pulls them toward zero f
 regularization benefit, and decaying embeddings shrinks rare tokens' vectors. This is
 the grouping of nanoGPT and of Hugging Face's Trainer (which excludes biases and
 LayerNorm weights).
+
+The update runs as one fused kernel per step where every parameter sits on a CUDA GPU
+(``fused=True``, as nanoGPT does there), and as torch's ``foreach`` (multi-tensor)
+implementation elsewhere, which on CPU is the deterministic path the resume and
+data-parallel tests rely on.
 """
 
 from __future__ import annotations
@@ -48,9 +53,21 @@ def build_optimizer(
     eps: float,
     lr_scales: dict[int, float] | None = None,
 ) -> torch.optim.AdamW:
-    """AdamW over :func:`parameter_groups`; ``foreach`` for speed, deterministic on CPU.
-    Each group starts at ``lr x lr_scale``."""
+    """AdamW over :func:`parameter_groups` with the implementation of
+    :func:`implementation_kwargs`. Each group starts at ``lr x lr_scale``."""
     groups = parameter_groups(model, weight_decay, lr_scales)
     for group in groups:
         group["lr"] = lr * float(group["lr_scale"])  # type: ignore[arg-type]
-    return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps, foreach=True)
+    device_types = {param.device.type for param in model.parameters()}
+    return torch.optim.AdamW(
+        groups, lr=lr, betas=betas, eps=eps, **implementation_kwargs(device_types)
+    )
+
+
+def implementation_kwargs(device_types: set[str]) -> dict[str, bool]:
+    """AdamW's implementation for parameters on ``device_types`` (``{"cuda"}``, ...):
+    ``fused`` when all of them are on CUDA (one kernel for the whole update), else
+    ``foreach`` (the CPU path, unchanged)."""
+    if device_types == {"cuda"}:
+        return {"fused": True, "foreach": False}
+    return {"fused": False, "foreach": True}

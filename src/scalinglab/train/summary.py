@@ -22,7 +22,8 @@ class RunSummary:
     tokens each;
     ``mfu`` = achieved FLOP/s / ``peak_flops``. ``status`` is ``completed``, ``diverged``
     (``reason`` says why), ``failed`` (an error; ``reason`` holds it) or ``stopped``
-    (``stop_at_step`` reached: a stable WSD run that branches continue)."""
+    (``stop_at_step`` reached: a stable WSD run that branches continue). ``bf16``: bf16
+    autocast; ``tf32``: fp32 matmuls on TF32 tensor cores (CUDA only)."""
 
     status: str
     out_dir: str
@@ -56,6 +57,7 @@ class RunSummary:
     world_size: int = 1
     device: str = "cpu"
     bf16: bool = False
+    tf32: bool = False
     config: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
