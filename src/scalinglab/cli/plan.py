@@ -392,7 +392,7 @@ def _downstream_table(data: dict[str, Any]) -> Table:
         score = row["downstream"]
         interval = score["interval"]
         reach = (
-            f"{score['extrapolation_x']:.3g}x ({score['extrapolation_decades']:.2g} dec.)"
+            f"{score['extrapolation_x']:,.3g}x ({score['extrapolation_decades']:.1f} dec.)"
             if score["extrapolated"]
             else "interpolated"
         )

@@ -223,7 +223,7 @@ def load_sweep_law(spec: str | Path | Mapping[str, Any], method: str) -> SweepLa
     was not swept, or the sweep fitted it no law.
     """
     where = "<dict>" if isinstance(spec, Mapping) else str(spec)
-    data = spec if isinstance(spec, Mapping) else _read_json(Path(spec))
+    data = spec if isinstance(spec, Mapping) else read_sweep_json(Path(spec))
     laws = data.get("laws")
     if not isinstance(laws, Mapping) or not isinstance(data.get("table"), list):
         raise ScalingLabError(
@@ -321,7 +321,7 @@ def recommend_by_score(
         )
     if pick.extrapolated:
         reason += (
-            f"; extrapolated {pick.extrapolation_x:.3g}x ({pick.extrapolation_decades:.2g} "
+            f"; extrapolated {_times(pick.extrapolation_x)} ({pick.extrapolation_decades:.1f} "
             "decades) past the largest fine-tuned size"
         )
     return chosen, reason
@@ -331,8 +331,13 @@ def _cost_ratio(big: Candidate, small: Candidate) -> str:
     """``'12x the training GPU-hours'`` (or FLOPs without a GPU) of ``big`` over ``small``."""
     hours_big, hours_small = big.costs.get("train_gpu_hours"), small.costs.get("train_gpu_hours")
     if hours_big and hours_small:
-        return f"{hours_big / hours_small:.3g}x the training GPU-hours"
-    return f"{big.allocation.flops / small.allocation.flops:.3g}x the training FLOPs"
+        return f"{_times(hours_big / hours_small)} the training GPU-hours"
+    return f"{_times(big.allocation.flops / small.allocation.flops)} the training FLOPs"
+
+
+def _times(ratio: float) -> str:
+    """``1970.4`` -> ``'1,970x'``; ``2.58`` -> ``'2.58x'``."""
+    return f"{ratio:,.0f}x" if ratio >= 100 else f"{ratio:.3g}x"
 
 
 def _bracket(interval: tuple[float, float] | None) -> str:
@@ -350,7 +355,8 @@ def _percentiles(values: np.ndarray | None, level: float) -> tuple[float, float]
     return float(low), float(high)
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_sweep_json(path: Path) -> dict[str, Any]:
+    """The parsed ``finetune-sweep`` JSON at ``path``; one-line errors when missing or bad."""
     if not path.is_file():
         raise ScalingLabError(
             f"--finetune-sweep {path}: no such file; give the sweep.json written by "
