@@ -423,13 +423,14 @@ def _measured(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def _with_warnings(law: SweepLaw, entry: Mapping[str, Any]) -> SweepLaw:
     """``law`` with a warning for each reason to doubt it (see the module docstring)."""
-    out = [f"the {law.method} law: {text}" for text in entry.get("warnings", [])]
+    fitter = [str(text) for text in entry.get("warnings", [])]
+    out = [f"the {law.method} law: {text}" for text in fitter]
     if entry.get("converged") is False:
         out.append(f"the {law.method} law's fit did not converge ({entry.get('message', '')})")
     at_bounds = entry.get("parameters_at_bounds") or []
-    if at_bounds:
+    if at_bounds and not any("at a bound" in text for text in fitter):
         out.append(f"the {law.method} law has parameters at their bounds: {', '.join(at_bounds)}")
-    if law.points < FEW_SIZES:
+    if law.points < FEW_SIZES and not any(f"only {law.points} points" in t for t in fitter):
         out.append(
             f"the {law.method} law was fitted to {law.points} sizes (3 parameters); its "
             "extrapolation rests on few points"
