@@ -173,8 +173,9 @@ def test_weak_laws_are_warned(tmp_path):
 @pytest.mark.parametrize(
     ("content", "extra", "match"),
     [
-        (None, [], "no such file"),
+        (None, [], "finetune-sweep JSON not found"),
         ("{not json", [], "invalid JSON"),
+        (b"\xff\xfe", [], "not UTF-8"),
         ('{"runs": []}', [], "not a finetune-sweep result"),
         ("sweep", ["--finetune-method", "lora"], "has no method 'lora'"),
         ("nolaw", [], "fitted no law for 'full' (needs at least 4 model sizes"),
@@ -190,6 +191,8 @@ def test_bad_sweep_input_is_one_line_exit_2(tmp_path, content, extra, match):
         data = _sweep()
         data["laws"]["full"] = {"law": None, "note": "needs at least 4 model sizes to fit"}
         path.write_text(json.dumps(data))
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
     elif content is not None:
         path.write_text(content)
     result = runner.invoke(app, [*CASE_STUDY, "--finetune-sweep", str(path), *extra])

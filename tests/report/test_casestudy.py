@@ -136,8 +136,8 @@ def test_cli_writes_the_case_study(inputs, tmp_path):
     [
         ([], "give --sweep NAME, --finetune-sweep SWEEP.json, or both"),
         (["--plan", "plan.json"], "give --finetune-sweep too"),
-        (["--finetune-sweep", "missing.json"], "no such file"),
-        (["--finetune-sweep", "SWEEP", "--plan", "missing.json"], "--plan missing.json: no such"),
+        (["--finetune-sweep", "missing.json"], "finetune-sweep JSON not found"),
+        (["--finetune-sweep", "SWEEP", "--plan", "missing.json"], "plan JSON not found"),
         (["--finetune-sweep", "SWEEP", "--plan", "PLAIN"], "carries no fine-tuned score"),
     ],
 )

@@ -30,7 +30,6 @@ loss-based recommendation, which it does not change.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -39,7 +38,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from scalinglab.errors import InputError, ScalingLabError
+from scalinglab.errors import ScalingLabError
+from scalinglab.io import load_json
 from scalinglab.laws.forms import PowerLawOffset
 from scalinglab.models.counting import block_params, layer_norm_params, linear_params
 from scalinglab.models.shape import ShapeSpec
@@ -356,26 +356,14 @@ def _percentiles(values: np.ndarray | None, level: float) -> tuple[float, float]
 
 
 def read_sweep_json(path: Path) -> dict[str, Any]:
-    """The parsed ``finetune-sweep`` JSON at ``path``; one-line errors when missing or bad."""
-    if not path.is_file():
-        raise ScalingLabError(
-            f"--finetune-sweep {path}: no such file; give the sweep.json written by "
-            "`scalinglab finetune-sweep` (in its --out folder, or its --json file)"
-        )
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise InputError(
-            f"invalid JSON ({error.msg})",
-            fix="pass the sweep.json written by `scalinglab finetune-sweep`",
-            file=str(path),
-            line=error.lineno,
-            column=str(error.colno),
-        ) from None
-    except UnicodeDecodeError:
-        raise ScalingLabError(
-            f"--finetune-sweep {path}: not UTF-8 text; give a sweep.json"
-        ) from None
+    """The parsed ``finetune-sweep`` JSON at ``path``; one-line errors (located by
+    :func:`scalinglab.io.load_json`) when it is missing, not UTF-8 or not JSON."""
+    data = load_json(
+        path,
+        what="finetune-sweep JSON",
+        fix="give the sweep.json written by `scalinglab finetune-sweep` (in its --out folder, "
+        "or its --json file)",
+    )
     if not isinstance(data, dict):
         raise ScalingLabError(f"--finetune-sweep {path}: the top level is not a JSON object")
     return data

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -41,6 +40,7 @@ from matplotlib.figure import Figure
 
 from scalinglab import __version__
 from scalinglab.errors import ScalingLabError
+from scalinglab.io import load_json
 from scalinglab.plan.downstream import SweepLaw, load_sweep_law, read_sweep_json
 
 _COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink")
@@ -134,12 +134,7 @@ def _laws(sweep: str | Path, data: dict[str, Any]) -> dict[str, SweepLaw]:
 
 def _read_plan(path: Path) -> dict[str, Any]:
     """A ``scalinglab plan --finetune-sweep --json`` file; one line when it is not one."""
-    if not path.is_file():
-        raise ScalingLabError(f"--plan {path}: no such file; give `scalinglab plan --json` output")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ScalingLabError(f"--plan {path}: not a JSON file ({error})") from None
+    data = load_json(path, what="plan JSON", fix="give the file of `scalinglab plan --json`")
     if not isinstance(data, dict) or not isinstance(data.get("candidates"), list):
         raise ScalingLabError(f"--plan {path}: not a plan (no candidates); give plan --json output")
     if not data.get("downstream"):
