@@ -84,8 +84,7 @@ class SweepLaw:
         if self.samples is None:
             return None
         E, A, alpha = self.samples.T
-        scores = 1.0 - (E + A * float(n_nonembed) ** (-alpha))
-        return scores
+        return 1.0 - (E + A * float(n_nonembed) ** (-alpha))
 
     def score_interval(self, n_nonembed: float) -> tuple[float, float] | None:
         """Central ``ci_level`` interval of the score over the bootstrap samples."""

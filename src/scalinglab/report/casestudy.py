@@ -42,6 +42,7 @@ from scalinglab import __version__
 from scalinglab.errors import ScalingLabError
 from scalinglab.io import load_json
 from scalinglab.plan.downstream import SweepLaw, load_sweep_law, read_sweep_json
+from scalinglab.plan.figure import size_label
 
 _COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink")
 _BASELINE_STYLES = {"majority-class": ":", "zero-shot": "--"}
@@ -522,8 +523,8 @@ def _planned_rows(planned: dict[str, Any]) -> list[dict[str, str]]:
             {
                 "pick": "*" if i == pick else "",
                 "label": row["label"],
-                "n": f"{row['n']:.3g}",
-                "n_nonembed": f"{score['n_params_nonembed']:.3g}",
+                "n": size_label(row["n"]),
+                "n_nonembed": size_label(score["n_params_nonembed"]),
                 "train_gpu_hours": _num(row.get("train_gpu_hours"), ",.0f"),
                 "wall_hours": _num(row.get("wall_hours"), ",.1f"),
                 "latency": _num(row.get("encoder_ms_per_sequence"), ".3g"),
