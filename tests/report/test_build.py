@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
-from matplotlib.image import imread
 
 from scalinglab.errors import ScalingLabError
 from scalinglab.report import TargetCheck, build_report
@@ -51,41 +47,11 @@ def test_report_needs_runs(tmp_path):
         build_report(db, "empty", tmp_path / "out")
 
 
-def _chromium() -> str:
-    """Chromium's path; without it the test skips, or fails where
-    ``SCALINGLAB_REQUIRE_CHROMIUM=1`` (as ``.ci/run`` sets) says it must run."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        message = "Debian's chromium is not installed (.ci/run installs it)"
-        if os.environ.get("SCALINGLAB_REQUIRE_CHROMIUM") == "1":
-            pytest.fail(f"{message}, and SCALINGLAB_REQUIRE_CHROMIUM=1 requires the render")
-        pytest.skip(message)
-    return found
-
-
 @pytest.mark.slow
-def test_report_renders_in_headless_chromium(report, tmp_path):
-    chromium = _chromium()
-    flags = [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
-        "--window-size=1200,2400",
-    ]  # fmt: skip
-    url = report.html.resolve().as_uri()
-    shot = tmp_path / "page.png"
-    shot_run = subprocess.run(
-        [chromium, *flags, f"--screenshot={shot}", url],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert shot.exists(), shot_run.stderr
-    pixels = imread(shot)[..., :3]
-    assert (pixels < 0.9).any(axis=-1).mean() > 0.02, "the page rendered blank"
-    dom = subprocess.run(
-        [chromium, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120
-    )  # fmt: skip
-    assert len(re.findall(r'<img src="data:image/png;base64,', dom.stdout)) == 4
-    assert "Scaling study: synthetic" in dom.stdout
-    console = [line for line in (shot_run.stderr + dom.stderr).splitlines() if "CONSOLE" in line]
-    assert console == [], console
-    assert np.isfinite(pixels).all()
+def test_report_renders_in_headless_chromium(report, render_in_chromium):
+    page = render_in_chromium(report.html)
+    assert (page.pixels < 0.9).any(axis=-1).mean() > 0.02, "the page rendered blank"
+    assert len(re.findall(r'<img src="data:image/png;base64,', page.dom)) == 4
+    assert "Scaling study: synthetic" in page.dom
+    assert page.console == [], page.console
+    assert np.isfinite(page.pixels).all()

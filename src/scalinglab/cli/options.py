@@ -126,7 +126,6 @@ Registry = Annotated[
         help="Registry file (SQLite); default $SCALINGLAB_REGISTRY or scalinglab-runs/registry.db.",
     ),
 ]
-SweepName = Annotated[str, typer.Option("--sweep", help="Sweep name in the registry.")]
 SweepRecipe = Annotated[
     Path | None,
     typer.Option(

@@ -144,6 +144,27 @@ def plan(
             "(for buffers, fragmentation and framework overhead the estimate leaves out).",
         ),
     ] = 0.1,
+    finetune_sweep: Annotated[
+        Path | None,
+        typer.Option(
+            "--finetune-sweep",
+            help="sweep.json of `scalinglab finetune-sweep`: each candidate gets the fine-tuned "
+            "macro-F1 its error law predicts (with the 95% bootstrap interval, marked as "
+            "extrapolation) for the classifier of the planned shape; needs --family bert.",
+        ),
+    ] = None,
+    finetune_method: Annotated[
+        str,
+        typer.Option("--finetune-method", help="The swept method whose law is used."),
+    ] = "full",
+    f1_tolerance: Annotated[
+        float,
+        typer.Option(
+            "--f1-tolerance",
+            help="With --finetune-sweep, also pick the smallest in-budget size whose predicted "
+            "macro-F1 is within this of the best.",
+        ),
+    ] = 0.01,
     json_out: Annotated[
         Path | None,
         typer.Option("--json", help="Write the plan as JSON to this file ('-' for stdout only)."),
@@ -178,6 +199,9 @@ def plan(
             sizes=sizes,
             flash_attention=flash_attention,
             memory_headroom=memory_headroom,
+            finetune_sweep=finetune_sweep,
+            finetune_method=finetune_method,
+            f1_tolerance=f1_tolerance,
         )
         result = make_plan(request)
     except ScalingLabError as error:
@@ -220,6 +244,8 @@ def _num(value: Any, unit: str = "") -> str:
 
 def _print(data: dict[str, Any]) -> None:
     console = Console()
+    if not console.is_terminal:  # logs and pipes: keep every column of the wide tables readable
+        console = Console(width=160)
     law = data["law"]
     console.print(f"[bold]law[/bold] {law['name']} ({law['source']}): {law['citation']}")
     console.print(f"[bold]provenance[/bold]: {law['provenance']}")
@@ -249,6 +275,12 @@ def _print(data: dict[str, Any]) -> None:
     reason = data["recommended"]["reason"]
     label = data["candidates"][data["recommended"]["index"]]["label"]
     console.print(f"[bold]recommended:[/bold] {label}: {reason}")
+    if data["downstream"] is not None:
+        console.print(_downstream_table(data))
+        pick = data["downstream"]["recommended"]
+        console.print(
+            f"[bold]recommended for {data['downstream']['metric']}:[/bold] {pick['reason']}"
+        )
 
 
 def _memory_table(data: dict[str, Any]) -> Table:
@@ -331,6 +363,51 @@ def _candidate_table(data: dict[str, Any]) -> Table:
             _num(row.get("encoder_ms_per_sequence" if encoder else "decode_ms_per_token")),
             loss,
             _num(row.get("total_cost_dollars"), "$"),
+            _num(row["within_budget"]),
+        )
+    return table
+
+
+def _downstream_table(data: dict[str, Any]) -> Table:
+    """The case-study table: each candidate's cost beside the fine-tuned score the sweep's
+    law predicts for it (marked as extrapolation past the largest fine-tuned size)."""
+    section = data["downstream"]
+    metric = section["metric"]
+    low, high = section["fitted_range"]
+    table = Table(
+        title=f"fine-tuned {metric} by size ({section['method']} law of {section['source']}: "
+        f"{section['formula']}; * the {metric} pick)",
+        title_justify="left",
+        caption=f"N non-emb: the classifier of each planned shape (the law's N); the law was "
+        f"fitted on {_num(low, 'params')} to {_num(high, 'params')}; "
+        f"{section['ci_level']:.0%} intervals from {section['bootstrap_resamples'] or 0} "
+        "bootstrap samples",
+    )
+    encoder = any("encoder_ms_per_sequence" in row for row in data["candidates"])
+    for column in ("", "candidate", "N", "N non-emb", "train GPU-h", "wall h",
+                   "encoder ms/seq" if encoder else "decode ms/token", "inference GPU-h",
+                   f"{metric} (law)", "95% interval", "extrapolation", "in budget"):  # fmt: skip
+        table.add_column(column)
+    for i, row in enumerate(data["candidates"]):
+        score = row["downstream"]
+        interval = score["interval"]
+        reach = (
+            f"{score['extrapolation_x']:,.3g}x ({score['extrapolation_decades']:.1f} dec.)"
+            if score["extrapolated"]
+            else "interpolated"
+        )
+        table.add_row(
+            "*" if i == section["recommended"]["index"] else "",
+            row["label"],
+            _num(row["n"], "params"),
+            _num(score["n_params_nonembed"], "params"),
+            _num(row.get("train_gpu_hours"), "h"),
+            _num(row.get("wall_hours"), "h"),
+            _num(row.get("encoder_ms_per_sequence" if encoder else "decode_ms_per_token")),
+            _num(row.get("inference_gpu_hours"), "h"),
+            f"{score['score']:.4f}",
+            "-" if interval is None else f"[{interval[0]:.4f}, {interval[1]:.4f}]",
+            reach,
             _num(row["within_budget"]),
         )
     return table

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from scalinglab.cli.options import Registry, SweepName
+from scalinglab.cli.options import Registry
 
 runs_app = typer.Typer(
     help="Runs in the registry: export them as a runs table.", no_args_is_help=True
@@ -17,7 +17,7 @@ runs_app = typer.Typer(
 
 @runs_app.command("export")
 def export(
-    sweep: SweepName,
+    sweep: Annotated[str, typer.Option("--sweep", help="Sweep name in the registry.")],
     out: Annotated[Path, typer.Option("--out", help="Output file (.csv, .parquet or .jsonl).")],
     fmt: Annotated[
         str | None,

@@ -19,7 +19,9 @@ prompting baselines per model, and returns:
   in depth), ``err(N) = E + A N**-alpha``, fitted by
   :func:`scalinglab.laws.fit_law` with a bootstrap interval (:func:`bootstrap_law`,
   resampling the sizes): the fitted floor ``E``, and the error predicted at 2x and 10x
-  the largest size with 95% bands, which say where gains flatten;
+  the largest size with 95% bands, which say where gains flatten; ``x_range`` (the
+  fitted sizes) and ``bootstrap_params`` (each resample's ``E, A, alpha``) let
+  ``scalinglab plan --finetune-sweep`` carry the law, with its interval, to any ``N``;
 - ``recommendation``: among the usable rows, the smallest model within ``f1_tolerance``
   of the best score and the best model under a latency and/or training-time budget, with
   a sentence saying why. A row is not usable when it is ``degenerate`` (it predicts one
@@ -262,6 +264,7 @@ def error_law(rows: list[dict[str, Any]], metric: str, bootstrap: int) -> dict[s
         "parameters_at_bounds": law.parameters_at_bounds(),
         "rmse_log": float(fit.residuals.rmse),
         "predicted_error": prediction,
+        "x_range": [float(sizes.min()), largest],
         "gain_from_doubling_largest": float(law.predict(x=largest) - prediction["2x_largest"]),
     }
     if bootstrap > 0:
@@ -274,6 +277,10 @@ def error_law(rows: list[dict[str, Any]], metric: str, bootstrap: int) -> dict[s
             bands[name] = [float(lo[0]), float(hi[0])]
         result["predicted_error_95"] = bands
         result["bootstrap_resamples"] = bootstrap
+        result["ci_level"] = 0.95
+        result["bootstrap_params"] = {
+            name: [float(v) for v in boot.param_samples()[name]] for name in boot.names
+        }
     return result
 
 

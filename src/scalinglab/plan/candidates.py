@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scalinglab.plan.allocation import (
     INFERENCE_FLOPS_PER_PARAM_TOKEN,
@@ -31,6 +31,9 @@ from scalinglab.plan.allocation import (
 from scalinglab.plan.figure import size_label
 from scalinglab.plan.law_source import LoadedLaw
 from scalinglab.plan.loss import loss_interval, predict_loss
+
+if TYPE_CHECKING:
+    from scalinglab.plan.downstream import DownstreamRow
 
 SIZE_FACTORS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0)
 _SLACK = 1e-9
@@ -44,7 +47,9 @@ class Candidate:
     ``wall_hours``, ``inference_gpu_hours``, ``decode_ms_per_token`` (or
     ``encoder_ms_per_sequence``), and with a price ``train_cost_dollars``,
     ``inference_cost_dollars`` (with lifetime inference tokens) and
-    ``total_cost_dollars`` (see :mod:`scalinglab.plan.costs`).
+    ``total_cost_dollars`` (see :mod:`scalinglab.plan.costs`). ``downstream`` is the
+    fine-tuned score a ``finetune-sweep`` law predicts for the row
+    (:mod:`scalinglab.plan.downstream`), when the plan was given one.
     """
 
     label: str
@@ -54,8 +59,10 @@ class Candidate:
     lifetime_flops: float
     within_budget: bool
     costs: dict[str, float | None]
+    downstream: DownstreamRow | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {} if self.downstream is None else {"downstream": self.downstream.to_dict()}
         return {
             "label": self.label,
             **self.allocation.to_dict(),
@@ -64,6 +71,7 @@ class Candidate:
             "lifetime_flops": self.lifetime_flops,
             "within_budget": self.within_budget,
             **self.costs,
+            **extra,
         }
 
 

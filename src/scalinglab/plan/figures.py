@@ -7,7 +7,9 @@ shape (:func:`~scalinglab.plan.shapes.shape_figures`), hardware and training cos
 ``training_figures``), memory
 (:func:`~scalinglab.plan.memory.memory_figures`), inference
 (:meth:`InferenceCost.figures <scalinglab.plan.inference.InferenceCost.figures>`) and
-the total cost (:func:`~scalinglab.plan.costs.total_cost_figures`). Each is a
+the total cost (:func:`~scalinglab.plan.costs.total_cost_figures`), and with a
+``finetune-sweep`` law the downstream score
+(:meth:`Downstream.figures <scalinglab.plan.downstream.Downstream.figures>`). Each is a
 :class:`~scalinglab.plan.figure.Figure` with its source.
 """
 
@@ -50,4 +52,6 @@ def plan_figures(plan: Plan) -> list[Figure]:
     if plan.inference is not None:
         figures += plan.inference.figures(request.encoder, request.price_per_gpu_hour)
     figures += total_cost_figures(plan.training["train_cost_dollars"], plan.inference_cost_dollars)
+    if plan.downstream is not None:
+        figures += plan.downstream.figures(plan.candidates)
     return figures

@@ -8,8 +8,10 @@ picks a shape for ``N*`` (:mod:`~scalinglab.plan.shapes`), and prices training
 (:mod:`~scalinglab.plan.training_cost`), memory (:mod:`~scalinglab.plan.memory`) and
 inference (:mod:`~scalinglab.plan.inference`, :mod:`~scalinglab.plan.costs`) on the
 chosen hardware (:mod:`~scalinglab.plan.hardware`), then tabulates candidates
-(:mod:`~scalinglab.plan.candidates`). Every reported number is a
-:class:`~scalinglab.plan.figure.Figure` saying how it was obtained.
+(:mod:`~scalinglab.plan.candidates`), each with the fine-tuned score a
+``finetune-sweep`` law predicts when one is given (:mod:`~scalinglab.plan.downstream`).
+Every reported number is a :class:`~scalinglab.plan.figure.Figure` saying how it was
+obtained.
 
 >>> plan = make_plan(PlanRequest(law="epoch2024", flops=5.76e23))
 >>> round(plan.compute_optimal.n / 1e9), round(plan.compute_optimal.tokens_per_param)
@@ -18,7 +20,7 @@ chosen hardware (:mod:`~scalinglab.plan.hardware`), then tabulates candidates
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from scalinglab.models.counting import count_params, flops_per_token
@@ -32,6 +34,12 @@ from scalinglab.plan.allocation import (
 from scalinglab.plan.budget import Budget, resolve_budget
 from scalinglab.plan.candidates import Candidate, build_candidates, recommend
 from scalinglab.plan.costs import CostModel, total_cost
+from scalinglab.plan.downstream import (
+    Downstream,
+    downstream_rows,
+    load_sweep_law,
+    recommend_by_score,
+)
 from scalinglab.plan.figure import Figure
 from scalinglab.plan.figures import plan_figures
 from scalinglab.plan.hardware import find_gpu, load_catalogue
@@ -73,6 +81,7 @@ class Plan:
     reason: str
     allocation_interval: dict[str, tuple[float, float]] | None = None
     warnings: tuple[str, ...] = ()
+    downstream: Downstream | None = None
 
     @property
     def inference_cost_dollars(self) -> float | None:
@@ -156,6 +165,7 @@ class Plan:
             "inference": None if self.inference is None else self.inference.to_dict(),
             "candidates": [row.to_dict() for row in self.candidates],
             "recommended": {"index": self.recommended, "reason": self.reason},
+            "downstream": None if self.downstream is None else self.downstream.to_dict(),
             "figures": [figure.to_dict() for figure in self.figures],
         }
 
@@ -205,6 +215,9 @@ def make_plan(request: PlanRequest) -> Plan:
         sizes=request.candidate_sizes,
     )
     index, reason = recommend(rows, request.loss_tolerance)
+    downstream = _downstream(request, loaded, rows)
+    if downstream is not None:
+        rows = [replace(row, downstream=d) for row, d in zip(rows, downstream.rows, strict=True)]
     return Plan(
         request=request,
         law=loaded,
@@ -224,8 +237,28 @@ def make_plan(request: PlanRequest) -> Plan:
         recommended=index,
         reason=reason,
         allocation_interval=allocation_intervals(loaded, optimum.flops),
-        warnings=_family_warnings(loaded, request),
+        warnings=_family_warnings(loaded, request) + (downstream.warnings if downstream else ()),
+        downstream=downstream,
     )
+
+
+def _downstream(
+    request: PlanRequest, loaded: LoadedLaw, rows: list[Candidate]
+) -> Downstream | None:
+    """The ``finetune-sweep`` law's score on each candidate's planned shape, and the
+    score-aware pick (:mod:`scalinglab.plan.downstream`), when the request has a sweep."""
+    if request.finetune_sweep is None:
+        return None
+    law = load_sweep_law(request.finetune_sweep, request.finetune_method)
+    shapes = [
+        shape_for_law_n(
+            row.allocation.n, loaded.n_kind, request.family, request.vocab_size, request.seq_len
+        )
+        for row in rows
+    ]
+    scored = downstream_rows(law, shapes)
+    index, reason = recommend_by_score(law, scored, rows, request.f1_tolerance)
+    return Downstream(law, scored, index, reason, request.f1_tolerance)
 
 
 def _hardware(request: PlanRequest) -> Hardware:

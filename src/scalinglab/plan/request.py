@@ -111,6 +111,15 @@ class PlanRequest:
     flash_attention: bool = False
     #: Device memory a strategy must leave free to count as fitting [fraction in [0, 1)].
     memory_headroom: float = DEFAULT_HEADROOM
+    #: A ``scalinglab finetune-sweep`` JSON (path or parsed dict): each candidate gets the
+    #: fine-tuned score its error law predicts (:mod:`scalinglab.plan.downstream`); needs
+    #: an encoder family.
+    finetune_sweep: str | Path | Mapping[str, Any] | None = None
+    #: The swept fine-tuning method whose law is used.
+    finetune_method: str = "full"
+    #: The score-aware pick: the smallest in-budget size within this of the best
+    #: predicted score [macro-F1, or the sweep's metric].
+    f1_tolerance: float = 0.01
 
     def __post_init__(self) -> None:
         self._check_budget()
@@ -197,6 +206,16 @@ class PlanRequest:
         if not math.isfinite(self.loss_tolerance) or self.loss_tolerance < 0:
             raise ScalingLabError(
                 f"--loss-tolerance must be >= 0 nats/token, got {self.loss_tolerance}"
+            )
+        self._check_finetune_sweep()
+
+    def _check_finetune_sweep(self) -> None:
+        if not math.isfinite(self.f1_tolerance) or not 0 <= self.f1_tolerance < 1:
+            raise ScalingLabError(f"--f1-tolerance must be in [0, 1), got {self.f1_tolerance}")
+        if self.finetune_sweep is not None and not self.encoder:
+            raise ScalingLabError(
+                "--finetune-sweep carries a fine-tuned encoder's score to the candidates; "
+                f"plan an encoder family (--family bert), not {self.family!r}"
             )
 
 

@@ -1,5 +1,13 @@
-"""Reports: a sweep's fits and plots as a self-contained HTML page, PNGs and Markdown."""
+"""Reports: a sweep's fits and plots, and the fine-tuning case study, as self-contained
+HTML pages, PNGs and Markdown."""
 
 from scalinglab.report.build import ReportResult, TargetCheck, build_report
+from scalinglab.report.casestudy import CaseStudyResult, build_casestudy_report
 
-__all__ = ["ReportResult", "TargetCheck", "build_report"]
+__all__ = [
+    "CaseStudyResult",
+    "ReportResult",
+    "TargetCheck",
+    "build_casestudy_report",
+    "build_report",
+]
