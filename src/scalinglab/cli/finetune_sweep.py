@@ -240,7 +240,8 @@ def _print(result: dict[str, Any]) -> None:
     if pretrained:
         headers += ("pretrain C",)
     for header in headers:
-        table.add_column(header, justify="left" if header in ("model", "method") else "right")
+        justify = "left" if header in ("model", "method") else "right"
+        table.add_column(header, justify=justify, overflow="fold")  # run ids stay whole
     for row in result["table"]:
         spread = f" ±{row['macro_f1_std']:.3f}" if row["seeds"] > 1 else ""
         extra = (_number(row.get("pretrain_flops"), ".3g"),) if pretrained else ()
