@@ -43,6 +43,12 @@ def _run_folder(root, name, with_hf=True, **changes):
     return folder
 
 
+def _broken_summary(root):
+    folder = _run_folder(root, "broken")
+    (folder / "summary.json").write_text('{"status": "completed",')
+    return folder
+
+
 def test_a_run_folder_becomes_a_rung_with_its_pretraining_cost(tmp_path):
     folder = _run_folder(tmp_path, "bert-L1d64")
     rung = read_pretrained_run(folder)
@@ -75,6 +81,7 @@ def test_a_sweep_folder_gives_its_completed_runs_by_compute_and_warns_of_the_res
         (lambda root: _run_folder(root, "r", with_hf=False), "no Hugging Face export"),
         (lambda root: _run_folder(root, "g", family="gpt"), "is a gpt model"),
         (lambda root: _run_folder(root, "f", flops=None), "lacks a usable"),
+        (lambda root: _broken_summary(root), "invalid JSON"),
     ],
 )
 def test_bad_pretrained_runs_are_one_line_errors(tmp_path, make, message):

@@ -25,7 +25,6 @@ fine-tuned as if it were complete); a run folder without ``hf/`` is an error.
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -157,10 +156,9 @@ def _run_dirs(path: Path) -> list[Path]:
 
 
 def _read_summary(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ScalingLabError(f"cannot read {path}: {error}") from error
+    from scalinglab.io import load_json
+
+    data = load_json(path, what="run summary", fix="give a folder written by `scalinglab train`")
     if not isinstance(data, dict):
         raise ScalingLabError(f"{path} is not a JSON object; is it a scalinglab train summary?")
     return data
