@@ -35,6 +35,15 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
+def _models(models: str | None, pretrained_runs: str | None) -> tuple[str, ...]:
+    """``--models``, defaulting to the MiniLM ladder unless pretrained runs are given."""
+    from scalinglab.finetune.models import LADDER
+
+    if models is not None:
+        return _names(models)
+    return () if pretrained_runs else LADDER
+
+
 def _seeds(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(part) for part in _names(text))
@@ -45,12 +54,24 @@ def _seeds(text: str) -> tuple[int, ...]:
 @with_method_options
 def finetune_sweep(
     models: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--models",
-            help="Comma-separated model specs (minilm-L1..L6, minilm, directories, HF names).",
+            help="Comma-separated model specs (minilm-L1..L6, minilm, directories, HF names); "
+            "default minilm-L1,minilm-L2,minilm-L3,minilm-L4,minilm-L6, or none when "
+            "--pretrained-runs is given (then name models here to fine-tune them too).",
         ),
-    ] = "minilm-L1,minilm-L2,minilm-L3,minilm-L4,minilm-L6",
+    ] = None,
+    pretrained_runs: Annotated[
+        str | None,
+        typer.Option(
+            "--pretrained-runs",
+            help="Comma-separated `scalinglab train` run folders, or folders of them (a "
+            "sweep's <registry folder>/runs/<sweep>): each completed run's hf/ model is a "
+            "rung, its rows carry pretrain_flops/tokens/seconds, and error is also fitted "
+            "against pretraining FLOPs.",
+        ),
+    ] = None,
     methods: Annotated[
         str,
         typer.Option("--methods", help=f"Comma-separated fine-tuning methods: {methods_help()}."),
@@ -152,7 +173,8 @@ def finetune_sweep(
     from scalinglab.finetune.training import FinetuneConfig
 
     options = SweepOptions(
-        models=_names(models),
+        models=_models(models, pretrained_runs),
+        pretrained_runs=_names(pretrained_runs or ""),
         methods=_names(methods),
         method_options={m: options_from_cli(m, method_values or {}) for m in _names(methods)},
         seeds=_seeds(seeds),
@@ -214,12 +236,17 @@ def _print(result: dict[str, Any]) -> None:
         "accuracy",
         "flag",
     )
+    pretrained = any(row.get("pretrain_flops") is not None for row in result["table"])
+    if pretrained:
+        headers += ("pretrain C",)
     for header in headers:
-        table.add_column(header, justify="left" if header in ("model", "method") else "right")
+        justify = "left" if header in ("model", "method") else "right"
+        table.add_column(header, justify=justify, overflow="fold")  # run ids stay whole
     for row in result["table"]:
         spread = f" ±{row['macro_f1_std']:.3f}" if row["seeds"] > 1 else ""
+        extra = (_number(row.get("pretrain_flops"), ".3g"),) if pretrained else ()
         table.add_row(
-            row["model"],
+            row.get("pretrain_run") or row["model"],
             row["method"],
             _number(row["n_params"], ","),
             _number(row["n_params_nonembed"], ","),
@@ -232,8 +259,11 @@ def _print(result: dict[str, Any]) -> None:
             f"{row['macro_f1']:.4f}{spread}",
             f"{row['accuracy']:.4f}",
             "[red]DEGENERATE[/red]" if row["degenerate"] else "",
+            *extra,
         )
     console.print(table)
+    if pretrained:
+        console.print("pretrain C: pretraining FLOPs of a --pretrained-runs rung (model: its run)")
     _print_lr_grid(console, result.get("lr_grid", []))
     for method, law in result["laws"].items():
         if law.get("law") is None:
@@ -251,6 +281,7 @@ def _print(result: dict[str, Any]) -> None:
         console.print(line)
         for warning in law.get("warnings", []):
             console.print(f"  [yellow]warning:[/yellow] {warning}")
+    _print_pretraining_laws(console, result.get("laws_by_pretrain_flops", {}))
     for row in result["table"]:
         if row["degenerate"]:
             console.print(
@@ -267,6 +298,27 @@ def _print(result: dict[str, Any]) -> None:
             "under budget: "
             + (f"{pick['model']} {pick['method']}" if pick else rec["budget"].get("note", ""))
         )
+
+
+def _print_pretraining_laws(console: Console, laws: dict[str, dict[str, Any]]) -> None:
+    """The laws of error against pretraining FLOPs, with their 95% bands and exclusions."""
+    for method, law in laws.items():
+        left_out = ", ".join(f"{e['model']} ({e['why']})" for e in law["excluded"])
+        if law.get("law") is None:
+            console.print(f"{method}: no law of pretraining FLOPs ({law.get('note')})")
+        else:
+            p = law["law"]["params"]
+            line = (
+                f"{method}: error(C) = {p['E']:.4f} + {p['A']:.4g} C^-{p['alpha']:.3f} "
+                "(C: pretraining FLOPs); predicted error at 10x the largest C "
+                f"{law['predicted_error']['10x_largest']:.4f}"
+            )
+            band = law.get("predicted_error_95", {}).get("10x_largest")
+            if band:
+                line += f" (95% [{band[0]:.4f}, {band[1]:.4f}])"
+            console.print(line)
+        if left_out:
+            console.print(f"  left out of the law of C: {left_out}")
 
 
 def _number(value: float | None, spec: str) -> str:

@@ -27,7 +27,16 @@ prompting baselines per model, and returns:
   a sentence saying why. A row is not usable when it is ``degenerate`` (it predicts one
   class, or scores below the majority-class or its model's zero-shot baseline; see
   :mod:`scalinglab.finetune.results`) or when it scores below the best baseline row;
-  degenerate rows are flagged in the table and left out of the laws.
+  degenerate rows are flagged in the table and left out of the laws;
+- ``laws_by_pretrain_flops``: with ``pretrained_runs`` (run folders of ``scalinglab
+  train``, or a sweep's runs folder; :mod:`scalinglab.finetune.pretrained`), each
+  pretrained run's ``hf/`` model is a rung of the ladder and its rows carry its
+  pretraining cost (``pretrain_flops``, ``pretrain_tokens``, ``pretrain_seconds``, ...);
+  per method, the test error as a law of pretraining compute,
+  ``err(C) = E + A C**-alpha`` (``C`` in FLOPs), fitted and bootstrapped like the law of
+  ``N`` over the non-degenerate rows that have a pretraining cost. Rows without one (the
+  embedded MiniLM truncations, HF names) are left out of that law and named in its
+  ``excluded``.
 
 Every run writes its own directory under ``out_dir/runs/``. A sweep started again with
 the same ``out_dir`` reuses a run only when its ``result.json`` was made by the same
@@ -52,6 +61,7 @@ from scalinglab.finetune.lr_grid import LrPoint, choose_lr, grid_lrs, grid_repor
 from scalinglab.finetune.methods import default_lr
 from scalinglab.finetune.models import LADDER
 from scalinglab.finetune.pooling import DEFAULT_POOLING, POOLINGS
+from scalinglab.finetune.pretrained import PRETRAIN_COLUMNS, PretrainedRung, find_pretrained_runs
 from scalinglab.finetune.results import majority_baseline, warn_degenerate
 from scalinglab.finetune.settings import changed_settings, run_settings, settings_key
 from scalinglab.finetune.tasks import TaskOptions, load_task
@@ -74,8 +84,11 @@ TABLE_COLUMNS = (
     "lr",
     "degenerate",
     "degenerate_reasons",
+    *PRETRAIN_COLUMNS,
 )
 DEGENERACY_BASELINES = ("zero-shot",)  # besides the majority class, checked in each run
+_TOO_FEW = {"n_params_nonembed": "model sizes", "pretrain_flops": "pretraining budgets"}
+_NO_PRETRAINING = "no pretraining cost (not a --pretrained-runs rung)"
 
 
 @dataclass(frozen=True)
@@ -106,6 +119,7 @@ class SweepOptions:
     throughput_batches: int = 2
     pooling: str = DEFAULT_POOLING
     lr_grid: tuple[LrPoint, ...] = ()
+    pretrained_runs: tuple[str, ...] = ()
 
 
 @dataclass
@@ -127,6 +141,7 @@ class SweepResult:
     options: dict[str, Any]
     reuse: list[dict[str, Any]] = field(default_factory=list)
     lr_grid: list[dict[str, Any]] = field(default_factory=list)
+    laws_by_pretrain_flops: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -138,15 +153,16 @@ def finetune_sweep(options: SweepOptions) -> SweepResult:
     from scalinglab.finetune.tasks import counts_table
 
     _check(options)
+    rungs = {rung.model: rung for rung in find_pretrained_runs(options.pretrained_runs)}
     task = load_task(options.task, options.task_options)
     out = Path(options.out_dir)
     runs: list[dict[str, Any]] = []
     reuse: list[dict[str, Any]] = []
     grid: list[dict[str, Any]] = []
-    for model in options.models:
+    for model in dict.fromkeys((*options.models, *rungs)):
         for method in options.methods:
             chosen, report = _method_runs(options, model, method, task, reuse)
-            runs += chosen
+            runs += [_with_pretraining(row, rungs) for row in chosen]
             grid += report
         for baseline in options.baselines:
             shots = options.few_shot_k if baseline == "few-shot" else 0
@@ -159,7 +175,7 @@ def finetune_sweep(options: SweepOptions) -> SweepResult:
                 latency_repeats=options.latency_repeats,
                 throughput_batches=options.throughput_batches,
             )
-            runs.append(_baseline_row(result))
+            runs.append(_with_pretraining(_baseline_row(result), rungs))
     runs.append(_majority_row(task))
     flag_below_baselines(runs, options.metric)
     table = aggregate(runs, options.metric)
@@ -187,6 +203,7 @@ def finetune_sweep(options: SweepOptions) -> SweepResult:
         options=asdict(options),
         reuse=reuse,
         lr_grid=grid,
+        laws_by_pretrain_flops=pretraining_laws(table, options) if rungs else {},
     )
     out.mkdir(parents=True, exist_ok=True)
     (out / "sweep.json").write_text(json.dumps(result.to_dict(), indent=2, default=str))
@@ -230,24 +247,31 @@ def aggregate(runs: list[dict[str, Any]], metric: str = "macro_f1") -> list[dict
             for reason in r.get("degenerate_reasons", [])
         ]
         row["degenerate"], row["degenerate_reasons"] = bool(reasons), reasons
+        row.update({key: rows[0].get(key) for key in PRETRAIN_COLUMNS})
         table.append(row)
     return sorted(table, key=lambda r: (r["method"], r["n_params"]))
 
 
-def error_law(rows: list[dict[str, Any]], metric: str, bootstrap: int) -> dict[str, Any]:
-    """Fit ``error = 1 - metric`` as ``E + A N**-alpha`` over the rows of one method."""
+def error_law(
+    rows: list[dict[str, Any]], metric: str, bootstrap: int, x: str = "n_params_nonembed"
+) -> dict[str, Any]:
+    """Fit ``error = 1 - metric`` as ``E + A x**-alpha`` over the rows of one method.
+
+    ``x`` is the column read as the law's input: ``n_params_nonembed`` (N) by default,
+    ``pretrain_flops`` for the law of pretraining compute. The predictions at "2x" and
+    "10x the largest" are at twice and ten times the largest ``x``.
+    """
     from scalinglab.laws import bootstrap_law, fit_law
 
-    sizes = np.array([row["n_params_nonembed"] for row in rows], dtype=float)
+    sizes = np.array([row[x] for row in rows], dtype=float)
     errors = np.array([row["error"] for row in rows], dtype=float)
-    base = {
-        "form": "power_offset",
-        "x": "n_params_nonembed",
-        "y": f"1 - {metric}",
-        "points": len(rows),
-    }
+    base = {"form": "power_offset", "x": x, "y": f"1 - {metric}", "points": len(rows)}
     if len(np.unique(sizes)) < 4:
-        return {**base, "law": None, "note": "needs at least 4 model sizes to fit 3 parameters"}
+        return {
+            **base,
+            "law": None,
+            "note": f"needs at least 4 {_TOO_FEW.get(x, x + ' values')} to fit 3 parameters",
+        }
     errors = np.maximum(errors, 1e-6)  # the fitter works on log error
     data = {"x": sizes, "loss": errors}
     fit = fit_law("power_offset", data)
@@ -282,6 +306,26 @@ def error_law(rows: list[dict[str, Any]], metric: str, bootstrap: int) -> dict[s
             name: [float(v) for v in boot.param_samples()[name]] for name in boot.names
         }
     return result
+
+
+def pretraining_laws(table: list[dict[str, Any]], options: SweepOptions) -> dict[str, Any]:
+    """Per method, the error law of pretraining FLOPs over the rows that have them.
+
+    Degenerate rows and rows without a pretraining cost (the embedded MiniLM rungs, HF
+    names) are left out; ``excluded`` names them and says why.
+    """
+    laws = {}
+    for method in options.methods:
+        rows = [row for row in table if row["method"] == method]
+        used = [r for r in rows if r["pretrain_flops"] is not None and not r["degenerate"]]
+        law = error_law(used, options.metric, options.bootstrap, x="pretrain_flops")
+        law["excluded"] = [
+            {"model": r["model"], "why": "degenerate" if r["degenerate"] else _NO_PRETRAINING}
+            for r in rows
+            if r not in used
+        ]
+        laws[method] = law
+    return laws
 
 
 def flag_below_baselines(runs: list[dict[str, Any]], metric: str = "macro_f1") -> None:
@@ -500,6 +544,13 @@ def _pick(row: dict[str, Any], metric: str) -> dict[str, Any]:
     return {key: row[key] for key in keys}
 
 
+def _with_pretraining(row: dict[str, Any], rungs: dict[str, PretrainedRung]) -> dict[str, Any]:
+    """``row`` with its model's pretraining columns (``None`` for a model not pretrained here)."""
+    rung = rungs.get(row["model"])
+    columns = rung.columns() if rung else dict.fromkeys(PRETRAIN_COLUMNS)
+    return {**row, **columns}
+
+
 def _run_row(record: dict[str, Any], seed: int) -> dict[str, Any]:
     return {
         "model": record["model"],
@@ -584,8 +635,10 @@ def _check(options: SweepOptions) -> None:
         raise ScalingLabError(f"unknown pooling {options.pooling!r}; use {', '.join(POOLINGS)}")
     if options.metric not in ("macro_f1", "accuracy"):
         raise ScalingLabError("metric must be macro_f1 or accuracy")
-    if not options.models or not options.methods or not options.seeds:
-        raise ScalingLabError("give at least one model, one method and one seed")
+    if not (options.models or options.pretrained_runs) or not options.methods or not options.seeds:
+        raise ScalingLabError(
+            "give at least one model (or pretrained run), one method and one seed"
+        )
     if not math.isfinite(options.f1_tolerance) or options.f1_tolerance < 0:
         raise ScalingLabError("--f1-tolerance must be a non-negative number")
     if not all(isinstance(p, LrPoint) and p.value > 0 for p in options.lr_grid):
