@@ -63,18 +63,22 @@ def test_shards_decode_to_the_input_and_match_the_in_memory_pipeline(
     out = tmp_path / "out"
     result = prepare_corpus(str(corpus), out, **SMALL)
     index = read_index(out)
-    assert index["complete"] and index["dtype"] == "uint16" and index["vocab_size"] == 400
+    assert index["complete"]
+    assert index["dtype"] == "uint16"
+    assert index["vocab_size"] == 400
     docs = load_corpus(corpus).documents
     assert _decoded(out, "train") == [d for d in docs if not is_validation_document(d, 0.05)]
     assert _decoded(out, "val") == [d for d in docs if is_validation_document(d, 0.05)]
     for split in ("train", "val"):
         entries = index["splits"][split]["shards"]
-        assert all(e["tokens"] == 5000 for e in entries[:-1]) and 0 < entries[-1]["tokens"] <= 5000
+        assert all(e["tokens"] == 5000 for e in entries[:-1])
+        assert 0 < entries[-1]["tokens"] <= 5000
         for entry in entries:
             assert (out / entry["file"]).stat().st_size == 2 * entry["tokens"]
         assert sum(e["tokens"] for e in entries) == index["splits"][split]["tokens"]
         assert result.tokens[split] == index["splits"][split]["tokens"]
-    assert result.shards_written == len(list(out.glob("*-*.bin"))) and result.shards_kept == 0
+    assert result.shards_written == len(list(out.glob("*-*.bin")))
+    assert result.shards_kept == 0
     tok = TrainedTokenizer(
         Tokenizer.from_file(str(out / "tokenizer.json")), "byte_bpe", "k", out / "tokenizer.json"
     )
@@ -82,7 +86,8 @@ def test_shards_decode_to_the_input_and_match_the_in_memory_pipeline(
     assert np.array_equal(_stream(out, "train"), reference.train)
     assert np.array_equal(_stream(out, "val"), reference.val)
     again = prepare_corpus(str(corpus), out, **SMALL)
-    assert again.shards_written == 0 and again.shards_kept == result.shards_written
+    assert again.shards_written == 0
+    assert again.shards_kept == result.shards_written
 
 
 def test_output_does_not_depend_on_the_number_of_workers(corpus: Path, tmp_path: Path) -> None:
@@ -113,7 +118,7 @@ def test_peak_memory_does_not_grow_with_the_corpus(corpus: Path, tmp_path: Path)
     assert big_peak < 1.25 * small_peak, (small_peak, big_peak)
 
 
-class _Killed(Exception):
+class _KilledError(Exception):
     pass
 
 
@@ -128,9 +133,9 @@ def test_an_interrupted_preparation_resumes_without_redoing_shards(
     def kill_after_five(split: str, entry: dict) -> None:
         written.append(entry["file"])
         if len(written) == 5:
-            raise _Killed
+            raise _KilledError
 
-    with pytest.raises(_Killed):
+    with pytest.raises(_KilledError):
         prepare_corpus(str(corpus), out, **SMALL, on_shard=kill_after_five)
     (out / ".train-00099.bin.tmp123").write_bytes(b"half a shard")
     kept = {name: (out / name).stat() for name in written}
@@ -192,7 +197,8 @@ def test_a_given_tokenizer_json_is_used_with_its_end_of_text(corpus: Path, tmp_p
     out = tmp_path / "out"
     prepare_corpus(str(corpus), out, tokenizer=str(path), shard_tokens=50_000, workers=1)
     index = read_index(out)
-    assert index["tokenizer"]["separator"] == "</s>" and index["tokenizer"]["separator_id"] == 1
+    assert index["tokenizer"]["separator"] == "</s>"
+    assert index["tokenizer"]["separator_id"] == 1
     assert index["vocab_size"] == 350
     docs = load_corpus(corpus).documents
     assert _decoded(out, "val") == [d for d in docs if is_validation_document(d, 0.05)]
@@ -205,7 +211,7 @@ def test_refusals(corpus: Path, tmp_path: Path) -> None:
         prepare_corpus(str(corpus), tmp_path / "b", family="bert")
     out = tmp_path / "out"
     prepare_corpus(str(corpus), out, **SMALL)
-    with pytest.raises(ScalingLabError, match="other settings.*shard_tokens"):
+    with pytest.raises(ScalingLabError, match=r"other settings.*shard_tokens"):
         prepare_corpus(str(corpus), out, **{**SMALL, "shard_tokens": 6000})
     foreign = tmp_path / "foreign"
     foreign.mkdir()

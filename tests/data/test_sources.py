@@ -74,7 +74,7 @@ def test_bad_sources_are_user_errors(tmp_path: Path) -> None:
         list(iter_documents(str(tmp_path / "missing.txt")))
     latin = tmp_path / "latin1.txt"
     latin.write_bytes("ok\n\ncaf\u00e9\n".encode("latin-1"))
-    with pytest.raises(InputError, match="line 3.*not UTF-8"):
+    with pytest.raises(InputError, match=r"line 3.*not UTF-8"):
         list(iter_documents(str(latin)))
     other = tmp_path / "data.csv"
     other.write_text("text\n")
