@@ -213,6 +213,10 @@ def test_refusals(corpus: Path, tmp_path: Path) -> None:
     prepare_corpus(str(corpus), out, **SMALL)
     with pytest.raises(ScalingLabError, match=r"other settings.*shard_tokens"):
         prepare_corpus(str(corpus), out, **{**SMALL, "shard_tokens": 6000})
+    with (out / "tokenizer.json").open("a") as handle:
+        handle.write(" ")
+    with pytest.raises(ScalingLabError, match="missing or changed"):
+        prepare_corpus(str(corpus), out, **SMALL)
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")
@@ -222,3 +226,29 @@ def test_refusals(corpus: Path, tmp_path: Path) -> None:
     text.write_text("one short document")
     with pytest.raises(ScalingLabError, match="val split"):
         prepare_corpus(str(text), tmp_path / "t", **SMALL)
+
+
+def test_a_hugging_face_tokenizer_is_loaded_through_auto_tokenizer(tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from scalinglab.finetune.models import minilm_dir
+
+    name = str(minilm_dir())  # a local HF folder: what from_pretrained resolves offline
+    text = tmp_path / "c.txt"
+    docs = load_corpus("kjv").documents[:40]
+    text.write_text("\n\n".join(docs))
+    out = tmp_path / "out"
+    prepare_corpus(str(text), out, tokenizer=name, workers=1)
+    index = read_index(out)
+    assert index["tokenizer"]["separator"] == "[SEP]"
+    assert index["vocab_size"] == 30522
+    assert index["dtype"] == "uint16"
+    reference = AutoTokenizer.from_pretrained(name)
+    sep = reference.sep_token_id
+    expected = [
+        i
+        for d in docs
+        if is_validation_document(d, 0.05)
+        for i in [*reference(d, add_special_tokens=False)["input_ids"], sep]
+    ]
+    assert _stream(out, "val").tolist() == expected

@@ -31,6 +31,7 @@ The tokenizer is trained (byte-level BPE, the family's scheme) on the first
 from __future__ import annotations
 
 import hashlib
+import json
 import multiprocessing
 import os
 import time
@@ -111,19 +112,17 @@ def prepare_corpus(
         index = _open_index(folder, settings)
         if not index["complete"]:
             index = _run(source, folder, index, workers or os.cpu_count() or 1, on_shard)
-    produced = sum(
-        e["tokens"] for s in SPLITS for e in index["splits"][s]["shards"] if e.get("new")
-    )
+    entries = [e for s in SPLITS for e in index["splits"][s]["shards"]]
+    new = [e for e in entries if e.get("new")]
+    produced = sum(e["tokens"] for e in new)
     seconds = time.perf_counter() - started
     return PrepareResult(
         out=folder,
         vocab_size=index["vocab_size"],
         dtype=index["dtype"],
         tokens={s: index["splits"][s]["tokens"] for s in SPLITS},
-        shards_written=sum(1 for s in SPLITS for e in index["splits"][s]["shards"] if e.get("new")),
-        shards_kept=sum(
-            1 for s in SPLITS for e in index["splits"][s]["shards"] if not e.get("new")
-        ),
+        shards_written=len(new),
+        shards_kept=len(entries) - len(new),
         seconds=seconds,
         tokens_per_second=produced / seconds if seconds > 0 else 0.0,
     )
@@ -193,6 +192,12 @@ def _open_index(folder: Path, settings: dict[str, Any]) -> dict[str, Any]:
                 f"{folder} holds a preparation with other settings ({', '.join(changed)} "
                 "differ); give another --out or delete it to start again"
             )
+        tokenizer = folder / index["tokenizer"]["file"]
+        if not tokenizer.is_file() or _sha256(tokenizer) != index["tokenizer"]["sha256"]:
+            raise ScalingLabError(
+                f"{tokenizer} is missing or changed since {folder / INDEX_NAME} was written; "
+                "delete the folder to start again"
+            )
         _remove_temporaries(folder)
         return index
     _check_empty(folder)
@@ -212,7 +217,7 @@ def _open_index(folder: Path, settings: dict[str, Any]) -> dict[str, Any]:
             "origin": origin,
             "separator": separator,
             "separator_id": tokenizer.token_to_id(separator),
-            "sha256": hashlib.sha256((folder / TOKENIZER_NAME).read_bytes()).hexdigest(),
+            "sha256": _sha256(folder / TOKENIZER_NAME),
         },
         "settings": settings,
         "splits": {s: {"shards": [], "tokens": 0, "cursor": [0, 0]} for s in SPLITS},
@@ -221,10 +226,12 @@ def _open_index(folder: Path, settings: dict[str, Any]) -> dict[str, Any]:
     return index
 
 
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def read_index(folder: str | Path) -> dict[str, Any]:
     """The ``index.json`` of a prepared folder, checked to be one."""
-    import json
-
     path = Path(folder) / INDEX_NAME
     try:
         index = json.loads(path.read_text(encoding="utf-8"))
