@@ -203,6 +203,8 @@ def _open_index(folder: Path, settings: dict[str, Any]) -> dict[str, Any]:
     _check_empty(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer, separator, origin = _obtain_tokenizer(settings)
+    tokenizer.no_truncation()  # a document is tokenized whole, never cut or padded
+    tokenizer.no_padding()
     atomic_write_text(folder / TOKENIZER_NAME, tokenizer.to_str())
     vocab = tokenizer.get_vocab_size()
     index = {
