@@ -15,9 +15,12 @@ the corpus.
 How a killed preparation resumes: a shard is written to a temporary file and renamed
 (:mod:`scalinglab.io`), then recorded in ``index.json`` (itself replaced atomically) with
 the cursor of its split, (chunk number, token offset in that chunk), where the next shard
-begins. A re-run with the same settings keeps every recorded shard untouched, skips the
-chunks before the earliest cursor without tokenizing them, and goes on; chunking and
-tokenization are deterministic, so the result equals an uninterrupted run's.
+begins. Whenever one split writes a full shard, the other writes what it has buffered
+as a shorter shard, so the cursors stay within one chunk of each other. A re-run with
+the same settings keeps every recorded shard untouched, skips the chunks before the
+earliest cursor without tokenizing them (so it redoes at most about one chunk), and goes
+on; chunking and tokenization are deterministic, so the result equals an uninterrupted
+run's.
 
 Validation split: a document is in ``val`` when its content hash says so
 (:func:`scalinglab.data.shards.is_validation_document`, ``val_fraction`` of documents),
@@ -435,11 +438,13 @@ class _SplitWriter:
     def start_chunk(self) -> int:
         return self.state["cursor"][0]
 
-    def add(self, chunk: int, ids: np.ndarray) -> None:
-        """Add chunk number ``chunk``'s tokens, skipping those already in shards."""
+    def add(self, chunk: int, ids: np.ndarray) -> int:
+        """Add chunk number ``chunk``'s tokens, skipping those already in shards; returns
+        the number of full shards this wrote."""
         cursor_chunk, cursor_offset = self.state["cursor"]
         if chunk < cursor_chunk:
-            return
+            return 0
+        written = 0
         base = cursor_offset if chunk == cursor_chunk else 0
         taken = base
         ids = ids[base:]
@@ -448,14 +453,17 @@ class _SplitWriter:
             self.buffer.append(ids[:need])
             ids, taken = ids[need:], taken + need
             self._flush(next_cursor=[chunk, taken])
+            written += 1
         if len(ids):
             self.buffer.append(ids)
             self.buffered += len(ids)
+        return written
 
-    def finish(self, end_chunk: int) -> None:
-        """Write what remains as the last (shorter) shard."""
+    def flush_through(self, chunk: int) -> None:
+        """Write what is buffered (every token up to chunk number ``chunk``) as a
+        shorter shard: at the end, and whenever another split writes a shard."""
         if self.buffered:
-            self._flush(next_cursor=[end_chunk, 0])
+            self._flush(next_cursor=[chunk + 1, 0])
 
     def _flush(self, next_cursor: list[int]) -> None:
         tokens = np.concatenate(self.buffer).astype(self.dtype)
@@ -492,10 +500,14 @@ def _run(
     todo = ((n, c) for n, c in enumerate(chunks) if n >= start)
     end = start - 1
     for end, train_ids, val_ids in _encoded_chunks(todo, folder, index, workers):
-        writers["train"].add(end, train_ids)
-        writers["val"].add(end, val_ids)
+        wrote = {"train": writers["train"].add(end, train_ids)}
+        wrote["val"] = writers["val"].add(end, val_ids)
+        if any(wrote.values()):  # keep the cursors together: a resume redoes one chunk
+            for split, writer in writers.items():
+                if not wrote[split]:
+                    writer.flush_through(end)
     for writer in writers.values():
-        writer.finish(end + 1)
+        writer.flush_through(end)
     for split in SPLITS:
         if not index["splits"][split]["tokens"]:
             raise ScalingLabError(
