@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from scalinglab.cli.options import Family, JsonFlag, Quiet
+
 data_app = typer.Typer(
     help="Prepare token data for training: corpora of any size into shards.",
     no_args_is_help=True,
@@ -68,19 +70,13 @@ def prepare(
             help="Share of documents held out for validation (chosen by content hash).",
         ),
     ] = 0.05,
-    family: Annotated[
-        str,
-        typer.Option(
-            "--family",
-            help="Model family the data is for, which picks the tokenizer scheme: a causal "
-            "family (gpt, llama; both use byte-level BPE).",
-        ),
-    ] = "gpt",
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No line per shard written.")] = False,
+    family: Family = "gpt",
+    as_json: JsonFlag = False,
+    quiet: Quiet = False,
 ) -> None:
     """Tokenize SOURCE into OUT: streamed (memory does not grow with the corpus), parallel
-    over processes, resumable when killed. Train on it with scalinglab train --data OUT."""
+    over processes, resumable when killed; --family picks the tokenizer scheme (causal
+    families: gpt, llama). Train on it with scalinglab train --data OUT."""
     from scalinglab.data.prepare import prepare_corpus
 
     def said(split: str, entry: dict[str, Any]) -> None:
