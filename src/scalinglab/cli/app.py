@@ -57,6 +57,9 @@ def _register_commands() -> None:
     from scalinglab.cli import train
 
     app.command("train")(train.train)
+    from scalinglab.cli import data
+
+    app.add_typer(data.data_app, name="data")
     from scalinglab.cli import finetune
 
     app.command("finetune")(finetune.finetune)

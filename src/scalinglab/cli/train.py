@@ -58,8 +58,26 @@ def train(
         str,
         typer.Option("--corpus", help="kjv (embedded), hf:NAME, or a .txt/.jsonl/.parquet path."),
     ] = "kjv",
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data",
+            help="Train on prepared tokens instead of --corpus: a scalinglab data prepare "
+            "folder (its vocabulary is used) or a folder of nanoGPT train.bin/val.bin.",
+        ),
+    ] = None,
+    data_dtype: Annotated[
+        str | None,
+        typer.Option(
+            "--data-dtype", help="Token dtype of nanoGPT bins in --data: uint16 or uint32."
+        ),
+    ] = None,
     vocab: Annotated[
-        int, typer.Option("--vocab", help="Tokenizer vocabulary size (tokens).")
+        int,
+        typer.Option(
+            "--vocab",
+            help="Tokenizer vocabulary size (tokens; with nanoGPT bins, above their largest id).",
+        ),
     ] = 4096,
     ctx: Ctx = None,
     batch_size: Annotated[
@@ -151,7 +169,7 @@ def train(
         "parametrization": parametrization, "mup_base_width": mup_base_width,
         "unique_tokens": unique_tokens, "eval_every": eval_every, "device": device,
         "bf16": bf16, "compile": compile_model, "peak_flops": peak_flops, "cache_dir": cache_dir,
-        "n_kv_head": n_kv_head, "prefetch": prefetch,
+        "n_kv_head": n_kv_head, "prefetch": prefetch, "data": data, "data_dtype": data_dtype,
     }  # fmt: skip
     if config is not None:
         given = {_FIELD_OF.get(name, name) for name in _command_line_params(ctx_)} - {"out_dir"}

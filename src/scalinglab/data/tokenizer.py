@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,17 +46,20 @@ def cache_root(cache_dir: str | Path | None = None) -> Path:
 @dataclass(frozen=True)
 class TrainedTokenizer:
     """A trained tokenizer of scheme ``kind`` (``byte_bpe`` or ``wordpiece``), its cache
-    ``key`` and ids of its special tokens."""
+    ``key`` and ids of its special tokens. ``separator_token`` names the end-of-text
+    token of a tokenizer brought by the user (e.g. ``</s>``); ``None`` means the
+    scheme's own."""
 
     tokenizer: Tokenizer
     kind: str
     key: str
     path: Path
+    separator_token: str | None = None
 
     @property
     def separator(self) -> str:
         """The token written after each document (end of text, or ``[SEP]``)."""
-        return _SCHEMES[self.kind].separator
+        return self.separator_token or _SCHEMES[self.kind].separator
 
     @property
     def vocab_size(self) -> int:
@@ -73,6 +76,8 @@ class TrainedTokenizer:
         from transformers import PreTrainedTokenizerFast
 
         specials = _SCHEMES[self.kind].hf_specials
+        if self.separator_token is not None:
+            specials = dict.fromkeys(("bos_token", "eos_token"), self.separator_token)
         wrapped = PreTrainedTokenizerFast(tokenizer_object=self.tokenizer, **specials)
         out = Path(out_dir)
         wrapped.save_pretrained(out)
@@ -100,13 +105,18 @@ def get_tokenizer(
     path = cache_root(cache_dir) / "tokenizers" / key / "tokenizer.json"
     if path.exists():
         return TrainedTokenizer(Tokenizer.from_file(str(path)), kind, key, path)
-    tokenizer = _SCHEMES[kind].train(corpus, vocab_size)
+    tokenizer = train_tokenizer(corpus.documents, kind, vocab_size)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, tokenizer.to_str())
     return TrainedTokenizer(tokenizer, kind, key, path)
 
 
-def _train_bpe(corpus: Corpus, vocab_size: int) -> Tokenizer:
+def train_tokenizer(documents: Sequence[str], kind: str, vocab_size: int) -> Tokenizer:
+    """A new tokenizer of scheme ``kind`` trained on ``documents`` (uncached)."""
+    return _SCHEMES[kind].train(documents, vocab_size)
+
+
+def _train_bpe(documents: Sequence[str], vocab_size: int) -> Tokenizer:
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
@@ -117,11 +127,11 @@ def _train_bpe(corpus: Corpus, vocab_size: int) -> Tokenizer:
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tokenizer.train_from_iterator(corpus.documents, trainer=trainer, length=len(corpus.documents))
+    tokenizer.train_from_iterator(documents, trainer=trainer, length=len(documents))
     return tokenizer
 
 
-def _train_wordpiece(corpus: Corpus, vocab_size: int) -> Tokenizer:
+def _train_wordpiece(documents: Sequence[str], vocab_size: int) -> Tokenizer:
     tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
@@ -129,7 +139,7 @@ def _train_wordpiece(corpus: Corpus, vocab_size: int) -> Tokenizer:
     trainer = tok_trainers.WordPieceTrainer(
         vocab_size=vocab_size, special_tokens=list(BERT_SPECIALS), show_progress=False
     )
-    tokenizer.train_from_iterator(corpus.documents, trainer=trainer, length=len(corpus.documents))
+    tokenizer.train_from_iterator(documents, trainer=trainer, length=len(documents))
     cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",
@@ -144,7 +154,7 @@ class _Scheme:
     """A tokenizer kind: how to train it, the token after each document, and the special
     tokens ``PreTrainedTokenizerFast`` is told about."""
 
-    train: Callable[[Corpus, int], Tokenizer]
+    train: Callable[[Sequence[str], int], Tokenizer]
     separator: str
     hf_specials: dict[str, str]
 

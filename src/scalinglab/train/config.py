@@ -43,7 +43,9 @@ class TrainConfig:
     ``parametrization`` is ``sp`` or ``mup`` with ``mup_base_width`` the width (d_model)
     at which muP equals SP and the learning rate was tuned. ``prefetch`` builds the next
     steps' batches in a background thread (:mod:`scalinglab.train.prefetch`); it changes
-    no number, only the time between steps.
+    no number, only the time between steps. ``data`` names prepared token data
+    (``scalinglab data prepare`` output, or nanoGPT ``train.bin``/``val.bin`` of
+    ``data_dtype``) read instead of ``corpus``.
     """
 
     out_dir: str = "runs/run"
@@ -61,6 +63,8 @@ class TrainConfig:
     tokens: int = 1_000_000
     seed: int = 0
     corpus: str = "kjv"
+    data: str | None = None
+    data_dtype: str | None = None
     val_fraction: float = 0.05
     val_tokens: int = 32_768
     unique_tokens: int | None = None

@@ -39,10 +39,11 @@ A recipe fitted on this machine's own sweep (``scalinglab recipe fit``, applied 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, ScalingLabWarning
 from scalinglab.models.counting import count_params, flops_per_token
 from scalinglab.train.config import PARAMETRIZATIONS, TrainConfig
 from scalinglab.train.schedule import COOLDOWN_SHAPES, SCHEDULES
@@ -115,8 +116,10 @@ def total_steps(config: TrainConfig) -> int:
 
 
 def resolve(config: TrainConfig, world_size: int = 1) -> TrainConfig:
-    """A copy of ``config`` with every ``None`` default filled in and the fields checked."""
+    """A copy of ``config`` with every ``None`` default filled in and the fields checked;
+    with prepared ``data`` its index sets the vocabulary size."""
     _check(config)
+    config = _data_vocab(config)
     shape = config.shape()
     changes: dict[str, object] = {}
     if config.lr is None:
@@ -156,6 +159,23 @@ def default_evaluations(tokens: int, val_tokens: int) -> int:
     ``EVALS_PER_RUN``, at least once (the final evaluation)."""
     affordable = EVAL_SHARE * tokens / (EVAL_COST * max(val_tokens, 1))
     return max(1, min(EVALS_PER_RUN, math.floor(affordable)))
+
+
+def _data_vocab(config: TrainConfig) -> TrainConfig:
+    """``config`` with the vocabulary size of its prepared data's index (said in a
+    warning when that changes the configured one)."""
+    if config.data is None:
+        return config
+    from scalinglab.data.prepared import data_vocab_size
+
+    vocab = data_vocab_size(config.data, config.vocab_size)
+    if vocab != config.vocab_size:
+        warnings.warn(
+            f"vocab_size {config.vocab_size} -> {vocab}: the vocabulary of {config.data}",
+            ScalingLabWarning,
+            stacklevel=3,
+        )
+    return config.replace(vocab_size=vocab)
 
 
 def _check(config: TrainConfig) -> None:

@@ -55,7 +55,7 @@ RESUME_KEYS = (
     "family", "n_layer", "d_model", "n_head", "d_ff", "vocab_size", "n_ctx", "nsp", "seed",
     "corpus", "val_fraction", "unique_tokens", "lr", "warmup_steps", "batch_size",
     "weight_decay", "beta1", "beta2", "eps", "grad_clip", "n_kv_head", "parametrization",
-    "mup_base_width",
+    "mup_base_width", "data", "data_dtype",
 )  # fmt: skip
 
 
@@ -186,9 +186,9 @@ class _Run:
             torch.set_num_threads(self.cfg.threads)
         with disk_full_names(cache_root(self.cfg.cache_dir)):
             self.data = self._prepare_data()
-        if self.data.tokenizer.vocab_size != self.shape.vocab_size:
+        if self.data.vocab_size != self.shape.vocab_size:
             raise ScalingLabError(
-                f"the corpus yields a tokenizer of {self.data.tokenizer.vocab_size} tokens, "
+                f"the corpus yields a tokenizer of {self.data.vocab_size} tokens, "
                 f"fewer than --vocab {self.shape.vocab_size}; lower --vocab"
             )
         torch.manual_seed(self.cfg.seed)
@@ -219,7 +219,11 @@ class _Run:
             raise
 
     def _prepare_data(self) -> PreparedData:
-        return prepare_data(
+        """The run's data; under torchrun rank 0 builds the tokenizer and shard caches
+        while the other ranks wait, then map what it built."""
+        if not self.ctx.is_main:
+            self.ctx.barrier()
+        data = prepare_data(
             family=self.shape.family,
             corpus=self.cfg.corpus,
             vocab_size=self.cfg.vocab_size,
@@ -230,7 +234,12 @@ class _Run:
             val_fraction=self.cfg.val_fraction,
             val_tokens=self.cfg.val_tokens,
             cache_dir=self.cfg.cache_dir,
+            data=self.cfg.data,
+            data_dtype=self.cfg.data_dtype,
         )
+        if self.ctx.is_main:
+            self.ctx.barrier()
+        return data
 
     def _restore(self) -> int:
         if self.ctx.is_main:
@@ -442,7 +451,8 @@ class _Run:
     def _export(self) -> None:
         from scalinglab.models.hf_export import export_hf
 
-        tokenizer_dir = self.data.tokenizer.save_hf(self.out / "tokenizer")
+        tokenizer = self.data.tokenizer
+        tokenizer_dir = None if tokenizer is None else tokenizer.save_hf(self.out / "tokenizer")
         model = folded_copy(self.model) if self.cfg.parametrization == "mup" else self.model
         export_hf(model, model.shape, self.out / "hf", tokenizer_dir=tokenizer_dir)
 
