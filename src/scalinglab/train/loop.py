@@ -36,11 +36,21 @@ from scalinglab.io import atomic_write_json
 from scalinglab.models.build import build_model
 from scalinglab.models.counting import count_params, flops_per_token
 from scalinglab.models.mup import apply_mup, folded_copy, lr_multipliers
-from scalinglab.train.checkpoint import latest_checkpoint, restore_checkpoint, save_checkpoint
+from scalinglab.train.activation_checkpointing import (
+    apply_activation_checkpointing,
+    transformer_blocks,
+)
+from scalinglab.train.checkpoint import (
+    latest_checkpoint,
+    restore_checkpoint,
+    save_checkpoint,
+    save_sharded_checkpoint,
+)
 from scalinglab.train.config import TrainConfig
 from scalinglab.train.defaults import resolve, total_steps
 from scalinglab.train.distributed import DistContext, init_distributed
 from scalinglab.train.divergence import DivergenceMonitor
+from scalinglab.train.fsdp import full_state_dict, shard_model
 from scalinglab.train.optim import build_optimizer
 from scalinglab.train.peak import peak_flops
 from scalinglab.train.precision import default_bf16, enable_tf32
@@ -77,7 +87,7 @@ def run_training(
     :class:`~scalinglab.errors.DiskFullError` naming the folder and the space left.
     """
     device = _device(config.device)
-    ctx = init_distributed(device.type)
+    ctx = init_distributed(device.type, group_of_one=config.fsdp)
     try:
         run = _Run(config, device, ctx, progress, on_eval)
         lock = run_folder_lock(run.out) if ctx.is_main else contextlib.nullcontext()
@@ -189,7 +199,7 @@ class _Run:
                 f"the corpus yields a tokenizer of {self.data.vocab_size} tokens, "
                 f"fewer than --vocab {self.shape.vocab_size}; lower --vocab"
             )
-        self.model = _seeded_model(self.cfg, self.device)
+        self.model = self._build_model()
         self.optimizer = _optimizer(self.model, self.cfg)
 
     def _peak(self) -> tuple[float | None, str]:
@@ -222,13 +232,25 @@ class _Run:
             self.ctx.barrier()
         return data
 
+    def _build_model(self) -> nn.Module:
+        """The seeded model with activation checkpointing and FSDP sharding as asked. A
+        sharded model is built on the CPU, and ``fully_shard`` moves each rank's shards to
+        its device, so no device holds the whole model."""
+        sharded = self.cfg.fsdp
+        model = _seeded_model(self.cfg, torch.device("cpu") if sharded else self.device)
+        if self.cfg.activation_checkpointing:
+            apply_activation_checkpointing(transformer_blocks(model, self.shape.n_layer))
+        if sharded:
+            shard_model(model, self.shape.n_layer, self.device, self.bf16)
+        return model
+
     def _wrap(self) -> nn.Module:
         """The module the steps run through: the model, compiled when asked, wrapped in
-        ``DistributedDataParallel`` over several ranks."""
+        ``DistributedDataParallel`` over several ranks unless it is sharded."""
         runner: nn.Module = self.model
         if self.cfg.compile:
             runner = torch.compile(self.model)  # type: ignore[assignment]
-        if self.ctx.world_size > 1:
+        if self.ctx.world_size > 1 and not self.cfg.fsdp:
             from torch.nn.parallel import DistributedDataParallel
 
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -264,12 +286,18 @@ class _Run:
         )
 
     def _save(self) -> None:
-        if self.ctx.is_main:
-            record = self.state.checkpoint_record(self.cfg.batch_size, self.tokens_per_step)  # type: ignore[arg-type]
+        """Checkpoint the run: safetensors from rank 0, or every rank's shards (FSDP)."""
+        record = self.state.checkpoint_record(self.cfg.batch_size, self.tokens_per_step)  # type: ignore[arg-type]
+        keep_steps = tuple(self.cfg.save_at_steps)
+        done = self.state.done
+        if self.cfg.fsdp:
+            save_sharded_checkpoint(
+                self.out, done, self.model, self.optimizer, record, self.ctx, keep_steps=keep_steps
+            )
+        elif self.ctx.is_main:
             save_checkpoint(
-                self.out, self.state.done, self.model, self.optimizer, record,
-                keep_steps=tuple(self.cfg.save_at_steps),
-            )  # fmt: skip
+                self.out, done, self.model, self.optimizer, record, keep_steps=keep_steps
+            )
         self.ctx.barrier()
 
     # ---- the loop ----------------------------------------------------------------
@@ -324,6 +352,7 @@ class _Run:
         loss = optimizer_step(
             runner, self.model, self.optimizer, batches, self.ctx,
             grad_clip=self.cfg.grad_clip, bf16=self.bf16,
+            defer_sync=self.ctx.world_size > 1 and not self.cfg.fsdp,
         )  # fmt: skip
         self.state.train_loss = loss
         return loss
@@ -343,9 +372,9 @@ class _Run:
         completed run, rank 0)."""
         status = "diverged" if reason else "completed" if self.end_step == self.steps else "stopped"
         summary = self._summary(status, reason)
+        if status == "completed" and self.cfg.export_hf:
+            self._export()
         if self.ctx.is_main:
-            if status == "completed" and self.cfg.export_hf:
-                self._export()
             summary.write(self.out / "summary.json")
         self.ctx.barrier()
         return summary
@@ -357,6 +386,7 @@ class _Run:
         total, count = validation_sums(
             self.model, self.data, self.ctx,
             micro_batch_size=self.cfg.micro_batch_size or 1, device=self.device, bf16=self.bf16,
+            lockstep=self.cfg.fsdp,
         )  # fmt: skip
         state = self.state
         state.val_loss = total / max(count, 1.0)
@@ -393,12 +423,31 @@ class _Run:
         }
 
     def _export(self) -> None:
+        """Export the model as DIR/hf (rank 0; a sharded model is gathered first, which
+        every rank takes part in)."""
         from scalinglab.models.hf_export import export_hf
 
+        model = self._whole_model()
+        if not self.ctx.is_main:
+            return
         tokenizer = self.data.tokenizer
         tokenizer_dir = None if tokenizer is None else tokenizer.save_hf(self.out / "tokenizer")
-        model = folded_copy(self.model) if self.cfg.parametrization == "mup" else self.model
+        model = folded_copy(model) if self.cfg.parametrization == "mup" else model
         export_hf(model, model.shape, self.out / "hf", tokenizer_dir=tokenizer_dir)
+
+    def _whole_model(self) -> nn.Module:
+        """The model with every parameter whole: itself, or for a sharded run a CPU copy
+        loaded with the gathered full state dict on rank 0 (itself on the others)."""
+        if not self.cfg.fsdp:
+            return self.model
+        state = full_state_dict(self.model)
+        if not self.ctx.is_main:
+            return self.model
+        whole = build_model(self.shape)
+        if self.cfg.parametrization == "mup":
+            apply_mup(whole, self.cfg.mup_base_width)
+        whole.load_state_dict(state)
+        return whole
 
     def _summary(self, status: str, reason: str) -> RunSummary:
         state = self.state
@@ -456,8 +505,15 @@ def _seeded_model(cfg: TrainConfig, device: torch.device) -> nn.Module:
 
 
 def _check_resumable(out: Path, cfg: TrainConfig) -> None:
-    """Refuse to continue the run in ``out`` with settings that change its trajectory."""
+    """Refuse to continue the run in ``out`` with settings that change its trajectory, or
+    without the sharding its checkpoints were written with."""
     stored = json.loads((out / "config.json").read_text())
+    if bool(stored.get("fsdp", False)) != cfg.fsdp:
+        flag = "--fsdp" if stored.get("fsdp") else "no --fsdp"
+        raise ScalingLabError(
+            f"{out} holds a run trained with {flag}; resume it with {flag} (any number of "
+            "processes) or choose another output folder"
+        )
     changed = [k for k in RESUME_KEYS if stored.get(k) != getattr(cfg, k)]
     if changed:
         raise ScalingLabError(

@@ -67,11 +67,13 @@ def optimizer_step(
     *,
     grad_clip: float,
     bf16: bool,
+    defer_sync: bool = False,
 ) -> float:
     """Forward and backward over ``batches`` through ``runner`` (the model as wrapped for
     compilation or data parallelism), clip the gradient norm of ``model`` at
     ``grad_clip`` (none when 0), step and zero the gradients; returns the global mean
-    training loss (nats/token)."""
+    training loss (nats/token). ``defer_sync``: ``runner`` is DDP, whose gradients are
+    accumulated locally (``no_sync``) and all-reduced on the last micro-batch only."""
     local_count = sum(int((b["labels"] != -100).sum()) for b in batches)
     counts = torch.tensor([float(local_count)], dtype=torch.float64)
     global_count = max(1.0, float(ctx.all_sum(counts)[0]))
@@ -79,7 +81,7 @@ def optimizer_step(
     for index, batch in enumerate(batches):
         last = index == len(batches) - 1
         sync = contextlib.nullcontext()
-        if ctx.world_size > 1 and not last:
+        if defer_sync and not last:
             sync = runner.no_sync()  # type: ignore[operator]
         with sync:
             summed = loss_sum(runner, batch, bf16=bf16)
@@ -101,17 +103,24 @@ def validation_sums(
     micro_batch_size: int,
     device: torch.device,
     bf16: bool,
+    lockstep: bool = False,
 ) -> tuple[float, int]:
     """The summed validation loss (nats) and the number of target tokens over the whole
     validation set, each rank evaluating every ``world_size``-th sample; ``model`` is
-    left in training mode."""
+    left in training mode. ``lockstep``: every rank runs as many forward passes as rank 0
+    (which has the most samples), as a sharded model's collectives need; a rank out of
+    samples evaluates sample 0 again and discards it."""
     model.eval()
     total = torch.zeros(2, dtype=torch.float64)
     indices = list(range(ctx.rank, data.n_val_samples, ctx.world_size))
-    for offset in range(0, len(indices), micro_batch_size):
-        batch = to_device(data.val.batch(indices[offset : offset + micro_batch_size]), device)
-        total[0] += float(loss_sum(model, batch, bf16=bf16, nsp=False))
-        total[1] += int((batch["labels"] != -100).sum())
+    most = len(range(0, data.n_val_samples, ctx.world_size)) if lockstep else len(indices)
+    for offset in range(0, most, micro_batch_size):
+        chunk = indices[offset : offset + micro_batch_size]
+        batch = to_device(data.val.batch(chunk or [0]), device)
+        summed = float(loss_sum(model, batch, bf16=bf16, nsp=False))
+        if chunk:
+            total[0] += summed
+            total[1] += int((batch["labels"] != -100).sum())
     ctx.all_sum(total)
     model.train()
     return float(total[0]), int(total[1])
