@@ -169,8 +169,8 @@ class _Run:
             return finished
         self._setup()
         start = self._restore()
-        self.peak, self.peak_source = self._peak()
-        runner = self._wrap()
+        self.peak, self.peak_source = _peak(self.cfg, self.device, self.bf16)
+        runner = _wrap(self.model, self.cfg, self.ctx, self.device)
         try:
             return self._loop(start, runner)
         except Exception as error:
@@ -193,69 +193,14 @@ class _Run:
         if self.cfg.threads:
             torch.set_num_threads(self.cfg.threads)
         with disk_full_names(cache_root(self.cfg.cache_dir)):
-            self.data = self._prepare_data()
+            self.data = _prepare_data(self.cfg, self.ctx)
         if self.data.vocab_size != self.shape.vocab_size:
             raise ScalingLabError(
                 f"the corpus yields a tokenizer of {self.data.vocab_size} tokens, "
                 f"fewer than --vocab {self.shape.vocab_size}; lower --vocab"
             )
-        self.model = self._build_model()
+        self.model = _build_model(self.cfg, self.device, self.bf16)
         self.optimizer = _optimizer(self.model, self.cfg)
-
-    def _peak(self) -> tuple[float | None, str]:
-        """Peak FLOP/s of the device for MFU (given, measured or catalogued) and its source."""
-        if self.cfg.peak_flops:
-            return self.cfg.peak_flops, "given (--peak-flops)"
-        dtype = torch.bfloat16 if self.bf16 else torch.float32
-        return peak_flops(self.device, dtype, self.cfg.cache_dir)
-
-    def _prepare_data(self) -> PreparedData:
-        """The run's data; under torchrun rank 0 builds the tokenizer and shard caches
-        while the other ranks wait, then map what it built."""
-        if not self.ctx.is_main:
-            self.ctx.barrier()
-        data = prepare_data(
-            family=self.shape.family,
-            corpus=self.cfg.corpus,
-            vocab_size=self.cfg.vocab_size,
-            n_ctx=self.shape.n_ctx,
-            seed=self.cfg.seed,
-            nsp=self.cfg.nsp,
-            unique_tokens=self.cfg.unique_tokens,
-            val_fraction=self.cfg.val_fraction,
-            val_tokens=self.cfg.val_tokens,
-            cache_dir=self.cfg.cache_dir,
-            data=self.cfg.data,
-            data_dtype=self.cfg.data_dtype,
-        )
-        if self.ctx.is_main:
-            self.ctx.barrier()
-        return data
-
-    def _build_model(self) -> nn.Module:
-        """The seeded model with activation checkpointing and FSDP sharding as asked. A
-        sharded model is built on the CPU, and ``fully_shard`` moves each rank's shards to
-        its device, so no device holds the whole model."""
-        sharded = self.cfg.fsdp
-        model = _seeded_model(self.cfg, torch.device("cpu") if sharded else self.device)
-        if self.cfg.activation_checkpointing:
-            apply_activation_checkpointing(transformer_blocks(model, self.shape.n_layer))
-        if sharded:
-            shard_model(model, self.shape.n_layer, self.device, self.bf16)
-        return model
-
-    def _wrap(self) -> nn.Module:
-        """The module the steps run through: the model, compiled when asked, wrapped in
-        ``DistributedDataParallel`` over several ranks unless it is sharded."""
-        runner: nn.Module = self.model
-        if self.cfg.compile:
-            runner = torch.compile(self.model)  # type: ignore[assignment]
-        if self.ctx.world_size > 1 and not self.cfg.fsdp:
-            from torch.nn.parallel import DistributedDataParallel
-
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            runner = DistributedDataParallel(runner, device_ids=ids)
-        return runner
 
     # ---- checkpoints ---------------------------------------------------------------
     def _restore(self) -> int:
@@ -373,7 +318,7 @@ class _Run:
         status = "diverged" if reason else "completed" if self.end_step == self.steps else "stopped"
         summary = self._summary(status, reason)
         if status == "completed" and self.cfg.export_hf:
-            self._export()
+            _export_hf(self.model, self.cfg, self.ctx, self.data, self.out)
         if self.ctx.is_main:
             summary.write(self.out / "summary.json")
         self.ctx.barrier()
@@ -422,33 +367,6 @@ class _Run:
             "mfu": achieved / self.peak if self.peak else None,
         }
 
-    def _export(self) -> None:
-        """Export the model as DIR/hf (rank 0; a sharded model is gathered first, which
-        every rank takes part in)."""
-        from scalinglab.models.hf_export import export_hf
-
-        model = self._whole_model()
-        if not self.ctx.is_main:
-            return
-        tokenizer = self.data.tokenizer
-        tokenizer_dir = None if tokenizer is None else tokenizer.save_hf(self.out / "tokenizer")
-        model = folded_copy(model) if self.cfg.parametrization == "mup" else model
-        export_hf(model, model.shape, self.out / "hf", tokenizer_dir=tokenizer_dir)
-
-    def _whole_model(self) -> nn.Module:
-        """The model with every parameter whole: itself, or for a sharded run a CPU copy
-        loaded with the gathered full state dict on rank 0 (itself on the others)."""
-        if not self.cfg.fsdp:
-            return self.model
-        state = full_state_dict(self.model)
-        if not self.ctx.is_main:
-            return self.model
-        whole = build_model(self.shape)
-        if self.cfg.parametrization == "mup":
-            apply_mup(whole, self.cfg.mup_base_width)
-        whole.load_state_dict(state)
-        return whole
-
     def _summary(self, status: str, reason: str) -> RunSummary:
         state = self.state
         tokens = state.done * self.tokens_per_step
@@ -495,6 +413,65 @@ class _Run:
         )
 
 
+def _prepare_data(cfg: TrainConfig, ctx: DistContext) -> PreparedData:
+    """The run's data; under torchrun rank 0 builds the tokenizer and shard caches while
+    the other ranks wait, then map what it built."""
+    if not ctx.is_main:
+        ctx.barrier()
+    shape = cfg.shape()
+    data = prepare_data(
+        family=shape.family,
+        corpus=cfg.corpus,
+        vocab_size=cfg.vocab_size,
+        n_ctx=shape.n_ctx,
+        seed=cfg.seed,
+        nsp=cfg.nsp,
+        unique_tokens=cfg.unique_tokens,
+        val_fraction=cfg.val_fraction,
+        val_tokens=cfg.val_tokens,
+        cache_dir=cfg.cache_dir,
+        data=cfg.data,
+        data_dtype=cfg.data_dtype,
+    )
+    if ctx.is_main:
+        ctx.barrier()
+    return data
+
+
+def _peak(cfg: TrainConfig, device: torch.device, bf16: bool) -> tuple[float | None, str]:
+    """Peak FLOP/s of the device for MFU (given, measured or catalogued) and its source."""
+    if cfg.peak_flops:
+        return cfg.peak_flops, "given (--peak-flops)"
+    return peak_flops(device, torch.bfloat16 if bf16 else torch.float32, cfg.cache_dir)
+
+
+def _build_model(cfg: TrainConfig, device: torch.device, bf16: bool) -> nn.Module:
+    """The seeded model with activation checkpointing and FSDP sharding as ``cfg`` asks.
+    A sharded model is built on the CPU, and ``fully_shard`` moves each rank's shards to
+    ``device``, so no device holds the whole model."""
+    n_layer = cfg.shape().n_layer
+    model = _seeded_model(cfg, torch.device("cpu") if cfg.fsdp else device)
+    if cfg.activation_checkpointing:
+        apply_activation_checkpointing(transformer_blocks(model, n_layer))
+    if cfg.fsdp:
+        shard_model(model, n_layer, device, bf16)
+    return model
+
+
+def _wrap(model: nn.Module, cfg: TrainConfig, ctx: DistContext, device: torch.device) -> nn.Module:
+    """The module the steps run through: ``model``, compiled when asked, wrapped in
+    ``DistributedDataParallel`` over several ranks unless it is sharded."""
+    runner: nn.Module = model
+    if cfg.compile:
+        runner = torch.compile(model)  # type: ignore[assignment]
+    if ctx.world_size > 1 and not cfg.fsdp:
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [device.index] if device.type == "cuda" else None
+        runner = DistributedDataParallel(runner, device_ids=ids)
+    return runner
+
+
 def _seeded_model(cfg: TrainConfig, device: torch.device) -> nn.Module:
     """The run's model, initialised from ``cfg.seed`` (muP applied when asked)."""
     torch.manual_seed(cfg.seed)
@@ -502,6 +479,37 @@ def _seeded_model(cfg: TrainConfig, device: torch.device) -> nn.Module:
     if cfg.parametrization == "mup":
         apply_mup(model, cfg.mup_base_width)
     return model
+
+
+def _export_hf(
+    model: nn.Module, cfg: TrainConfig, ctx: DistContext, data: PreparedData, out: Path
+) -> None:
+    """Export the run's model and tokenizer as ``out/hf`` (rank 0); a sharded model is
+    gathered first, which every rank takes part in."""
+    from scalinglab.models.hf_export import export_hf
+
+    whole = _whole_model(model, cfg, ctx)
+    if not ctx.is_main:
+        return
+    tokenizer = data.tokenizer
+    tokenizer_dir = None if tokenizer is None else tokenizer.save_hf(out / "tokenizer")
+    whole = folded_copy(whole) if cfg.parametrization == "mup" else whole
+    export_hf(whole, whole.shape, out / "hf", tokenizer_dir=tokenizer_dir)
+
+
+def _whole_model(model: nn.Module, cfg: TrainConfig, ctx: DistContext) -> nn.Module:
+    """``model`` with every parameter whole: itself, or for a sharded run a CPU copy
+    loaded with the gathered full state dict on rank 0 (``model`` on the others)."""
+    if not cfg.fsdp:
+        return model
+    state = full_state_dict(model)
+    if not ctx.is_main:
+        return model
+    whole = build_model(cfg.shape())
+    if cfg.parametrization == "mup":
+        apply_mup(whole, cfg.mup_base_width)
+    whole.load_state_dict(state)
+    return whole
 
 
 def _check_resumable(out: Path, cfg: TrainConfig) -> None:
