@@ -126,6 +126,23 @@ def train(
             "CUDA); changes no number, only the time between steps.",
         ),
     ] = True,
+    fsdp: Annotated[
+        bool,
+        typer.Option(
+            "--fsdp",
+            help="Shard parameters, gradients and optimizer state over the torchrun ranks "
+            "(FSDP2 fully_shard per block; sharded checkpoints resumable at any number of "
+            "processes; also runs on one process). See docs/train.md.",
+        ),
+    ] = False,
+    activation_checkpointing: Annotated[
+        bool,
+        typer.Option(
+            "--activation-checkpointing",
+            help="Recompute each block's activations in backward: less activation memory "
+            "for about one extra forward pass of compute; same gradients.",
+        ),
+    ] = False,
     peak_flops: Annotated[
         float | None,
         typer.Option("--peak-flops", help="Peak FLOP/s for MFU (default measured or data sheet)."),
@@ -170,6 +187,7 @@ def train(
         "unique_tokens": unique_tokens, "eval_every": eval_every, "device": device,
         "bf16": bf16, "compile": compile_model, "peak_flops": peak_flops, "cache_dir": cache_dir,
         "n_kv_head": n_kv_head, "prefetch": prefetch, "data": data, "data_dtype": data_dtype,
+        "fsdp": fsdp, "activation_checkpointing": activation_checkpointing,
     }  # fmt: skip
     if config is not None:
         given = {_FIELD_OF.get(name, name) for name in _command_line_params(ctx_)} - {"out_dir"}

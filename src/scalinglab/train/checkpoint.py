@@ -11,7 +11,16 @@ A checkpoint is the folder ``DIR/checkpoints/step-NNNNNNNN/`` holding
   optimizer's param groups (hyper-parameters), the divergence monitor, wall time so far,
   and the SHA-256 of each of the two weight files (``checksums``).
 
-No pickle anywhere. The folder is written under a temporary name (``.tmp-step-N-PID``,
+A sharded run (FSDP) writes instead ``dcp/`` (each rank's shards of the model and
+optimizer through ``torch.distributed.checkpoint``, loadable at any world size),
+``rng.safetensors`` (rank 0's RNG states) and ``state.json`` (checksums of every file,
+and the world size that wrote it); :func:`load_checkpoint` tells the two apart by the
+``dcp/`` folder.
+
+No pickle anywhere, but for DCP's own metadata file ``dcp/.metadata``, which
+``torch.distributed.checkpoint`` writes and reads with ``pickle`` (its tensors and other
+values are read with ``weights_only``): load sharded checkpoints from trusted folders
+only. The folder is written under a temporary name (``.tmp-step-N-PID``,
 PID the writer's process), every file fsynced, then renamed into place (an atomic rename
 on POSIX), and ``DIR/checkpoints/latest`` is replaced atomically afterwards, so a SIGKILL
 at any moment leaves the last good checkpoint intact; a temporary folder is removed by a
@@ -36,17 +45,30 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed.checkpoint as dcp
 from safetensors import SafetensorError
 from safetensors.torch import load_file, load_model, save_file, save_model
+from torch.distributed.checkpoint.api import CheckpointException
+from torch.distributed.checkpoint.state_dict import (
+    get_model_state_dict,
+    get_state_dict,
+    set_model_state_dict,
+    set_state_dict,
+)
 
 from scalinglab.errors import ScalingLabError, ScalingLabWarning
 from scalinglab.io import atomic_write_text
 from scalinglab.processes import process_alive
+from scalinglab.train.distributed import DistContext
 
 #: The files whose SHA-256 ``state.json`` records.
 #: Param-group keys naming how the optimizer computes, not what it computes.
 IMPLEMENTATION_FLAGS = ("fused", "foreach")
 CHECKED_FILES = ("model.safetensors", "optimizer.safetensors")
+#: The folder of a sharded checkpoint that ``torch.distributed.checkpoint`` writes.
+SHARDED_DIR = "dcp"
+#: The RNG states of rank 0 in a sharded checkpoint.
+RNG_FILE = "rng.safetensors"
 _TMP_OWNER = re.compile(r"\.tmp-.*-(\d+)")
 
 
@@ -78,14 +100,74 @@ def save_checkpoint(
     tmp.mkdir()
     save_model(model, str(tmp / "model.safetensors"))
     tensors, groups = _flatten_optimizer(optimizer)
-    tensors["rng.cpu"] = torch.get_rng_state()
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        tensors["rng.cuda"] = torch.cuda.get_rng_state()
-    save_file(tensors, str(tmp / "optimizer.safetensors"))
+    save_file({**tensors, **_rng_tensors()}, str(tmp / "optimizer.safetensors"))
     checksums = {name: file_sha256(tmp / name) for name in CHECKED_FILES}
     record = {**state, "param_groups": groups, "checksums": checksums}
     (tmp / "state.json").write_text(json.dumps(record, indent=1))
-    for file in tmp.iterdir():
+    _publish(tmp, final, keep, keep_steps)
+    return final
+
+
+def save_sharded_checkpoint(
+    out_dir: str | Path,
+    step: int,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    state: dict[str, Any],
+    ctx: DistContext,
+    *,
+    keep: int = 2,
+    keep_steps: tuple[int, ...] = (),
+) -> Path:
+    """Write the checkpoint of ``step`` of a sharded (FSDP) run; every rank calls it.
+
+    Each rank writes its shards of the model and optimizer through
+    ``torch.distributed.checkpoint`` into ``SHARDED_DIR``; rank 0 adds its RNG states
+    (``rng.safetensors``) and ``state.json`` (with the SHA-256 of every file and the
+    world size), then publishes the folder atomically as :func:`save_checkpoint` does.
+    ``state`` is rank 0's JSON data."""
+    root = checkpoint_root(out_dir)
+    writer = torch.tensor([os.getpid() if ctx.is_main else 0], dtype=torch.int64)
+    tmp = root / f".tmp-{step_dir_name(step)}-{int(ctx.all_sum(writer)[0])}"
+    if ctx.is_main:
+        root.mkdir(parents=True, exist_ok=True)
+        _remove_orphaned_tmp(root)
+        (tmp / SHARDED_DIR).mkdir(parents=True)
+    ctx.barrier()
+    model_state, optimizer_state = get_state_dict(model, optimizer)
+    dcp.save({"model": model_state, "optimizer": optimizer_state}, checkpoint_id=tmp / SHARDED_DIR)
+    ctx.barrier()
+    final = root / step_dir_name(step)
+    if ctx.is_main:
+        save_file(_rng_tensors(), str(tmp / RNG_FILE))
+        names = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
+        checksums = {name: file_sha256(tmp / name) for name in names}
+        record = {**state, "world_size": ctx.world_size, "checksums": checksums}
+        (tmp / "state.json").write_text(json.dumps(record, indent=1))
+        _publish(tmp, final, keep, keep_steps)
+    ctx.barrier()
+    return final
+
+
+def _rng_tensors() -> dict[str, torch.Tensor]:
+    """The torch RNG states of this process (CPU, and CUDA once initialised)."""
+    tensors = {"rng.cpu": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        tensors["rng.cuda"] = torch.cuda.get_rng_state()
+    return tensors
+
+
+def _restore_rng(tensors: dict[str, torch.Tensor]) -> None:
+    torch.set_rng_state(tensors["rng.cpu"])
+    if "rng.cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors["rng.cuda"])
+
+
+def _publish(tmp: Path, final: Path, keep: int, keep_steps: tuple[int, ...]) -> None:
+    """Fsync the finished folder ``tmp``, rename it to ``final``, point ``latest`` at it,
+    and prune older checkpoints to the newest ``keep`` plus ``keep_steps``."""
+    root = final.parent
+    for file in (p for p in tmp.rglob("*") if p.is_file()):
         _fsync(file)
     if final.exists():
         shutil.rmtree(final)
@@ -93,7 +175,6 @@ def save_checkpoint(
     _fsync(root)
     atomic_write_text(root / "latest", final.name, sync_dir=True)
     _prune(root, keep, {step_dir_name(s) for s in keep_steps} | {final.name})
-    return final
 
 
 def _remove_orphaned_tmp(root: Path) -> None:
@@ -169,7 +250,7 @@ def restore_checkpoint(
         if problem is None:
             try:
                 return folder, load_checkpoint(folder, model, optimizer)
-            except (SafetensorError, OSError, ValueError, KeyError) as error:
+            except (SafetensorError, OSError, ValueError, KeyError, CheckpointException) as error:
                 problem = f"it does not load ({type(error).__name__}: {error})"
         problems.append(f"{folder.name}: {problem}")
         warnings.warn(
@@ -189,8 +270,12 @@ def restore_checkpoint(
 def load_checkpoint(
     folder: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None
 ) -> dict[str, Any]:
-    """Restore weights, optimizer and RNG from ``folder``; return its JSON state."""
+    """Restore weights, optimizer and RNG from ``folder``; return its JSON state. A
+    sharded checkpoint (FSDP, :func:`save_sharded_checkpoint`) is loaded by every rank
+    into the shards of the current world size, whatever the world size that wrote it."""
     folder = Path(folder)
+    if (folder / SHARDED_DIR).is_dir():
+        return _load_sharded_checkpoint(folder, model, optimizer)
     missing, unexpected = load_model(model, str(folder / "model.safetensors"), strict=False)
     if unexpected or [m for m in missing if not _is_tied(model, m)]:
         raise ScalingLabError(
@@ -201,9 +286,29 @@ def load_checkpoint(
     tensors = load_file(str(folder / "optimizer.safetensors"))
     if optimizer is not None:
         _load_optimizer(optimizer, _unflatten_optimizer(tensors, state["param_groups"]))
-    torch.set_rng_state(tensors["rng.cpu"])
-    if "rng.cuda" in tensors and torch.cuda.is_available():
-        torch.cuda.set_rng_state(tensors["rng.cuda"])
+    _restore_rng(tensors)
+    return state
+
+
+def _load_sharded_checkpoint(
+    folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None
+) -> dict[str, Any]:
+    """Load a sharded checkpoint into ``model`` (and ``optimizer``): DCP reads each
+    rank's part of every tensor, resharding when the world size differs."""
+    state = json.loads((folder / "state.json").read_text())
+    if optimizer is None:
+        target: dict[str, Any] = {"model": get_model_state_dict(model)}
+        dcp.load(target, checkpoint_id=folder / SHARDED_DIR)
+        set_model_state_dict(model, target["model"])
+    else:
+        model_state, optimizer_state = get_state_dict(model, optimizer)
+        target = {"model": model_state, "optimizer": optimizer_state}
+        dcp.load(target, checkpoint_id=folder / SHARDED_DIR)
+        set_state_dict(
+            model, optimizer,
+            model_state_dict=target["model"], optim_state_dict=target["optimizer"],
+        )  # fmt: skip
+    _restore_rng(load_file(str(folder / RNG_FILE)))
     return state
 
 

@@ -45,7 +45,10 @@ class TrainConfig:
     steps' batches in a background thread (:mod:`scalinglab.train.prefetch`); it changes
     no number, only the time between steps. ``data`` names prepared token data
     (``scalinglab data prepare`` output, or nanoGPT ``train.bin``/``val.bin`` of
-    ``data_dtype``) read instead of ``corpus``.
+    ``data_dtype``) read instead of ``corpus``. ``fsdp`` shards parameters, gradients and
+    optimizer state over the ranks (:mod:`scalinglab.train.fsdp`);
+    ``activation_checkpointing`` recomputes each block's activations in backward
+    (:mod:`scalinglab.train.activation_checkpointing`).
     """
 
     out_dir: str = "runs/run"
@@ -90,6 +93,8 @@ class TrainConfig:
     bf16: bool | None = None
     compile: bool = False
     prefetch: bool = True
+    fsdp: bool = False
+    activation_checkpointing: bool = False
     threads: int | None = None
     peak_flops: float | None = None
     cache_dir: str | None = None

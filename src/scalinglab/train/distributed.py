@@ -3,7 +3,9 @@
 Under ``torchrun --nproc-per-node K`` the environment holds ``WORLD_SIZE``, ``RANK`` and
 ``LOCAL_RANK``; the run joins the process group (gloo on CPU, nccl on CUDA), wraps the
 model in ``DistributedDataParallel``, and each rank takes ``1/K`` of every global batch.
-Sums (loss, token counts) are all-reduced so that every rank sees global values.
+Sums (loss, token counts) are all-reduced so that every rank sees global values. A
+sharded run (FSDP, :mod:`scalinglab.train.fsdp`) needs a process group even in one
+process: it gets a group of one.
 """
 
 from __future__ import annotations
@@ -41,11 +43,17 @@ class DistContext:
             dist.destroy_process_group()
 
 
-def init_distributed(device_type: str) -> DistContext:
-    """Join the torchrun process group if the environment names one."""
+def init_distributed(device_type: str, *, group_of_one: bool = False) -> DistContext:
+    """Join the torchrun process group if the environment names one. Without torchrun,
+    ``group_of_one`` makes a process group of this process alone (what FSDP's device
+    mesh needs to shard over one rank); otherwise one process needs no group."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
-        return DistContext()
+        if not group_of_one or dist.is_initialized():
+            return DistContext()
+        backend = "nccl" if device_type == "cuda" else "gloo"
+        dist.init_process_group(backend, store=dist.HashStore(), rank=0, world_size=1)
+        return DistContext(owns_group=True)
     rank = int(os.environ["RANK"])
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if device_type == "cuda":
