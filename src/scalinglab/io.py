@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +36,31 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, sync_dir: bool = False)
     finally:
         tmp.unlink(missing_ok=True)
     if sync_dir:
-        descriptor = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+        fsync_path(path.parent)
+
+
+def fsync_path(path: str | Path) -> None:
+    """Flush a file, or a folder's entries, to disk."""
+    is_dir = Path(path).is_dir()
+    descriptor = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if is_dir else 0))
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def publish_folder(tmp: str | Path, final: str | Path) -> None:
+    """Make the finished folder ``tmp`` appear as ``final`` whole or not at all: its
+    files are flushed, a previous ``final`` removed, ``tmp`` renamed (one atomic
+    ``os.rename`` in the same parent) and the parent flushed, so that a reader or a
+    crash sees the old folder, no folder, or the complete new one."""
+    tmp, final = Path(tmp), Path(final)
+    for file in (p for p in tmp.rglob("*") if p.is_file()):
+        fsync_path(file)
+    if final.exists():
+        shutil.rmtree(final)
+    os.rename(tmp, final)
+    fsync_path(final.parent)
 
 
 def atomic_write_text(path: str | Path, text: str, *, sync_dir: bool = False) -> None:

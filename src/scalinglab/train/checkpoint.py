@@ -57,7 +57,7 @@ from torch.distributed.checkpoint.state_dict import (
 )
 
 from scalinglab.errors import ScalingLabError, ScalingLabWarning
-from scalinglab.io import atomic_write_text
+from scalinglab.io import atomic_write_text, publish_folder
 from scalinglab.processes import process_alive
 from scalinglab.train.distributed import DistContext
 
@@ -167,12 +167,7 @@ def _publish(tmp: Path, final: Path, keep: int, keep_steps: tuple[int, ...]) -> 
     """Fsync the finished folder ``tmp``, rename it to ``final``, point ``latest`` at it,
     and prune older checkpoints to the newest ``keep`` plus ``keep_steps``."""
     root = final.parent
-    for file in (p for p in tmp.rglob("*") if p.is_file()):
-        _fsync(file)
-    if final.exists():
-        shutil.rmtree(final)
-    os.rename(tmp, final)
-    _fsync(root)
+    publish_folder(tmp, final)
     atomic_write_text(root / "latest", final.name, sync_dir=True)
     _prune(root, keep, {step_dir_name(s) for s in keep_steps} | {final.name})
 
@@ -357,12 +352,3 @@ def _prune(root: Path, keep: int, protected: set[str]) -> None:
     for old in steps[:-keep] if keep > 0 else steps:
         if old.name not in protected:
             shutil.rmtree(old, ignore_errors=True)
-
-
-def _fsync(path: Path) -> None:
-    flags = os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0)
-    descriptor = os.open(path, flags)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from scalinglab.errors import ScalingLabError
+from scalinglab.io import publish_folder
 from scalinglab.train.checkpoint import checkpoint_root, latest_checkpoint, step_dir_name
 from scalinglab.train.config import TrainConfig
 from scalinglab.train.defaults import resolve
@@ -102,4 +103,4 @@ def _seed_branch(stable_dir: Path, branch_dir: Path, start: int) -> None:
     tmp = target_root / f".tmp-branch-{source.name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(source, tmp)
-    os.rename(tmp, target_root / source.name)
+    publish_folder(tmp, target_root / source.name)
