@@ -2,8 +2,7 @@
 # scalinglab on a GPU machine, in one go (docs/gpu.md):
 #   1. training MFU of a 125M GPT and a 125M llama at context 1024, bf16, eager and
 #      torch.compile (fused AdamW, TF32);
-#   2. `scalinglab train --fsdp` under torchrun on one GPU (skipped, and said so, where
-#      this scalinglab has no --fsdp);
+#   2. `scalinglab train --fsdp` under torchrun on one GPU;
 #   3. `scalinglab finetune` of MiniLM on the embedded tweets on CUDA;
 #   4. `scalinglab serve` of that classifier on CUDA, probed over HTTP.
 # Each step runs under a time limit (the whole script stays within about 8 minutes) and
@@ -104,17 +103,13 @@ for family in gpt llama; do
     --batch "$BATCH" --steps "$STEPS" --json "$OUT_DIR/mfu_${family}_compiled.json"
 done
 
-# 2. FSDP on one GPU (one torchrun process), where `scalinglab train` has --fsdp
-if "$PY" -m scalinglab train --help 2>/dev/null | grep -q -- "--fsdp"; then
-  rm -rf "$OUT_DIR/fsdp_run"
-  if run_step fsdp "$T_FSDP" "scalinglab train --fsdp, torchrun --nproc-per-node 1" \
-    "$PY" -m torch.distributed.run --standalone --nproc-per-node 1 -m scalinglab train \
-    --fsdp --family gpt "${FSDP_SHAPE[@]}" --device "$DEVICE" --cache-dir "$CACHE" \
-    --out "$OUT_DIR/fsdp_run" --quiet; then
-    cp "$OUT_DIR/fsdp_run/summary.json" "$OUT_DIR/fsdp.json"
-  fi
-else
-  skip_step fsdp "this scalinglab train has no --fsdp option"
+# 2. FSDP on one GPU (one torchrun process)
+rm -rf "$OUT_DIR/fsdp_run"
+if run_step fsdp "$T_FSDP" "scalinglab train --fsdp, torchrun --nproc-per-node 1" \
+  "$PY" -m torch.distributed.run --standalone --nproc-per-node 1 -m scalinglab train \
+  --fsdp --family gpt "${FSDP_SHAPE[@]}" --device "$DEVICE" --cache-dir "$CACHE" \
+  --out "$OUT_DIR/fsdp_run" --quiet; then
+  cp "$OUT_DIR/fsdp_run/summary.json" "$OUT_DIR/fsdp.json"
 fi
 
 # 3. fine-tune a classifier, 4. serve it

@@ -1,6 +1,6 @@
 """``benchmarks/gpu_check.sh --cpu-smoke`` runs every step of the GPU check, tiny, on CPU
-(the part of it CI can run): the four MFU measurements, FSDP when ``scalinglab train``
-has ``--fsdp`` (else a skip that says so), fine-tuning, and serving probed over HTTP;
+(the part of it CI can run): the four MFU measurements, FSDP under torchrun,
+fine-tuning, and serving probed over HTTP;
 each step's JSON and the merged ``gpu_check.json`` are written under ``$OUT``."""
 
 from __future__ import annotations
@@ -18,17 +18,6 @@ pytest.importorskip("fastapi")
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "gpu_check.sh"
-
-
-def _train_has_fsdp() -> bool:
-    help_text = subprocess.run(
-        [sys.executable, "-m", "scalinglab", "train", "--help"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-        check=True,
-    ).stdout
-    return "--fsdp" in help_text
 
 
 @pytest.mark.slow
@@ -57,12 +46,8 @@ def test_cpu_smoke_runs_every_step(tmp_path: Path) -> None:
             )
             assert mfu["fused_adamw"] is False  # CPU: the foreach path
             assert mfu["tf32"] is False
-    if _train_has_fsdp():
-        assert steps["fsdp"]["status"] == "ok"
-        assert steps["fsdp"]["result"]["status"] == "completed"
-    else:
-        assert steps["fsdp"]["status"] == "skipped"
-        assert "--fsdp" in steps["fsdp"]["note"]
+    assert steps["fsdp"]["status"] == "ok"
+    assert steps["fsdp"]["result"]["status"] == "completed"
     finetune = steps["finetune"]["result"]
     assert finetune["method"] == "full"
     assert 0.0 <= finetune["test"]["accuracy"] <= 1.0
