@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from scalinglab.data.sources import huggingface_documents
 from scalinglab.errors import InputError, ScalingLabError, not_utf8
 from scalinglab.jsonl import iter_jsonl_objects
 
@@ -56,7 +57,7 @@ def load_corpus(source: str | Path | None = None) -> Corpus:
     if text in ("kjv", "bible"):
         return _kjv()
     if text.startswith("hf:"):
-        documents = _huggingface(text[3:])
+        documents = list(huggingface_documents(text[3:]))
         return _make(text, documents)
     path = Path(text).expanduser()
     if not path.exists():
@@ -153,27 +154,3 @@ def _read_jsonl(path: Path) -> list[str]:
             )
         documents.append(record["text"])
     return documents
-
-
-def _huggingface(spec: str) -> list[str]:
-    try:
-        import datasets
-    except ImportError:
-        raise ScalingLabError(
-            "hf: corpora need the package datasets; pip install 'scalinglab[train]'"
-        ) from None
-    name, _, config = spec.partition(":")
-    try:
-        dataset = datasets.load_dataset(name, config or None, split="train")
-    except Exception as error:  # datasets raises many types: offline, missing, auth
-        raise ScalingLabError(
-            f"could not load Hugging Face dataset {name!r} "
-            f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); "
-            "check the name and that you are online or the dataset is in the HF cache"
-        ) from None
-    if "text" not in dataset.column_names:
-        raise ScalingLabError(
-            f"Hugging Face dataset {name!r} has no column 'text' "
-            f"(columns: {', '.join(dataset.column_names)}); save it to JSONL with a text field"
-        )
-    return [t for t in dataset["text"] if isinstance(t, str)]

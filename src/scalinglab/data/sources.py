@@ -62,7 +62,7 @@ def source_fingerprint(source: str) -> dict[str, Any]:
 def iter_documents(source: str) -> Iterator[str]:
     """Yield the non-empty documents of ``source`` (stripped), in order, one at a time."""
     if source.startswith("hf:"):
-        raw: Iterator[str] = _huggingface(source[3:])
+        raw: Iterator[str] = huggingface_documents(source[3:])
     else:
         files = source_files(source)
         in_folder = Path(source).expanduser().is_dir()
@@ -135,7 +135,7 @@ def _parquet_documents(path: Path) -> Iterator[str]:
         yield from (t for t in batch.column(0).to_pylist() if isinstance(t, str))
 
 
-def _huggingface(spec: str) -> Iterator[str]:
+def huggingface_documents(spec: str) -> Iterator[str]:
     """The ``train`` split of a Hugging Face dataset, streamed (``streaming=True``)."""
     try:
         import datasets

@@ -202,16 +202,7 @@ def _score_figure(
     _draw_baselines(ax, data, metric, methods)
     pick = _recommended(data)
     if pick is not None:
-        ax.scatter(
-            [pick["n_params_nonembed"]],
-            [pick[metric]],
-            s=260,
-            facecolors="none",
-            edgecolors="black",
-            linewidths=1.5,
-            zorder=6,
-            label="sweep's recommendation",
-        )
+        _ring(ax, pick["n_params_nonembed"], pick[metric], 260, "sweep's recommendation")
     if planned is not None:
         _draw_planned(ax, planned)
     ax.set_ylim(bottom=_lowest(data, metric, planned) - 0.05, top=1.0)
@@ -368,16 +359,7 @@ def _measured_cost_figure(data: dict[str, Any]) -> Figure:
         )
     if pick is not None:
         for ax, key in ((ax_train, "train_seconds"), (ax_latency, "latency_ms_p50")):
-            ax.scatter(
-                [pick["n_params_nonembed"]],
-                [pick[key]],
-                s=220,
-                facecolors="none",
-                edgecolors="black",
-                linewidths=1.5,
-                zorder=5,
-                label="recommended",
-            )
+            _ring(ax, pick["n_params_nonembed"], pick[key], 220, "recommended")
     for ax, label in (
         (ax_train, "training time (s)"),
         (ax_latency, "latency p50, bar to p95 (ms)"),
@@ -595,3 +577,11 @@ def _markdown(context: dict[str, Any]) -> str:
     lines += ["", *[f"- warning: {w}" for w in context["warnings"]], "", "## Figures", ""]
     lines += [f"![{f['title']}]({f['file']})\n\n{f['caption']}\n" for f in context["figures"]]
     return "\n".join(lines) + "\n"
+
+
+def _ring(ax: Any, x: float, y: float, size: float, label: str) -> None:
+    """Circle the chosen row's point (an open black ring drawn above the data)."""
+    ax.scatter(
+        [x], [y], s=size, facecolors="none", edgecolors="black", linewidths=1.5, zorder=6,
+        label=label,
+    )  # fmt: skip
