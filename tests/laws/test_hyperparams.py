@@ -101,6 +101,18 @@ def test_best_at_the_grid_edge_is_flagged_and_left_out():
     assert any("left out" in w for w in warnings)
 
 
+def test_a_parabola_minimum_beyond_the_values_tried_is_flagged_at_that_edge():
+    # best run inside the grid, but the curve is flat below it: the vertex lies far below
+    lrs = [1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2]
+    losses = [4.6106, 4.6089, 4.6272, 4.6384, 4.6515]  # numpy.polyfit: vertex at 3.6e-4
+    frame = pd.DataFrame({"N": 5e4, "D": 6e4, "lr": lrs, "loss": losses})
+    (optimum,) = optimal_settings(frame, "lr", ("N", "D"))
+    assert optimum.at_edge
+    assert optimum.value == 1e-3
+    assert "beyond the smallest value tried" in optimum.note
+    assert math.isnan(optimum.lower)
+
+
 def test_lockstep_inputs_are_dropped_with_a_warning():
     sizes = (1e5, 3e5, 1e6, 3e6)
     frames = [lr_sweep_table(sizes=(n,), tokens=(20 * n,)) for n in sizes]
@@ -202,3 +214,12 @@ def test_recipe_cli_fit_and_show(tmp_path):
     assert "decades past the data" in shown.output
     as_json = runner.invoke(app, ["recipe", "fit", str(table), "--json", "--bootstrap", "50"])
     assert len(json.loads(as_json.output)["lr_optima"]) == 12
+
+
+def test_too_few_optima_inside_their_grids_is_a_one_line_error():
+    table = lr_sweep_table(noise=0.0)
+    below = table[table.lr < table.apply(lambda row: true_lr(row.N, row.D), axis=1)]
+    optima = optimal_settings(below, "lr", ("N", "D"))
+    assert all(o.at_edge for o in optima)
+    with pytest.raises(ScalingLabError, match="needs 3 or more optima inside their grids; 0"):
+        fit_power_law(optima, "lr", ("N", "D"), bootstrap=10)

@@ -36,11 +36,21 @@ def quickstart(
         Path | None,
         typer.Option(
             "--recipe",
-            help="Recipe JSON (scalinglab recipe fit): every run's learning rate from its law.",
+            help="Recipe JSON (scalinglab recipe fit): every run's learning rate from its law "
+            "instead of the learning-rate pilot.",
         ),
     ] = None,
+    precision: Annotated[
+        str,
+        typer.Option(
+            "--precision",
+            help="auto (bf16 autocast where the CPU computes bf16 natively), bf16 or fp32 "
+            "(as on CPUs without AVX-512 BF16).",
+        ),
+    ] = "auto",
 ) -> None:
-    """Sweep, fit, predict a larger run, train it, compare, and write a report."""
+    """Choose the learning rate by a pilot sweep, run an IsoFLOP sweep, fit, predict a
+    larger run, train it, compare, and write a report."""
     from scalinglab.laws.hyperparams import Recipe
     from scalinglab.quickstart import run_quickstart, write_json
 
@@ -51,6 +61,7 @@ def quickstart(
         bootstrap=bootstrap,
         seed=seed,
         recipe=None if recipe is None else Recipe.read(recipe),
+        precision=precision,
     )
     if json_out is not None:
         write_json(result, json_out)

@@ -7,8 +7,9 @@ Two steps, as in DeepSeek LLM (2024) and Step Law (Li et al. 2025):
    hyperparameter (e.g. the learning rates tried at one ``(N, D)``), the value with the
    lowest loss by a parabola in the log of that hyperparameter around the best run
    tried, with a 95% interval from the parabola's coefficients (delta method, residual
-   variance pooled over every group). A best value at the edge of the grid tried is
-   flagged ``at_edge`` and left out of the law: the optimum lies outside the grid.
+   variance pooled over every group). A best value at the edge of the grid tried, or a
+   parabola whose minimum lies beyond that edge (a flat side of the curve), is flagged
+   ``at_edge`` and left out of the law: the optimum lies outside the grid.
 2. :func:`fit_power_law` fits ``value* = c * prod(x_i ** e_i)`` by least squares in
    log space over those optima (``lr*(N, D) = c N^alpha D^beta``, Step Law's form;
    ``B*(C) = c C^gamma``, DeepSeek's), with bootstrap intervals. An input that moves in
@@ -46,8 +47,9 @@ LOCKSTEP_CORRELATION = 0.995
 class Optimum:
     """The best value of one hyperparameter for one group of runs.
 
-    ``value`` is the parabola's minimum (or the best run's value when ``at_edge`` or
-    when the parabola opens downwards); ``lower``/``upper`` its 95% interval (NaN when
+    ``value`` is the parabola's minimum (or the best run's value when the parabola opens
+    downwards; or, when ``at_edge``, the edge value tried that the best run or the
+    parabola's minimum lies at or beyond); ``lower``/``upper`` its 95% interval (NaN when
     no interval can be given); ``loss`` the parabola's loss at ``value`` (nats/token);
     ``tried`` the values run; ``keys`` the group's coordinates (e.g. ``{"N", "D"}``).
     """
@@ -219,6 +221,12 @@ def _optimum(
         note = "losses do not curve upwards around the best value: no parabola minimum"
         return Optimum(coords, best_value, math.nan, math.nan, best_loss, tried, False, note)
     x_star = -b / (2 * a)
+    if not math.log(tried[0]) <= x_star <= math.log(tried[-1]):
+        side = "smallest" if x_star < math.log(tried[0]) else "largest"
+        edge = tried[0] if side == "smallest" else tried[-1]
+        note = f"the parabola's minimum lies beyond the {side} value tried: widen the grid"
+        loss = float(curve.loc[edge])
+        return Optimum(coords, edge, math.nan, math.nan, loss, tried, True, note)
     low, high = _delta_interval(fit, a, b, x_star, variance)
     note = "" if math.isfinite(low) else "no interval: give 4+ values around the best"
     return Optimum(
@@ -258,6 +266,11 @@ def fit_power_law(
         for o in optima
         if o not in usable
     ]
+    if len(usable) < 3:
+        raise ScalingLabError(
+            f"the {target} law needs 3 or more optima inside their grids; {len(usable)} "
+            f"usable of {len(optima)} (the others at a grid edge or unlocated)"
+        )
     logs = {name: np.log([o.keys[name] for o in usable]) for name in inputs}
     kept, dropped = _identifiable(logs, target)
     warnings += dropped[1]

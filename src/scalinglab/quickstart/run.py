@@ -3,7 +3,10 @@
 1. Calibrate this machine's training throughput (cached) and size four IsoFLOP budgets
    (each twice the last; never below :func:`smallest_budget`) so that the whole
    quickstart fits ``budget_minutes``.
-2. Train the IsoFLOP sweep (one-layer GPTs of five widths, 1.3e4 to 3.1e5 non-embedding
+2. Choose the learning rate: a pilot sweep over rates at the smallest budget, fitted to
+   ``lr*(N)`` on the pilot's own validation losses (:mod:`scalinglab.quickstart.lr_pilot`),
+   sets the rate of every later run; ``recipe`` (``--recipe FILE``) replaces the pilot.
+   Train the IsoFLOP sweep (one-layer GPTs of five widths, 1.3e4 to 3.1e5 non-embedding
    parameters, at every budget) on the local process pool into ``OUT/registry.db``.
 3. Fit approach 2 (IsoFLOP parabolas) and approach 3 (parametric law) with bootstrap
    intervals.
@@ -14,8 +17,10 @@
 5. Train that run, compare the measured loss with the prediction, write the report.
 
 Every run shares the training recipe (cosine schedule, batches of 8 sequences, the
-scale-aware learning rate of :mod:`scalinglab.train.defaults`) and the fixed validation
-set, so the law sees one smooth family. Re-running with the same folder reuses finished runs.
+learning rate of the pilot's law) and the fixed validation set, so the law sees one
+smooth family. ``precision`` trains (and calibrates) in bf16 autocast or fp32 whatever
+the CPU's default, to reproduce a run of another CPU. Re-running with the same folder
+reuses finished runs.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from scalinglab.laws.runs_table import runs_table_from_frame
 from scalinglab.models.counting import training_flops
 from scalinglab.models.ladder import width_ladder
 from scalinglab.models.shape import ShapeSpec
+from scalinglab.quickstart.lr_pilot import LrPilot, pilot_design, run_lr_pilot
 from scalinglab.registry import Registry
 from scalinglab.report import TargetCheck, build_report
 from scalinglab.sweep.calibrate import calibrate, flops_per_second
@@ -83,6 +89,9 @@ TRAIN = {
 TRAINING_SHARE = 0.6
 SWEEP_NAME = "quickstart"
 TARGET_NAME = "quickstart-target"
+#: ``precision`` values: the CPU's default (bf16 autocast where it computes bf16
+#: natively), or either one forced.
+PRECISIONS = {"auto": None, "bf16": True, "fp32": False}
 
 
 @dataclass
@@ -105,6 +114,9 @@ class QuickstartResult:
     seconds: dict[str, float]
     report: str
     registry: str
+    precision: str
+    lr_source: str
+    lr_pilot: dict[str, Any] | None
 
     def to_json_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -117,32 +129,60 @@ def one_layer_shapes(widths: tuple[int, ...]) -> list[ShapeSpec]:
     return width_ladder(widths, vocab_size=VOCAB_SIZE, n_ctx=N_CTX, head_dim=32)
 
 
-def _design(c1: float, seed: int) -> SweepDesign:
+def train_options(precision: str = "auto") -> dict[str, Any]:
+    """``TRAIN``, with ``bf16`` set when ``precision`` forces one (see ``PRECISIONS``)."""
+    if precision not in PRECISIONS:
+        choices = ", ".join(PRECISIONS)
+        raise ScalingLabError(f"--precision must be one of {choices}, got {precision!r}")
+    bf16 = PRECISIONS[precision]
+    return dict(TRAIN) if bf16 is None else {**TRAIN, "bf16": bf16}
+
+
+def _design(c1: float, seed: int, train: dict[str, Any]) -> SweepDesign:
     budgets = [c1 * BUDGET_RATIO**i for i in range(N_BUDGETS)]
     return isoflop_grid(
-        SWEEP_NAME, budgets, shapes=one_layer_shapes(WIDTHS), seed=seed, train=TRAIN
+        SWEEP_NAME, budgets, shapes=one_layer_shapes(WIDTHS), seed=seed, train=train
     )
 
 
-def _estimated_seconds(design: SweepDesign, workers: int, cache: Path | None) -> float:
-    """Training seconds of the sweep on ``workers`` workers plus the target run."""
-    measured = calibrate([r.shape for r in design.runs], threads=1, cache_dir=cache)
-    sweep = sum(r.flops / flops_per_second(r.shape, measured) for r in design.runs) / workers
+def _estimated_seconds(
+    design: SweepDesign, workers: int, cache: Path | None, *, pilot: bool, seed: int
+) -> float:
+    """Training seconds of the learning-rate pilot (when ``pilot``) and the sweep on
+    ``workers`` workers, plus the target run."""
+    train = dict(design.runs[0].train)
+    bf16 = train.get("bf16")
+    measured = calibrate([r.shape for r in design.runs], threads=1, cache_dir=cache, bf16=bf16)
+    runs = list(design.runs)
+    if pilot:
+        c1 = min(r.budget for r in design.runs if r.budget is not None)
+        shapes = one_layer_shapes(WIDTHS)
+        runs += pilot_design(c1, shapes, seed=seed, train=train).runs
+    sweep = sum(r.flops / flops_per_second(r.shape, measured) for r in runs) / workers
     sizes = sorted({r.shape for r in design.runs}, key=lambda shape: shape.d_model)
     target = TARGET_MULTIPLE * max(r.flops for r in design.runs)
     return sweep + target / flops_per_second(sizes[len(sizes) // 2], measured)
 
 
 def size_budgets(
-    budget_minutes: float, workers: int, seed: int = 0, cache: Path | None = None
+    budget_minutes: float,
+    workers: int,
+    seed: int = 0,
+    cache: Path | None = None,
+    *,
+    pilot: bool = True,
+    precision: str = "auto",
 ) -> SweepDesign:
-    """The design whose estimated training time is ``TRAINING_SHARE`` of the budget."""
+    """The design whose estimated training time (with the learning-rate pilot when
+    ``pilot``) is ``TRAINING_SHARE`` of the budget."""
     available = budget_minutes * 60.0 * TRAINING_SHARE
+    train = train_options(precision)
     c1 = smallest_budget()
     for _ in range(3):
-        estimate = _estimated_seconds(_design(c1, seed), workers, cache)
+        design = _design(c1, seed, train)
+        estimate = _estimated_seconds(design, workers, cache, pilot=pilot, seed=seed)
         c1 = max(smallest_budget(), c1 * available / estimate)
-    return _design(c1, seed)
+    return _design(c1, seed, train)
 
 
 def smallest_budget() -> float:
@@ -182,11 +222,13 @@ def run_quickstart(
     seed: int = 0,
     progress: bool = True,
     recipe: Recipe | None = None,
+    precision: str = "auto",
 ) -> QuickstartResult:
     """Run the whole loop in about ``budget_minutes`` (see the module docstring).
 
     ``recipe`` (a :class:`~scalinglab.laws.hyperparams.Recipe`) sets the learning rate of
-    every run, the sweep's and the target's, from its law instead of the default rule."""
+    every run, the sweep's and the target's, from its law instead of the pilot's;
+    ``precision`` is ``auto``, ``bf16`` or ``fp32`` (``PRECISIONS``)."""
     if budget_minutes <= 0:
         raise ScalingLabError(f"--budget-minutes must be positive, got {budget_minutes}")
     start = time.perf_counter()
@@ -200,23 +242,35 @@ def run_quickstart(
         seconds[label] = time.perf_counter() - start - sum(seconds.values())
 
     console.rule("[bold]scalinglab quickstart")
-    console.print(f"1/5 calibrating throughput and sizing budgets for {budget_minutes:g} min")
-    design = size_budgets(budget_minutes, workers, seed)
-    if recipe is not None:
-        design = with_recipe(design, recipe)
+    console.print(f"1/6 calibrating throughput and sizing budgets for {budget_minutes:g} min")
+    train = train_options(precision)
+    design = size_budgets(budget_minutes, workers, seed, pilot=recipe is None, precision=precision)
     budgets = sorted({r.budget for r in design.runs if r.budget is not None})
     console.print(
         f"    budgets {', '.join(f'{b:.2g}' for b in budgets)} FLOPs, {len(design.runs)} runs, "
         f"target {TARGET_MULTIPLE:g} x {budgets[-1]:.2g} FLOPs"
     )
     step("calibrate")
-    console.print(f"2/5 IsoFLOP sweep on {workers} worker(s)")
+    pilot = None
+    if recipe is None:
+        console.print(f"2/6 learning-rate pilot at {budgets[0]:.2g} FLOPs")
+        pilot = run_lr_pilot(
+            budgets[0], one_layer_shapes(WIDTHS), registry_path, workers=workers, seed=seed,
+            train=train, bootstrap=bootstrap, progress=progress,
+        )  # fmt: skip
+        recipe = pilot.recipe
+        _say_pilot(console, pilot)
+        step("lr_pilot")
+    lr_source = _lr_source(recipe, pilot)
+    if recipe is not None:
+        design = with_recipe(design, recipe)
+    console.print(f"3/6 IsoFLOP sweep on {workers} worker(s)")
     run_sweep(design, registry_path, workers=workers, progress=progress)
     step("sweep")
     with Registry(registry_path) as registry:
         frame, _ = runs_dataframe(registry, SWEEP_NAME)
     runs = runs_table_from_frame(frame, source="quickstart sweep").df
-    console.print(f"3/5 fitting approaches 2 and 3 with {bootstrap} bootstrap resamples")
+    console.print(f"4/6 fitting approaches 2 and 3 with {bootstrap} bootstrap resamples")
     fit = _fit(runs, bootstrap, seed)
     if fit.methods["approach2"].error:
         console.print(f"    [yellow]approach 2:[/] {fit.methods['approach2'].error}")
@@ -231,7 +285,7 @@ def run_quickstart(
     bootstrap_laws = ChinchillaLaw(**{name: samples[name] for name in names})
     low, high = percentile_interval(bootstrap_laws.predict(N=n, D=d), 0.95)
     console.print(
-        f"4/5 training the predicted compute-optimal run: N = {n:,} (L{choice.shape.n_layer} "
+        f"5/6 training the predicted compute-optimal run: N = {n:,} (L{choice.shape.n_layer} "
         f"d{choice.shape.d_model}), D = {d:,} tokens, C = {target_flops:.3g} FLOPs; predicted "
         f"loss {choice.predicted_loss:.4f} [{low:.4f}, {high:.4f}]"
     )
@@ -239,7 +293,7 @@ def run_quickstart(
         TARGET_NAME,
         [{"n_layer": choice.shape.n_layer, "d_model": choice.shape.d_model,
           "n_head": choice.shape.n_head, "tokens": d}],
-        vocab_size=VOCAB_SIZE, n_ctx=N_CTX, seed=seed, train=TRAIN,
+        vocab_size=VOCAB_SIZE, n_ctx=N_CTX, seed=seed, train=train,
     )  # fmt: skip
     if recipe is not None:
         target_design = with_recipe(target_design, recipe)
@@ -256,7 +310,7 @@ def run_quickstart(
         f"    measured {measured:.4f}: {100 * check.rel_error:+.2f}% from the prediction, "
         f"{'inside' if check.inside else 'outside'} the 95% interval"
     )
-    console.print("5/5 writing the report")
+    console.print("6/6 writing the report")
     report = build_report(registry_path, SWEEP_NAME, out / "report", target=check, fit=fit)
     step("report")
     result = QuickstartResult(
@@ -276,9 +330,29 @@ def run_quickstart(
         seconds=seconds,
         report=str(report.html),
         registry=str(registry_path),
+        precision=precision,
+        lr_source=lr_source,
+        lr_pilot=None if pilot is None else pilot.to_json_dict(),
     )
     console.print(f"done in {result.wall_seconds:.0f} s; report: {report.html}")
     return result
+
+
+def _say_pilot(console: Console, pilot: LrPilot) -> None:
+    for optimum in pilot.optima:
+        edge = " (at the grid edge: left out)" if optimum.at_edge else ""
+        console.print(f"    N = {optimum.keys['N']:,.0f}: best lr {optimum.value:.3g}{edge}")
+    if pilot.recipe is None or pilot.recipe.lr is None:
+        console.print(f"    [yellow]warning:[/] {pilot.note}")
+    else:
+        console.print(f"    {pilot.recipe.lr.formula()} sets every later run's learning rate")
+
+
+def _lr_source(recipe: Recipe | None, pilot: LrPilot | None) -> str:
+    """Where the runs' learning rate came from, in words (for the JSON)."""
+    if pilot is not None:
+        return "pilot" if pilot.recipe is not None else "default rule (the pilot fitted no law)"
+    return f"recipe {recipe.source}" if recipe is not None else "default rule"
 
 
 def write_json(result: QuickstartResult, path: str | Path) -> Path:

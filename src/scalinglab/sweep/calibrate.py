@@ -68,14 +68,17 @@ def measure(
     batch: int = CALIBRATION_BATCH,
     min_seconds: float = CALIBRATION_SECONDS,
     cache_dir: str | Path | None = None,
+    bf16: bool | None = None,
 ) -> Throughput:
     """Time training steps of ``shape`` after two warm-up steps, until ``min_seconds``
-    have been timed or 50 steps (cached; see the module docstring)."""
+    have been timed or 50 steps (cached; see the module docstring), in bf16 autocast or
+    fp32 as ``bf16`` says (None: this CPU's default, as a run without the option)."""
     import torch
 
     from scalinglab.train.precision import bf16_autocast, default_bf16
 
-    bf16 = default_bf16(torch.device("cpu"))
+    if bf16 is None:
+        bf16 = default_bf16(torch.device("cpu"))
     path = cache_file(cache_dir)
     key = _key(shape, threads, batch, bf16)
     cache = json.loads(path.read_text()) if path.exists() else {}
@@ -117,12 +120,17 @@ def measure(
 
 
 def calibrate(
-    shapes: list[ShapeSpec], *, threads: int = 1, cache_dir: str | Path | None = None
+    shapes: list[ShapeSpec],
+    *,
+    threads: int = 1,
+    cache_dir: str | Path | None = None,
+    bf16: bool | None = None,
 ) -> list[Throughput]:
-    """Measure the smallest and the largest of ``shapes`` (by non-embedding N)."""
+    """Measure the smallest and the largest of ``shapes`` (by non-embedding N), in the
+    precision ``bf16`` names (None: this CPU's default)."""
     ordered = sorted(set(shapes), key=lambda s: count_params(s).nonembed)
     picks = [ordered[0]] if len(ordered) == 1 else [ordered[0], ordered[-1]]
-    return [measure(shape, threads=threads, cache_dir=cache_dir) for shape in picks]
+    return [measure(shape, threads=threads, cache_dir=cache_dir, bf16=bf16) for shape in picks]
 
 
 def flops_per_second(shape: ShapeSpec, measured: list[Throughput]) -> float:
