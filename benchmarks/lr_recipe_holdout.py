@@ -5,10 +5,14 @@ several small widths, fits ``lr*(N)`` with ``scalinglab recipe``'s machinery (a 
 in log lr per width, a power law over the optima, bootstrap intervals), then sweeps the
 same grid at a held-out width 2-4x larger in ``N`` and compares the law's prediction with
 the best rate measured there (goal: within a factor 1.5). Every run trains the same
-number of tokens, so the law is ``lr*(N)`` at that ``D``; the settings are chosen on
-the sweep's own validation losses only.
+number of tokens (``--tokens``), so the law is ``lr*(N)`` at that ``D``; or, with
+``--tokens-per-param R``, every run trains ``R`` tokens per non-embedding parameter, so
+the held-out model is trained as long relative to its size as the fitted ones (``D``
+then moves in lockstep with ``N`` and the law is of ``N`` alone). The settings are
+chosen on the sweep's own validation losses only.
 
     python benchmarks/lr_recipe_holdout.py --workers 2 --json lr_holdout.json
+    python benchmarks/lr_recipe_holdout.py --tokens-per-param 10 --json lr_holdout_tpp.json
 
 Defaults: widths 32, 48, 64, 96 (1.2e4 to 1.1e5 non-embedding parameters), held-out
 width 160 (3.1e5, 2.8x the largest), 1e6 tokens per run, batches of 8 sequences of 64
@@ -27,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from scalinglab.laws.hyperparams import fit_power_law, optimal_settings
+from scalinglab.models.counting import count_params
 from scalinglab.models.ladder import width_ladder
 from scalinglab.registry import Registry
 from scalinglab.sweep import explicit_runs, run_sweep, runs_dataframe
@@ -36,11 +41,26 @@ VOCAB, N_CTX, HEAD_DIM = 384, 64, 32
 TRAIN = {"batch_size": 8, "val_tokens": 16_384, "eval_every": 10**9, "export_hf": False}
 
 
-def lr_sweep(name: str, widths: list[int], tokens: int, lrs: list[float], seed: int):
-    """One-layer GPTs of ``widths`` on ``tokens`` tokens, each at every rate of ``lrs``."""
+def lr_sweep(
+    name: str,
+    widths: list[int],
+    tokens: int,
+    lrs: list[float],
+    seed: int,
+    tokens_per_param: float | None = None,
+):
+    """One-layer GPTs of ``widths``, each at every rate of ``lrs``, on ``tokens`` tokens
+    (or ``tokens_per_param`` x its non-embedding parameters when given)."""
     shapes = width_ladder(tuple(widths), vocab_size=VOCAB, n_ctx=N_CTX, head_dim=HEAD_DIM)
     entries = [
-        {"n_layer": s.n_layer, "d_model": s.d_model, "n_head": s.n_head, "tokens": tokens}
+        {
+            "n_layer": s.n_layer,
+            "d_model": s.d_model,
+            "n_head": s.n_head,
+            "tokens": tokens
+            if tokens_per_param is None
+            else round(tokens_per_param * count_params(s).nonembed),
+        }
         for s in shapes
     ]
     design = explicit_runs(name, entries, vocab_size=VOCAB, n_ctx=N_CTX, seed=seed, train=TRAIN)
@@ -61,6 +81,12 @@ def main() -> None:
     parser.add_argument("--widths", type=int, nargs="+", default=[32, 48, 64, 96])
     parser.add_argument("--holdout-width", type=int, default=160)
     parser.add_argument("--tokens", type=float, default=1e6)
+    parser.add_argument(
+        "--tokens-per-param",
+        type=float,
+        default=None,
+        help="Train each run on this many tokens per non-embedding parameter instead.",
+    )
     parser.add_argument("--lrs", type=float, nargs="+", default=[5e-4 * 2**i for i in range(7)])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
@@ -74,7 +100,9 @@ def main() -> None:
     start = time.perf_counter()
 
     small = train_and_read(
-        lr_sweep("lr-fit", args.widths, tokens, args.lrs, args.seed), registry, args.workers
+        lr_sweep("lr-fit", args.widths, tokens, args.lrs, args.seed, args.tokens_per_param),
+        registry,
+        args.workers,
     )
     optima = optimal_settings(small, "lr", ("N", "D"))
     for o in map(_optimum_row, optima):
@@ -82,7 +110,9 @@ def main() -> None:
               + (f"  ({o['note']})" if o["note"] else ""))  # fmt: skip
     law, warnings = fit_power_law(optima, "lr", ("N", "D"))
     held = train_and_read(
-        lr_sweep("lr-holdout", [args.holdout_width], tokens, args.lrs, args.seed),
+        lr_sweep(
+            "lr-holdout", [args.holdout_width], tokens, args.lrs, args.seed, args.tokens_per_param
+        ),
         registry,
         args.workers,
     )
@@ -94,7 +124,8 @@ def main() -> None:
     result: dict[str, Any] = {
         "widths": args.widths,
         "holdout_width": args.holdout_width,
-        "tokens": tokens,
+        "tokens": tokens if args.tokens_per_param is None else None,
+        "tokens_per_param": args.tokens_per_param,
         "lrs": args.lrs,
         "optima": [_optimum_row(o) for o in optima],
         "law": law.formula(),

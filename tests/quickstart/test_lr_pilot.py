@@ -85,6 +85,8 @@ def test_a_real_pilot_fits_a_law_and_reuses_its_runs(tmp_path):
     else:
         assert pilot.recipe.lr is not None
         assert data["law"].startswith("lr* = ")
+    plot = pilot.write_plot(tmp_path / "lr_pilot.png")
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     again = run_lr_pilot(
         3e10, SHAPES, registry, workers=2, seed=0, train=options, bootstrap=50, progress=False
     )

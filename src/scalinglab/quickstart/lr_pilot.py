@@ -66,6 +66,13 @@ class LrPilot:
             "warnings": list(self.warnings),
         }
 
+    def write_plot(self, path: str | Path) -> Path:
+        """Loss against learning rate per width, the optima and the law, as a PNG."""
+        from scalinglab.laws.hyperparam_plots import write_lr_study_plot
+
+        law = None if self.recipe is None else self.recipe.lr
+        return write_lr_study_plot(path, self.frame, self.optima, law)
+
 
 def _exponent_interval(law: Any) -> list[float] | None:
     return list(law.exponent_interval("N")) if "N" in law.exponents else None

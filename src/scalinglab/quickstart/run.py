@@ -231,6 +231,7 @@ def run_quickstart(
     ``precision`` is ``auto``, ``bf16`` or ``fp32`` (``PRECISIONS``)."""
     if budget_minutes <= 0:
         raise ScalingLabError(f"--budget-minutes must be positive, got {budget_minutes}")
+    train = train_options(precision)
     start = time.perf_counter()
     console = Console(stderr=True, quiet=not progress)
     out = Path(out_dir)
@@ -243,7 +244,6 @@ def run_quickstart(
 
     console.rule("[bold]scalinglab quickstart")
     console.print(f"1/6 calibrating throughput and sizing budgets for {budget_minutes:g} min")
-    train = train_options(precision)
     design = size_budgets(budget_minutes, workers, seed, pilot=recipe is None, precision=precision)
     budgets = sorted({r.budget for r in design.runs if r.budget is not None})
     console.print(
@@ -312,6 +312,9 @@ def run_quickstart(
     )
     console.print("6/6 writing the report")
     report = build_report(registry_path, SWEEP_NAME, out / "report", target=check, fit=fit)
+    pilot_json = None if pilot is None else pilot.to_json_dict()
+    if pilot is not None and pilot_json is not None:
+        pilot_json["plot"] = str(pilot.write_plot(out / "report" / "lr_pilot.png"))
     step("report")
     result = QuickstartResult(
         predicted_loss=choice.predicted_loss,
@@ -332,7 +335,7 @@ def run_quickstart(
         registry=str(registry_path),
         precision=precision,
         lr_source=lr_source,
-        lr_pilot=None if pilot is None else pilot.to_json_dict(),
+        lr_pilot=pilot_json,
     )
     console.print(f"done in {result.wall_seconds:.0f} s; report: {report.html}")
     return result
