@@ -139,3 +139,20 @@ def test_export_unknown_sweep_and_format(tmp_path):
         export_runs(db, "x", tmp_path / "a.csv")
     with pytest.raises(ScalingLabError, match="unknown format"):
         export_runs(db, "t", tmp_path / "a.xlsx")
+
+
+@pytest.mark.parametrize(
+    ("epochs", "said"),
+    [(None, False), (0.0, False), (0.6, False), (1.005, False), (1.3, True), (9.0, True)],
+)
+def test_a_run_past_one_epoch_of_its_data_says_so(epochs, said):
+    from scalinglab.registry.store import RunRecord
+    from scalinglab.sweep.runner import _describe
+
+    summary = {"final_val_loss": 5.2473, "epochs": epochs}
+    record = RunRecord("r", "s", {}, "h", "completed", 1, None, None, None, summary, None, None)
+    line = _describe(record)
+    assert line.startswith("completed, val loss 5.2473")
+    assert ("epochs of its data: repeated tokens count less than new ones" in line) is said
+    if said:
+        assert f"({epochs:.1f} epochs" in line

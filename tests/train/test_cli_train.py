@@ -39,6 +39,14 @@ def test_train_writes_the_run_folder(cli_env, small_corpus: str, tmp_path: Path)
     assert runner.invoke(app, [*args, "--resume"]).exit_code == 0
 
 
+def test_a_run_past_one_epoch_warns(cli_env, small_corpus: str, tmp_path: Path) -> None:
+    args = ["train", *TINY, "--tokens", "5120", "--unique-tokens", "2048",
+            "--corpus", small_corpus, "--out", str(tmp_path / "run")]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "warning: run: 2.5 epochs of its data: repeated tokens count less" in result.output
+
+
 @pytest.mark.slow
 def test_train_from_toml_with_cooldown_branches(cli_env, small_corpus: str, tmp_path: Path) -> None:
     config = tmp_path / "run.toml"

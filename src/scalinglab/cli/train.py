@@ -246,8 +246,13 @@ def _print(rows: list[dict[str, Any]], as_json: bool) -> None:
             f"{row['tokens_per_second']:,.0f}",
         )
     Console().print(table)
+    from scalinglab.train.summary import repetition_note
+
     for row in rows:
         typer.echo(_time_line(row))
+        note = repetition_note(row.get("epochs"))
+        if note:
+            typer.echo(f"warning: {Path(row['out_dir']).name}: {note}", err=True)
 
 
 def _time_line(row: dict[str, Any]) -> str:

@@ -322,7 +322,10 @@ def _describe(record: RunRecord) -> str:
     summary = record.summary or {}
     loss = summary.get("final_val_loss")
     if record.status == "completed" and loss is not None:
-        return f"completed, val loss {loss:.4f}"
+        from scalinglab.train.summary import repetition_note
+
+        note = repetition_note(summary.get("epochs"))
+        return f"completed, val loss {loss:.4f}" + (f" ({note})" if note else "")
     if record.error:
         return f"{record.status}: {record.error.splitlines()[0]}"
     return record.status

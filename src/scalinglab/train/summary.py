@@ -11,6 +11,17 @@ from typing import Any
 from scalinglab.io import atomic_write_json
 
 STATUSES = ("completed", "diverged", "failed", "stopped")
+#: Epochs above which a run is said to have repeated its data (1% slack for rounding).
+REPEAT_EPOCHS = 1.01
+
+
+def repetition_note(epochs: float | None) -> str:
+    """Words for a run that trained more than one epoch of its data ("" otherwise): a
+    scaling law counts every token as new, so a repeated token is worth less than it
+    says (Muennighoff et al. 2023: little lost up to about 4 epochs, fast decay past it)."""
+    if not epochs or epochs <= REPEAT_EPOCHS:
+        return ""
+    return f"{epochs:.1f} epochs of its data: repeated tokens count less than new ones"
 
 
 @dataclass
