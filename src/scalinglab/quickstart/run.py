@@ -349,6 +349,8 @@ def _say_pilot(console: Console, pilot: LrPilot) -> None:
         console.print(f"    [yellow]warning:[/] {pilot.note}")
     else:
         console.print(f"    {pilot.recipe.lr.formula()} sets every later run's learning rate")
+    for warning in pilot.warnings:
+        console.print(f"    note: {warning}")
 
 
 def _lr_source(recipe: Recipe | None, pilot: LrPilot | None) -> str:
