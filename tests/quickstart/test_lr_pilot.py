@@ -92,3 +92,36 @@ def test_a_real_pilot_fits_a_law_and_reuses_its_runs(tmp_path):
     )
     assert again.runs == pilot.runs
     assert again.frame["loss"].tolist() == pilot.frame["loss"].tolist()
+
+
+def _fake_pilot(monkeypatch, losses_by_width):
+    """run_lr_pilot on made-up losses (no training): ``losses_by_width`` maps a width's
+    N to its losses at LR_GRID (NaN: diverged)."""
+    from scalinglab.quickstart import lr_pilot
+
+    rows = [
+        {"N": n, "D": 1e6 / n, "lr": lr, "loss": loss, "run_id": f"r{n}-{lr}"}
+        for n, losses in losses_by_width.items()
+        for lr, loss in zip(LR_GRID, losses, strict=True)
+    ]
+    monkeypatch.setattr(lr_pilot, "run_sweep", lambda *args, **kwargs: None)
+    monkeypatch.setattr(lr_pilot, "_pilot_frame", lambda *args: pd.DataFrame(rows))
+    return run_lr_pilot(1e11, SHAPES, "unused.db", workers=1, seed=0, train={}, bootstrap=10)
+
+
+def test_a_width_whose_rates_mostly_diverged_keeps_the_default_rule(monkeypatch):
+    nan = math.nan
+    losses = {1e4: [3.0, 2.9, nan, nan, nan], 2e4: [3.0, 2.8, 2.9, 3.1, 3.5]}
+    pilot = _fake_pilot(monkeypatch, losses)
+    assert pilot.recipe is None
+    assert pilot.note.startswith("no learning-rate law (")
+    assert "has 2 distinct lr value(s)" in pilot.note
+    assert pilot.note.endswith("the runs keep the default rule")
+
+
+def test_optima_all_at_the_edge_keep_the_default_rule(monkeypatch):
+    falling = [3.5, 3.4, 3.3, 3.2, 3.1]  # best at the largest rate every time
+    pilot = _fake_pilot(monkeypatch, {1e4: falling, 2e4: falling, 4e4: falling})
+    assert pilot.recipe is None
+    assert all(o.at_edge for o in pilot.optima)
+    assert "needs 3 or more optima inside their grids; 0 usable of 3" in pilot.note

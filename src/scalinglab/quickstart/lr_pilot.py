@@ -122,7 +122,10 @@ def run_lr_pilot(
     for extension in range(MAX_EXTENSIONS + 1):
         run_sweep(design, registry_path, workers=workers, progress=progress)
         frame = _pilot_frame(registry_path, design)
-        optima = optimal_settings(frame, "lr", ("N", "D"))
+        try:
+            optima = optimal_settings(frame, "lr", ("N", "D"))
+        except ScalingLabError as error:
+            return LrPilot(None, [], frame, len(frame), _default_rule(error))
         extra = _extensions(base, optima, frame) if extension < MAX_EXTENSIONS else []
         if not extra:
             break
@@ -131,9 +134,12 @@ def run_lr_pilot(
     try:
         fit = fit_recipe(frame, lr_column="lr", bootstrap=bootstrap, source=source)
     except ScalingLabError as error:
-        note = f"no learning-rate law ({error}): the runs keep the default rule"
-        return LrPilot(None, optima, frame, len(frame), note)
+        return LrPilot(None, optima, frame, len(frame), _default_rule(error))
     return LrPilot(fit.recipe, fit.lr_optima, frame, len(frame), warnings=fit.recipe.warnings)
+
+
+def _default_rule(error: ScalingLabError) -> str:
+    return f"no learning-rate law ({error}): the runs keep the default rule"
 
 
 def _pilot_frame(registry_path: str | Path, design: SweepDesign) -> pd.DataFrame:
