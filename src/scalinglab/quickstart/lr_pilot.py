@@ -50,9 +50,13 @@ class LrPilot:
     recipe: Recipe | None
     optima: list[Optimum]
     frame: pd.DataFrame
-    runs: int
     note: str = ""
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def runs(self) -> int:
+        """Pilot runs trained (the grid and its extensions)."""
+        return len(self.frame)
 
     def to_json_dict(self) -> dict[str, Any]:
         law = None if self.recipe is None else self.recipe.lr
@@ -125,7 +129,7 @@ def run_lr_pilot(
         try:
             optima = optimal_settings(frame, "lr", ("N", "D"))
         except ScalingLabError as error:
-            return LrPilot(None, [], frame, len(frame), _default_rule(error))
+            return LrPilot(None, [], frame, _default_rule(error))
         extra = _extensions(base, optima, frame) if extension < MAX_EXTENSIONS else []
         if not extra:
             break
@@ -134,8 +138,8 @@ def run_lr_pilot(
     try:
         fit = fit_recipe(frame, lr_column="lr", bootstrap=bootstrap, source=source)
     except ScalingLabError as error:
-        return LrPilot(None, optima, frame, len(frame), _default_rule(error))
-    return LrPilot(fit.recipe, fit.lr_optima, frame, len(frame), warnings=fit.recipe.warnings)
+        return LrPilot(None, optima, frame, _default_rule(error))
+    return LrPilot(fit.recipe, fit.lr_optima, frame, warnings=fit.recipe.warnings)
 
 
 def _default_rule(error: ScalingLabError) -> str:

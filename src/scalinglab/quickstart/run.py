@@ -312,9 +312,12 @@ def run_quickstart(
     )
     console.print("6/6 writing the report")
     report = build_report(registry_path, SWEEP_NAME, out / "report", target=check, fit=fit)
-    pilot_json = None if pilot is None else pilot.to_json_dict()
-    if pilot is not None and pilot_json is not None:
-        pilot_json["plot"] = str(pilot.write_plot(out / "report" / "lr_pilot.png"))
+    pilot_json = None
+    if pilot is not None:
+        pilot_json = {
+            **pilot.to_json_dict(),
+            "plot": str(pilot.write_plot(out / "report" / "lr_pilot.png")),
+        }
     step("report")
     result = QuickstartResult(
         predicted_loss=choice.predicted_loss,
