@@ -13,10 +13,15 @@ chosen on the sweep's own validation losses only.
 
     python benchmarks/lr_recipe_holdout.py --workers 2 --json lr_holdout.json
     python benchmarks/lr_recipe_holdout.py --tokens-per-param 10 --json lr_holdout_tpp.json
+    python benchmarks/lr_recipe_holdout.py --n-layer 2 --widths 64 128 256 --holdout-width 512 \
+        --tokens 1e5 --lrs 2.5e-4 5e-4 1e-3 2e-3 4e-3 8e-3 1.6e-2 3.2e-2 \
+        --parametrization mup --seed 1 --json lr_holdout_mup.json
 
 Defaults: widths 32, 48, 64, 96 (1.2e4 to 1.1e5 non-embedding parameters), held-out
 width 160 (3.1e5, 2.8x the largest), 1e6 tokens per run, batches of 8 sequences of 64
-tokens, seven rates from 5e-4 to 3.2e-2. Re-running with the same ``--out`` refits
+tokens, seven rates from 5e-4 to 3.2e-2, the standard parametrization (``--parametrization
+mup`` trains in muP with the narrowest width as the base, the setting in which a rate found
+on a small model is meant to carry to a wide one). Re-running with the same ``--out`` refits
 without training (the registry skips finished runs).
 """
 
@@ -48,10 +53,15 @@ def lr_sweep(
     lrs: list[float],
     seed: int,
     tokens_per_param: float | None = None,
+    *,
+    n_layer: int = 1,
+    train: dict[str, Any] = TRAIN,
 ):
-    """One-layer GPTs of ``widths``, each at every rate of ``lrs``, on ``tokens`` tokens
-    (or ``tokens_per_param`` x its non-embedding parameters when given)."""
-    shapes = width_ladder(tuple(widths), vocab_size=VOCAB, n_ctx=N_CTX, head_dim=HEAD_DIM)
+    """GPTs of ``n_layer`` layers and ``widths``, each at every rate of ``lrs``, on
+    ``tokens`` tokens (or ``tokens_per_param`` x its non-embedding parameters when given)."""
+    shapes = width_ladder(
+        tuple(widths), n_layer=n_layer, vocab_size=VOCAB, n_ctx=N_CTX, head_dim=HEAD_DIM
+    )
     entries = [
         {
             "n_layer": s.n_layer,
@@ -63,7 +73,7 @@ def lr_sweep(
         }
         for s in shapes
     ]
-    design = explicit_runs(name, entries, vocab_size=VOCAB, n_ctx=N_CTX, seed=seed, train=TRAIN)
+    design = explicit_runs(name, entries, vocab_size=VOCAB, n_ctx=N_CTX, seed=seed, train=train)
     return with_grid(design, {"lr": lrs})
 
 
@@ -88,6 +98,13 @@ def main() -> None:
         help="Train each run on this many tokens per non-embedding parameter instead.",
     )
     parser.add_argument("--lrs", type=float, nargs="+", default=[5e-4 * 2**i for i in range(7)])
+    parser.add_argument("--n-layer", type=int, default=1, help="Depth of every model.")
+    parser.add_argument(
+        "--parametrization",
+        choices=["sp", "mup"],
+        default="sp",
+        help="sp, or muP with the narrowest width as its base width.",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="Registry folder (kept).")
@@ -98,9 +115,15 @@ def main() -> None:
     registry = out / "registry.db"
     tokens = int(args.tokens)
     start = time.perf_counter()
+    train = {**TRAIN, "parametrization": args.parametrization}
+    if args.parametrization == "mup":
+        train["mup_base_width"] = min(args.widths)
+    options = {"n_layer": args.n_layer, "train": train}
 
     small = train_and_read(
-        lr_sweep("lr-fit", args.widths, tokens, args.lrs, args.seed, args.tokens_per_param),
+        lr_sweep(
+            "lr-fit", args.widths, tokens, args.lrs, args.seed, args.tokens_per_param, **options
+        ),
         registry,
         args.workers,
     )
@@ -111,7 +134,13 @@ def main() -> None:
     law, warnings = fit_power_law(optima, "lr", ("N", "D"))
     held = train_and_read(
         lr_sweep(
-            "lr-holdout", [args.holdout_width], tokens, args.lrs, args.seed, args.tokens_per_param
+            "lr-holdout",
+            [args.holdout_width],
+            tokens,
+            args.lrs,
+            args.seed,
+            args.tokens_per_param,
+            **options,
         ),
         registry,
         args.workers,
@@ -124,6 +153,9 @@ def main() -> None:
     result: dict[str, Any] = {
         "widths": args.widths,
         "holdout_width": args.holdout_width,
+        "n_layer": args.n_layer,
+        "parametrization": args.parametrization,
+        "seed": args.seed,
         "tokens": tokens if args.tokens_per_param is None else None,
         "tokens_per_param": args.tokens_per_param,
         "lrs": args.lrs,
