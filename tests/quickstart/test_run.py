@@ -4,14 +4,21 @@ minutes, too long for the suite)."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
+from rich.console import Console
 
 from scalinglab.errors import ScalingLabError
 from scalinglab.quickstart.run import (
     BUDGET_RATIO,
+    MAX_BUDGET_EXTENSIONS,
     N_BUDGETS,
     QuickstartResult,
+    _design,
+    _estimated_seconds,
+    _sweep_until_identified,
+    planned_budgets,
     run_quickstart,
     size_budgets,
     smallest_budget,
@@ -22,31 +29,39 @@ from scalinglab.quickstart.run import (
 pytest.importorskip("torch")
 
 
-def _budgets(design):
-    return sorted({run.budget for run in design.runs})
-
-
 @pytest.mark.slow
 def test_budgets_scale_with_the_time_budget_and_respect_the_floor(tmp_path):
     small = size_budgets(0.1, workers=2, cache=tmp_path)
     large = size_budgets(500, workers=2, cache=tmp_path)
-    assert _budgets(small)[0] == pytest.approx(smallest_budget())
-    assert _budgets(large)[0] > 3 * _budgets(small)[0]
-    for design in (small, large):
-        budgets = _budgets(design)
-        assert len(budgets) == N_BUDGETS
-        assert budgets[1] / budgets[0] == pytest.approx(BUDGET_RATIO)
-        for budget in budgets:
-            runs = [r for r in design.runs if r.budget == budget]
-            assert len(runs) >= 4
-            assert {r.shape.n_layer for r in runs} == {1}
+    assert small.budgets[0] == pytest.approx(smallest_budget())
+    assert small.at_floor
+    assert not large.at_floor
+    assert large.budgets[0] > 3 * small.budgets[0]
+    for sizing in (small, large):
+        assert len(sizing.budgets) == N_BUDGETS
+        assert sizing.budgets[1] / sizing.budgets[0] == pytest.approx(BUDGET_RATIO)
+    assert "more than the 0.1 min given" in small.floor_note()
+    assert large.floor_note() is None
+    assert large.estimated_seconds == pytest.approx(large.available_seconds, rel=0.05)
+
+
+def test_the_worst_case_estimate_counts_the_budget_extension_and_the_pilot(tmp_path):
+    c1 = smallest_budget()
+    train = train_options()
+    base = _estimated_seconds(c1, 2, tmp_path, train, pilot=False, seed=0)
+    with_pilot = _estimated_seconds(c1, 2, tmp_path, train, pilot=True, seed=0)
+    assert with_pilot > base
+    design = _design(planned_budgets(c1, MAX_BUDGET_EXTENSIONS), 0, train)
+    assert len({run.budget for run in design.runs}) == N_BUDGETS + MAX_BUDGET_EXTENSIONS
+    assert {run.shape.n_layer for run in design.runs} == {1}
 
 
 def test_json_has_the_promised_keys(tmp_path):
     result = QuickstartResult(
         predicted_loss=3.0, predicted_interval=(2.9, 3.1), measured_loss=3.05,
         target_flops=1e13, target_n_params_nonembed=10**5, target_tokens=10**6,
-        rel_error=0.0167, inside_interval=True, budgets=[1e11, 2e11, 4e11], sweep_runs=13,
+        rel_error=0.0167, inside_interval=True, budgets=[1e11, 2e11, 4e11],
+        fit_budgets=[1e11, 2e11, 4e11], sweep_runs=13,
         approach2_a=0.5, approach3_params={"E": 1.0}, wall_seconds=500.0, seconds={},
         report="r.html", registry="r.db", precision="fp32", lr_source="pilot",
         lr_pilot={"law": "lr* = 0.5 * N^-0.300", "runs": 25},
@@ -70,3 +85,41 @@ def test_precision_forces_bf16_or_fp32_and_refuses_anything_else():
 def test_non_positive_budget_is_a_user_error(tmp_path):
     with pytest.raises(ScalingLabError, match="budget-minutes"):
         run_quickstart(0, tmp_path)
+
+
+class _ScriptedSweep:
+    """Stands in for the sweep's training and fitting: each round's law has the
+    parameters at a bound that ``at_bounds`` lists, round by round."""
+
+    def __init__(self, *at_bounds: list[str]):
+        self.rounds = list(at_bounds)
+        self.budgets: list[list[float]] = []
+
+    def train_and_fit(self, budgets):
+        self.budgets.append(list(budgets))
+        return SimpleNamespace(budgets=budgets[-N_BUDGETS:], at_bounds=self.rounds.pop(0))
+
+
+def test_a_law_at_a_bound_adds_a_budget_and_refits_on_the_largest():
+    context = _ScriptedSweep(["E"], [])
+    sweep, warnings = _sweep_until_identified(context, [1.0, 2.0, 4.0, 8.0], Console(quiet=True))
+    assert context.budgets == [[1.0, 2.0, 4.0, 8.0], [1.0, 2.0, 4.0, 8.0, 16.0]]
+    assert sweep.budgets == [2.0, 4.0, 8.0, 16.0]
+    assert warnings == []
+
+
+def test_an_identified_law_trains_nothing_more():
+    context = _ScriptedSweep([])
+    _, warnings = _sweep_until_identified(context, [1.0, 2.0, 4.0, 8.0], Console(quiet=True))
+    assert len(context.budgets) == 1
+    assert warnings == []
+
+
+def test_a_law_still_at_a_bound_is_flagged_after_the_last_extension():
+    context = _ScriptedSweep(*[["E", "beta"]] * (MAX_BUDGET_EXTENSIONS + 1))
+    sweep, warnings = _sweep_until_identified(context, [1.0, 2.0, 4.0, 8.0], Console(quiet=True))
+    assert len(context.budgets) == MAX_BUDGET_EXTENSIONS + 1
+    assert sweep.at_bounds == ["E", "beta"]
+    (warning,) = warnings
+    assert "E, beta still at a bound" in warning
+    assert "not to be trusted" in warning

@@ -12,7 +12,12 @@ from rich.console import Console
 def quickstart(
     budget_minutes: Annotated[
         float,
-        typer.Option("--budget-minutes", help="Wall time to aim for (minutes); scales budgets."),
+        typer.Option(
+            "--budget-minutes",
+            help="Wall time to aim for (minutes), counting the extra budget trained when "
+            "the law is not identified; scales the budgets (never below a floor: a note "
+            "says when the floor needs longer).",
+        ),
     ] = 10.0,
     out: Annotated[
         Path, typer.Option("--out", help="Folder for the registry, runs and report.")
@@ -49,8 +54,9 @@ def quickstart(
         ),
     ] = "auto",
 ) -> None:
-    """Choose the learning rate by a pilot sweep, run an IsoFLOP sweep, fit, predict a
-    larger run, train it, compare, and write a report."""
+    """Choose the learning rate by a pilot sweep, run an IsoFLOP sweep, fit (adding a
+    larger budget when the law has a parameter at a bound), predict a larger run, train
+    it, compare, and write a report."""
     from scalinglab.laws.hyperparams import Recipe
     from scalinglab.quickstart import run_quickstart, write_json
 
@@ -66,7 +72,10 @@ def quickstart(
     if json_out is not None:
         write_json(result, json_out)
     low, high = result.predicted_interval
-    Console().print(
+    console = Console()
+    for warning in result.warnings:
+        console.print(f"warning: {warning}")
+    console.print(
         f"predicted loss {result.predicted_loss:.4f} (95% [{low:.4f}, {high:.4f}]), measured "
         f"{result.measured_loss:.4f} ({100 * result.rel_error:+.2f}%) at "
         f"C = {result.target_flops:.3g} FLOPs; {result.wall_seconds:.0f} s; report {result.report}"

@@ -9,7 +9,12 @@
    Train the IsoFLOP sweep (one-layer GPTs of five widths, 1.3e4 to 3.1e5 non-embedding
    parameters, at every budget) on the local process pool into ``OUT/registry.db``.
 3. Fit approach 2 (IsoFLOP parabolas) and approach 3 (parametric law) with bootstrap
-   intervals.
+   intervals, on the four largest budgets. When a parameter of the approach-3 law sits at
+   a bound of its search box (the sweep's budgets cannot identify the law: at the
+   smallest budgets the runs are still in their first hundred steps), one more budget of
+   twice the largest is trained and the law refitted on the four largest budgets; a law
+   still at a bound is flagged in the output and the JSON. The time budget is sized for
+   that extension, so the quickstart fits its budget either way.
 4. Pick the compute-optimal run at ``TARGET_MULTIPLE`` x the largest budget from the
    approach-3 law over one-layer shapes with exact FLOPs, among those that train on at
    most one epoch of the corpus (:func:`~scalinglab.laws.frontier.token_cap`), and
@@ -26,8 +31,9 @@ reuses finished runs.
 from __future__ import annotations
 
 import json
+import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +66,8 @@ BUDGET_RATIO = 2.0
 #: Four budgets span 8x in compute: with three (4x), the law's E sat at its bound and the
 #: prediction at 4x the largest budget missed by 5.5%.
 N_BUDGETS = 4
+#: Budgets added (each twice the largest) while the fitted law has a parameter at a bound.
+MAX_BUDGET_EXTENSIONS = 1
 #: The sweep trains one-layer GPTs of these widths (1.3e4 to 3.1e5 non-embedding
 #: parameters) at every budget. One depth, so that only N changes along an IsoFLOP
 #: curve: at these sizes, mixing depths adds shape effects as large as the size effect
@@ -107,6 +115,7 @@ class QuickstartResult:
     rel_error: float
     inside_interval: bool
     budgets: list[float]
+    fit_budgets: list[float]
     sweep_runs: int
     approach2_a: float | None
     approach3_params: dict[str, float]
@@ -117,6 +126,8 @@ class QuickstartResult:
     precision: str
     lr_source: str
     lr_pilot: dict[str, Any] | None
+    law_at_bounds: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def to_json_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -138,30 +149,66 @@ def train_options(precision: str = "auto") -> dict[str, Any]:
     return dict(TRAIN) if bf16 is None else {**TRAIN, "bf16": bf16}
 
 
-def _design(c1: float, seed: int, train: dict[str, Any]) -> SweepDesign:
-    budgets = [c1 * BUDGET_RATIO**i for i in range(N_BUDGETS)]
+def _design(budgets: list[float], seed: int, train: dict[str, Any]) -> SweepDesign:
     return isoflop_grid(
         SWEEP_NAME, budgets, shapes=one_layer_shapes(WIDTHS), seed=seed, train=train
     )
 
 
+def planned_budgets(c1: float, extensions: int = 0) -> list[float]:
+    """``N_BUDGETS`` budgets from ``c1`` FLOPs, each ``BUDGET_RATIO`` x the last, and
+    ``extensions`` more above them."""
+    return [c1 * BUDGET_RATIO**i for i in range(N_BUDGETS + extensions)]
+
+
 def _estimated_seconds(
-    design: SweepDesign, workers: int, cache: Path | None, *, pilot: bool, seed: int
+    c1: float,
+    workers: int,
+    cache: Path | None,
+    train: dict[str, Any],
+    *,
+    pilot: bool,
+    seed: int,
 ) -> float:
-    """Training seconds of the learning-rate pilot (when ``pilot``) and the sweep on
-    ``workers`` workers, plus the target run."""
-    train = dict(design.runs[0].train)
-    bf16 = train.get("bf16")
-    measured = calibrate([r.shape for r in design.runs], threads=1, cache_dir=cache, bf16=bf16)
+    """Training seconds, in the worst case, of the learning-rate pilot at ``c1`` (when
+    ``pilot``), the sweep with every budget extension and the target run past it, on
+    ``workers`` workers."""
+    design = _design(planned_budgets(c1, MAX_BUDGET_EXTENSIONS), seed, train)
+    measured = calibrate(
+        [r.shape for r in design.runs], threads=1, cache_dir=cache, bf16=train.get("bf16")
+    )
     runs = list(design.runs)
     if pilot:
-        c1 = min(r.budget for r in design.runs if r.budget is not None)
-        shapes = one_layer_shapes(WIDTHS)
-        runs += pilot_design(c1, shapes, seed=seed, train=train).runs
+        runs += pilot_design(c1, one_layer_shapes(WIDTHS), seed=seed, train=train).runs
     sweep = sum(r.flops / flops_per_second(r.shape, measured) for r in runs) / workers
     sizes = sorted({r.shape for r in design.runs}, key=lambda shape: shape.d_model)
     target = TARGET_MULTIPLE * max(r.flops for r in design.runs)
     return sweep + target / flops_per_second(sizes[len(sizes) // 2], measured)
+
+
+@dataclass(frozen=True)
+class BudgetSizing:
+    """The sweep's budgets (FLOPs) and the worst-case training seconds they take."""
+
+    budgets: list[float]
+    estimated_seconds: float
+    available_seconds: float
+
+    @property
+    def at_floor(self) -> bool:
+        """Whether the budgets are the smallest the sweep allows (``smallest_budget``)."""
+        return math.isclose(self.budgets[0], smallest_budget())
+
+    def floor_note(self) -> str | None:
+        """A note when even the smallest budgets need more time than was given."""
+        if not (self.at_floor and self.estimated_seconds > self.available_seconds):
+            return None
+        needed = self.estimated_seconds / TRAINING_SHARE / 60.0
+        given = self.available_seconds / TRAINING_SHARE / 60.0
+        return (
+            f"the smallest budgets need about {needed:.0f} min on this machine in the worst "
+            f"case, more than the {given:g} min given: the quickstart will take longer"
+        )
 
 
 def size_budgets(
@@ -172,17 +219,18 @@ def size_budgets(
     *,
     pilot: bool = True,
     precision: str = "auto",
-) -> SweepDesign:
-    """The design whose estimated training time (with the learning-rate pilot when
-    ``pilot``) is ``TRAINING_SHARE`` of the budget."""
+) -> BudgetSizing:
+    """The budgets whose estimated worst-case training time (with the learning-rate
+    pilot when ``pilot``, and every budget extension) is ``TRAINING_SHARE`` of the time
+    budget, never below :func:`smallest_budget`."""
     available = budget_minutes * 60.0 * TRAINING_SHARE
     train = train_options(precision)
     c1 = smallest_budget()
     for _ in range(3):
-        design = _design(c1, seed, train)
-        estimate = _estimated_seconds(design, workers, cache, pilot=pilot, seed=seed)
+        estimate = _estimated_seconds(c1, workers, cache, train, pilot=pilot, seed=seed)
         c1 = max(smallest_budget(), c1 * available / estimate)
-    return _design(c1, seed, train)
+    estimate = _estimated_seconds(c1, workers, cache, train, pilot=pilot, seed=seed)
+    return BudgetSizing(planned_budgets(c1), estimate, available)
 
 
 def smallest_budget() -> float:
@@ -211,6 +259,77 @@ def _fit(runs: Any, bootstrap: int, seed: int) -> FitReport:
             continue
         methods[method] = report.methods[method]
     return FitReport("all", len(runs), "huber", methods, bootstrap)
+
+
+@dataclass(frozen=True)
+class SweepFit:
+    """Approaches 2 and 3 fitted on the ``N_BUDGETS`` largest budgets of the sweep."""
+
+    budgets: list[float]
+    runs: Any
+    fit: FitReport
+
+    @property
+    def at_bounds(self) -> list[str]:
+        """Parameters of the approach-3 law at a bound of their search box."""
+        law = self.fit.methods["approach3"].result.fits["chinchilla"].law  # type: ignore[union-attr]
+        return law.parameters_at_bounds()
+
+
+@dataclass(frozen=True)
+class _SweepContext:
+    """What every training-and-fitting round of the sweep shares."""
+
+    registry_path: Path
+    workers: int
+    seed: int
+    train: dict[str, Any]
+    recipe: Recipe | None
+    bootstrap: int
+    progress: bool
+
+    def train_and_fit(self, budgets: list[float]) -> SweepFit:
+        """Train every width at ``budgets`` (reusing finished runs) and fit the
+        ``N_BUDGETS`` largest."""
+        design = _design(budgets, self.seed, self.train)
+        if self.recipe is not None:
+            design = with_recipe(design, self.recipe)
+        run_sweep(design, self.registry_path, workers=self.workers, progress=self.progress)
+        with Registry(self.registry_path) as registry:
+            frame, _ = runs_dataframe(registry, SWEEP_NAME)
+        fitted = sorted(budgets)[-N_BUDGETS:]
+        ids = {run.run_id for run in design.runs if run.budget in fitted}
+        frame = frame[frame["run_id"].isin(ids)].reset_index(drop=True)
+        runs = runs_table_from_frame(frame, source="quickstart sweep").df
+        return SweepFit(fitted, runs, _fit(runs, self.bootstrap, self.seed))
+
+
+def _sweep_until_identified(
+    context: _SweepContext, budgets: list[float], console: Console
+) -> tuple[SweepFit, list[str]]:
+    """The sweep at ``budgets``, extended by a budget of ``BUDGET_RATIO`` x the largest
+    while the law has a parameter at a bound (at most ``MAX_BUDGET_EXTENSIONS`` times);
+    the warning when it still has one."""
+    sweep = context.train_and_fit(budgets)
+    for _ in range(MAX_BUDGET_EXTENSIONS):
+        if not sweep.at_bounds:
+            break
+        budgets = [*budgets, budgets[-1] * BUDGET_RATIO]
+        console.print(
+            f"    [yellow]approach 3's {', '.join(sweep.at_bounds)} at a bound of its search "
+            f"box:[/] these budgets cannot identify the law; training a budget of "
+            f"{budgets[-1]:.2g} FLOPs and refitting on the {N_BUDGETS} largest"
+        )
+        sweep = context.train_and_fit(budgets)
+    if not sweep.at_bounds:
+        return sweep, []
+    warning = (
+        f"approach 3's {', '.join(sweep.at_bounds)} still at a bound after "
+        f"{MAX_BUDGET_EXTENSIONS} budget extension(s): these budgets do not identify the law, "
+        "so its prediction is not to be trusted"
+    )
+    console.print(f"    [bold red]warning:[/] {warning}")
+    return sweep, [warning]
 
 
 def run_quickstart(
@@ -244,12 +363,15 @@ def run_quickstart(
 
     console.rule("[bold]scalinglab quickstart")
     console.print(f"1/6 calibrating throughput and sizing budgets for {budget_minutes:g} min")
-    design = size_budgets(budget_minutes, workers, seed, pilot=recipe is None, precision=precision)
-    budgets = sorted({r.budget for r in design.runs if r.budget is not None})
+    sizing = size_budgets(budget_minutes, workers, seed, pilot=recipe is None, precision=precision)
+    budgets = sizing.budgets
     console.print(
-        f"    budgets {', '.join(f'{b:.2g}' for b in budgets)} FLOPs, {len(design.runs)} runs, "
-        f"target {TARGET_MULTIPLE:g} x {budgets[-1]:.2g} FLOPs"
+        f"    budgets {', '.join(f'{b:.2g}' for b in budgets)} FLOPs, "
+        f"{N_BUDGETS * len(WIDTHS)} runs, target {TARGET_MULTIPLE:g} x the largest budget fitted"
     )
+    warnings = [note] if (note := sizing.floor_note()) else []
+    for warning in warnings:
+        console.print(f"    [yellow]note:[/] {warning}")
     step("calibrate")
     pilot = None
     if recipe is None:
@@ -262,22 +384,18 @@ def run_quickstart(
         _say_pilot(console, pilot)
         step("lr_pilot")
     lr_source = _lr_source(recipe, pilot)
-    if recipe is not None:
-        design = with_recipe(design, recipe)
-    console.print(f"3/6 IsoFLOP sweep on {workers} worker(s)")
-    run_sweep(design, registry_path, workers=workers, progress=progress)
-    step("sweep")
-    with Registry(registry_path) as registry:
-        frame, _ = runs_dataframe(registry, SWEEP_NAME)
-    runs = runs_table_from_frame(frame, source="quickstart sweep").df
-    console.print(f"4/6 fitting approaches 2 and 3 with {bootstrap} bootstrap resamples")
-    fit = _fit(runs, bootstrap, seed)
+    console.print(f"3/6 IsoFLOP sweep on {workers} worker(s), fitting approaches 2 and 3")
+    context = _SweepContext(registry_path, workers, seed, train, recipe, bootstrap, progress)
+    sweep, unidentified = _sweep_until_identified(context, budgets, console)
+    warnings += unidentified
+    fit, runs = sweep.fit, sweep.runs
+    console.print(f"4/6 law fitted on budgets {', '.join(f'{b:.2g}' for b in sweep.budgets)} FLOPs")
     if fit.methods["approach2"].error:
         console.print(f"    [yellow]approach 2:[/] {fit.methods['approach2'].error}")
     law = fit.methods["approach3"].result.fits["chinchilla"].law  # type: ignore[union-attr]
     samples = fit.methods["approach3"].samples
-    step("fit")
-    target_flops = TARGET_MULTIPLE * budgets[-1]
+    step("sweep_and_fit")
+    target_flops = TARGET_MULTIPLE * sweep.budgets[-1]
     shapes = one_layer_shapes(TARGET_WIDTHS)
     choice = optimal_run(law, target_flops, shapes, max_tokens=token_cap(runs))
     n, d = choice.n_params_nonembed, choice.tokens
@@ -328,7 +446,8 @@ def run_quickstart(
         target_tokens=int(record.summary["tokens"]),
         rel_error=check.rel_error,
         inside_interval=check.inside,
-        budgets=budgets,
+        budgets=sorted({*budgets, *sweep.budgets}),
+        fit_budgets=sweep.budgets,
         sweep_runs=len(runs),
         approach2_a=fit.methods["approach2"].result.a if fit.methods["approach2"].result else None,
         approach3_params=law.params,
@@ -339,6 +458,8 @@ def run_quickstart(
         precision=precision,
         lr_source=lr_source,
         lr_pilot=pilot_json,
+        law_at_bounds=sweep.at_bounds,
+        warnings=warnings,
     )
     console.print(f"done in {result.wall_seconds:.0f} s; report: {report.html}")
     return result
