@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from scalinglab.cli.app import app
 from scalinglab.errors import InputError, ScalingLabError
 from scalinglab.laws.hyperparams import (
+    Optimum,
     Recipe,
     fit_power_law,
     fit_recipe,
@@ -87,6 +88,25 @@ def test_power_law_recovers_the_exponents_within_its_interval():
     assert law.predict(N=1e7, D=1e8) == pytest.approx(true_lr(1e7, 1e8), rel=0.1)
     assert law.decades_past(N=3e7, D=1e7) == pytest.approx(1.0)
     assert law.decades_past(N=1e6, D=1e7) == 0.0
+
+
+def test_law_interval_carries_each_optimums_own_uncertainty():
+    """Three optima exactly on a power law, each known to a factor 2 (95%): the band 4x
+    past the largest must be at least the fixed-design least-squares band, 1.96 sigma
+    sqrt(x0' (X'X)^-1 x0) in log space (resampling the three optima alone gives zero)."""
+    sizes = np.array([1e5, 4e5, 1.6e6])
+    sigma = math.log(2.0) / 1.96
+    optima = [
+        Optimum({"N": n}, 0.01 * n**-0.3, 0.01 * n**-0.3 / 2, 0.01 * n**-0.3 * 2, 3.0, (), False)
+        for n in sizes
+    ]
+    law, _ = fit_power_law(optima, "lr", ("N",), bootstrap=2000)
+    X = np.column_stack([np.ones(3), np.log(sizes)])
+    x0 = np.array([1.0, math.log(6.4e6)])
+    half_width = 1.96 * sigma * math.sqrt(x0 @ np.linalg.inv(X.T @ X) @ x0)
+    low, high = law.interval(N=6.4e6)
+    assert math.log(high / low) / 2 >= 0.9 * half_width
+    assert low < law.predict(N=6.4e6) < high
 
 
 def test_best_at_the_grid_edge_is_flagged_and_left_out():
