@@ -115,9 +115,9 @@ def main() -> None:
     registry = out / "registry.db"
     tokens = int(args.tokens)
     start = time.perf_counter()
-    train = {**TRAIN, "parametrization": args.parametrization}
+    train = dict(TRAIN)
     if args.parametrization == "mup":
-        train["mup_base_width"] = min(args.widths)
+        train |= {"parametrization": "mup", "mup_base_width": min(args.widths)}
     options = {"n_layer": args.n_layer, "train": train}
 
     small = train_and_read(

@@ -90,23 +90,46 @@ def test_power_law_recovers_the_exponents_within_its_interval():
     assert law.decades_past(N=1e6, D=1e7) == 0.0
 
 
+def _band_reference(sizes: np.ndarray, sigma: float, n0: float) -> float:
+    """Half-width of the 95% band of a least-squares line in (log N, log lr) at ``n0``
+    when each point has noise ``sigma``: 1.96 sigma sqrt(x0' (X'X)^-1 x0)."""
+    X = np.column_stack([np.ones(len(sizes)), np.log(sizes)])
+    x0 = np.array([1.0, math.log(n0)])
+    return 1.96 * sigma * math.sqrt(x0 @ np.linalg.inv(X.T @ X) @ x0)
+
+
+def _optimum(n: float, lr: float, factor: float) -> Optimum:
+    return Optimum({"N": n}, lr, lr / factor, lr * factor, 3.0, (), False)
+
+
 def test_law_interval_carries_each_optimums_own_uncertainty():
     """Three optima exactly on a power law, each known to a factor 2 (95%): the band 4x
-    past the largest must be at least the fixed-design least-squares band, 1.96 sigma
-    sqrt(x0' (X'X)^-1 x0) in log space (resampling the three optima alone gives zero)."""
+    past the largest is the least-squares band of that noise (resampling the three
+    optima alone gave zero width)."""
     sizes = np.array([1e5, 4e5, 1.6e6])
-    sigma = math.log(2.0) / 1.96
-    optima = [
-        Optimum({"N": n}, 0.01 * n**-0.3, 0.01 * n**-0.3 / 2, 0.01 * n**-0.3 * 2, 3.0, (), False)
-        for n in sizes
-    ]
-    law, _ = fit_power_law(optima, "lr", ("N",), bootstrap=2000)
-    X = np.column_stack([np.ones(3), np.log(sizes)])
-    x0 = np.array([1.0, math.log(6.4e6)])
-    half_width = 1.96 * sigma * math.sqrt(x0 @ np.linalg.inv(X.T @ X) @ x0)
+    optima = [_optimum(n, 0.01 * n**-0.3, 2.0) for n in sizes]
+    law, _ = fit_power_law(optima, "lr", ("N",), bootstrap=4000)
     low, high = law.interval(N=6.4e6)
-    assert math.log(high / low) / 2 >= 0.9 * half_width
+    reference = _band_reference(sizes, math.log(2.0) / 1.96, 6.4e6)
+    assert math.log(high / low) / 2 == pytest.approx(reference, rel=0.1)
     assert low < law.predict(N=6.4e6) < high
+
+
+def test_law_interval_carries_the_scatter_between_optima():
+    """Optima located to 1% but scattered about the law: the band is that of the
+    residual scatter (s^2 = residual sum of squares / (n - 2))."""
+    sizes = np.array([1e5, 2e5, 4e5, 8e5, 1.6e6])
+    offsets = np.array([0.2, -0.3, 0.1, 0.25, -0.25])
+    lrs = 0.01 * sizes**-0.3 * np.exp(offsets)
+    optima = [_optimum(n, lr, 1.01) for n, lr in zip(sizes, lrs, strict=True)]
+    law, _ = fit_power_law(optima, "lr", ("N",), bootstrap=4000)
+    X = np.column_stack([np.ones(5), np.log(sizes)])
+    y = np.log([o.value for o in optima])
+    residual = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
+    sigma = math.sqrt(residual @ residual / 3)
+    low, high = law.interval(N=6.4e6)
+    reference = _band_reference(sizes, sigma, 6.4e6)
+    assert math.log(high / low) / 2 == pytest.approx(reference, rel=0.15)
 
 
 def test_best_at_the_grid_edge_is_flagged_and_left_out():

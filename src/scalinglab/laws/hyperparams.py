@@ -255,11 +255,12 @@ def fit_power_law(
     seed: int = 0,
 ) -> tuple[PowerLaw, list[str]]:
     """``target* = c * prod(input ** exponent)`` over the optima not at a grid edge, by
-    least squares in log space; ``bootstrap`` resamples give intervals. Each resample
-    draws the optima with replacement and moves each drawn optimum within its own 95%
-    interval (a normal in log space), so the law's interval carries both the scatter
-    between optima and how poorly each one is located: with three optima, resampling
-    alone gave bands narrower than any single optimum's interval.
+    least squares in log space. Intervals come from a parametric bootstrap on the same
+    optima: each resample moves every optimum by a normal draw in log space whose
+    variance is that optimum's own (from its 95% interval) plus any scatter about the
+    law beyond those (the residual variance in excess of their mean), and refits. So the
+    law's band carries how poorly each optimum is located: resampling three optima
+    alone gave bands narrower than any one optimum's interval.
 
     Returns the law and its warnings (optima left out, inputs dropped as lockstep).
     Needs at least 3 usable optima at 3 distinct values of each kept input.
@@ -288,13 +289,7 @@ def fit_power_law(
     X = np.column_stack([np.ones(len(usable)), *(logs[name] for name in kept)])
     y = np.log([o.value for o in usable])
     coef = _least_squares(X, y)
-    sd = _log_sd(usable)
-    rng = np.random.default_rng(seed)
-    samples = [
-        _least_squares(X[rows], y[rows] + rng.normal(0.0, sd[rows])).tolist()
-        for rows in (rng.integers(0, len(y), len(y)) for _ in range(bootstrap))
-        if np.linalg.matrix_rank(X[rows]) == X.shape[1]
-    ]
+    samples = _parametric_bootstrap(X, y, coef, _log_sd(usable), bootstrap, seed)
     law = PowerLaw(
         target=target,
         coefficient=float(math.exp(coef[0])),
@@ -306,6 +301,19 @@ def fit_power_law(
         dropped=dropped[0],
     )
     return law, warnings
+
+
+def _parametric_bootstrap(
+    X: np.ndarray, y: np.ndarray, coef: np.ndarray, sd: np.ndarray, draws: int, seed: int
+) -> list[list[float]]:
+    """Least-squares refits of ``X`` to the fitted values plus normal noise of each
+    point's own ``sd`` and the residual scatter beyond it (see :func:`fit_power_law`)."""
+    fitted = X @ coef
+    residual = y - fitted
+    scatter = float(residual @ residual) / max(len(y) - X.shape[1], 1)
+    scale = np.sqrt(sd**2 + max(0.0, scatter - float(np.mean(sd**2))))
+    rng = np.random.default_rng(seed)
+    return [_least_squares(X, fitted + rng.normal(0.0, scale)).tolist() for _ in range(draws)]
 
 
 def _log_sd(optima: Sequence[Optimum]) -> np.ndarray:
