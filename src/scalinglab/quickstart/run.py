@@ -200,14 +200,15 @@ class BudgetSizing:
         return math.isclose(self.budgets[0], smallest_budget())
 
     def floor_note(self) -> str | None:
-        """A note when even the smallest budgets need more time than was given."""
-        if not (self.at_floor and self.estimated_seconds > self.available_seconds):
+        """A note when even the smallest budgets are estimated to train for longer than
+        the whole time budget."""
+        given = self.available_seconds / TRAINING_SHARE
+        if not (self.at_floor and self.estimated_seconds > given):
             return None
-        needed = self.estimated_seconds / TRAINING_SHARE / 60.0
-        given = self.available_seconds / TRAINING_SHARE / 60.0
         return (
-            f"the smallest budgets need about {needed:.0f} min on this machine in the worst "
-            f"case, more than the {given:g} min given: the quickstart will take longer"
+            f"the smallest budgets are estimated at {self.estimated_seconds / 60:.0f} min of "
+            f"training on this machine in the worst case, more than the {given / 60:g} min "
+            "given: the quickstart will take longer"
         )
 
 
