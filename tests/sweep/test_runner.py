@@ -156,3 +156,10 @@ def test_a_run_past_one_epoch_of_its_data_says_so(epochs, said):
     assert ("epochs of its data: repeated tokens count less than new ones" in line) is said
     if said:
         assert f"({epochs:.1f} epochs" in line
+
+
+def test_runs_start_largest_first(tmp_path):
+    executor = ScriptedExecutor()
+    run_sweep(_design(4), tmp_path / "r.db", executor=executor, progress=False)
+    by_tokens = sorted(_design(4).runs, key=lambda run: -run.tokens)
+    assert executor.calls == [run.run_id for run in by_tokens]

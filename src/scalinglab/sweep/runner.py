@@ -13,6 +13,10 @@ registry): each run is claimed in the registry before it is trained, under a lea
 a heartbeat thread renews, so a run leased by a live driver is never trained by another.
 A driver waits for the runs another driver holds and ends, with status 0, when every run
 is finished; runs whose driver died (lease expired or process gone) are taken over.
+
+Runs start largest first (by planned FLOPs; ties in design order), so that the last runs
+to start are the shortest and the workers finish close together (the longest-processing-
+time rule for makespan).
 """
 
 from __future__ import annotations
@@ -177,7 +181,7 @@ def run_sweep(
     result = SweepResult(design.name, registry_path)
     with Registry(registry_path) as registry:
         records = register_design(registry, design)
-        todo = [r for r in records if r.status not in DONE_STATUSES]
+        todo = largest_first([r for r in records if r.status not in DONE_STATUSES], design)
         result.skipped = [r.run_id for r in records if r.status in DONE_STATUSES]
         if todo:
             pool = (
@@ -206,6 +210,13 @@ def run_sweep(
         result.counts = registry.progress(design.name)
     result.wall_seconds = time.perf_counter() - start
     return result
+
+
+def largest_first(records: list[RunRecord], design: SweepDesign) -> list[RunRecord]:
+    """``records`` ordered by their planned training FLOPs, largest first (a stable
+    sort: equal runs keep the design's order)."""
+    flops = {run.run_id: run.flops for run in design.runs}
+    return sorted(records, key=lambda record: -flops.get(record.run_id, 0.0))
 
 
 class _Driver:
