@@ -228,3 +228,10 @@ def test_isoflop_runs_never_exceed_their_budget(budgets, sizes):
     )
     for run in design.runs:
         assert 0 < run.flops <= run.budget
+
+
+def test_start_order_is_largest_first():
+    entries = [{"n_layer": 1, "d_model": 64, "tokens": t} for t in (1000, 3000, 2000)]
+    design = explicit_runs("order", entries, vocab_size=256, n_ctx=32)
+    assert [run.tokens for run in design.start_order()] == [3000, 2000, 1000]
+    assert [run.tokens for run in design.runs] == [1000, 3000, 2000]

@@ -133,6 +133,12 @@ class SweepDesign:
         """Sum of the exact training FLOPs of every run (FLOPs)."""
         return float(sum(run.flops for run in self.runs))
 
+    def start_order(self) -> tuple[PlannedRun, ...]:
+        """The runs in the order a sweep starts them: largest planned FLOPs first (equal
+        runs in design order), so the last to start are the shortest and the workers
+        finish close together (the longest-processing-time rule)."""
+        return tuple(sorted(self.runs, key=lambda run: -run.flops))
+
     def to_dict(self) -> dict[str, Any]:
         """The design as stored in the registry: kind, options and each planned run's id,
         IsoFLOP budget, ``N`` (non-embedding), ``D``, ``C`` and WSD branches."""

@@ -7,7 +7,8 @@ costing ``EVAL_COST`` training tokens, as :mod:`scalinglab.train.defaults` assum
 its own start-up and wrap-up (data, model, checkpoints, summary, export, registry). The
 sweep's wall time adds the start of the command and of its workers (processes spawned,
 torch imported, the first run of each worker reading the corpus), then the runs as the
-workers take them in design order, each the next run as soon as it is free.
+workers take them in the design's start order (largest first), each the next run as soon
+as it is free.
 
 Start-up costs are counted in units of :func:`~scalinglab.sweep.calibrate.startup_seconds`
 (a fresh process importing torch and the trainer, timed on this machine): measured on a
@@ -58,7 +59,7 @@ class PlannedRow:
 class DesignEstimate:
     """The plan of a design: rows, total FLOPs, seconds of all runs on one worker
     (``serial_seconds``) and with ``workers`` workers in parallel (``wall_seconds``: the
-    sweep's start and the runs shared out in design order, see the module docstring),
+    sweep's start and the runs shared out in start order, see the module docstring),
     and the calibrated ``startup_seconds``."""
 
     design: SweepDesign
@@ -84,6 +85,7 @@ def estimate_design(
     measured = calibrate([run.shape for run in design.runs], threads=threads, cache_dir=cache_dir)
     startup = startup_seconds(cache_dir)
     rows = tuple(_row(run, measured, RUN_STARTS * startup) for run in design.runs)
+    seconds = {row.run_id: row.seconds for row in rows}
     serial = sum(row.seconds for row in rows)
     begin = (SWEEP_STARTS + WORKER_STARTS) * startup
     return DesignEstimate(
@@ -91,7 +93,8 @@ def estimate_design(
         rows=rows,
         total_flops=design.total_flops,
         serial_seconds=serial,
-        wall_seconds=begin + makespan([row.seconds for row in rows], workers),
+        wall_seconds=begin
+        + makespan([seconds[run.run_id] for run in design.start_order()], workers),
         workers=workers,
         threads=threads,
         calibration=tuple(measured),

@@ -14,9 +14,7 @@ a heartbeat thread renews, so a run leased by a live driver is never trained by 
 A driver waits for the runs another driver holds and ends, with status 0, when every run
 is finished; runs whose driver died (lease expired or process gone) are taken over.
 
-Runs start largest first (by planned FLOPs; ties in design order), so that the last runs
-to start are the shortest and the workers finish close together (the longest-processing-
-time rule for makespan).
+Runs start in :meth:`~scalinglab.sweep.design.SweepDesign.start_order`: largest first.
 """
 
 from __future__ import annotations
@@ -213,10 +211,9 @@ def run_sweep(
 
 
 def largest_first(records: list[RunRecord], design: SweepDesign) -> list[RunRecord]:
-    """``records`` ordered by their planned training FLOPs, largest first (a stable
-    sort: equal runs keep the design's order)."""
-    flops = {run.run_id: run.flops for run in design.runs}
-    return sorted(records, key=lambda record: -flops.get(record.run_id, 0.0))
+    """``records`` in the design's start order (largest planned FLOPs first)."""
+    position = {run.run_id: index for index, run in enumerate(design.start_order())}
+    return sorted(records, key=lambda record: position.get(record.run_id, len(position)))
 
 
 class _Driver:
