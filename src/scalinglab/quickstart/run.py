@@ -271,10 +271,14 @@ class SweepFit:
     fit: FitReport
 
     @property
+    def law(self) -> ChinchillaLaw:
+        """The approach-3 law."""
+        return self.fit.methods["approach3"].result.fits["chinchilla"].law  # type: ignore[union-attr,return-value]
+
+    @property
     def at_bounds(self) -> list[str]:
         """Parameters of the approach-3 law at a bound of their search box."""
-        law = self.fit.methods["approach3"].result.fits["chinchilla"].law  # type: ignore[union-attr]
-        return law.parameters_at_bounds()
+        return self.law.parameters_at_bounds()
 
 
 @dataclass(frozen=True)
@@ -393,7 +397,7 @@ def run_quickstart(
     console.print(f"4/6 law fitted on budgets {', '.join(f'{b:.2g}' for b in sweep.budgets)} FLOPs")
     if fit.methods["approach2"].error:
         console.print(f"    [yellow]approach 2:[/] {fit.methods['approach2'].error}")
-    law = fit.methods["approach3"].result.fits["chinchilla"].law  # type: ignore[union-attr]
+    law = sweep.law
     samples = fit.methods["approach3"].samples
     step("sweep_and_fit")
     target_flops = TARGET_MULTIPLE * sweep.budgets[-1]
