@@ -18,6 +18,7 @@ from scalinglab.quickstart.run import (
     _design,
     _estimated_seconds,
     _sweep_until_identified,
+    _throughput,
     planned_budgets,
     run_quickstart,
     size_budgets,
@@ -49,8 +50,9 @@ def test_budgets_scale_with_the_time_budget_and_respect_the_floor(tmp_path):
 def test_the_worst_case_estimate_counts_the_budget_extension_and_the_pilot(tmp_path):
     c1 = smallest_budget()
     train = train_options()
-    base = _estimated_seconds(c1, 2, tmp_path, train, pilot=False, seed=0)
-    with_pilot = _estimated_seconds(c1, 2, tmp_path, train, pilot=True, seed=0)
+    measured = _throughput(train, tmp_path)
+    base = _estimated_seconds(c1, 2, measured, train, pilot=False, seed=0)
+    with_pilot = _estimated_seconds(c1, 2, measured, train, pilot=True, seed=0)
     assert with_pilot > base
     design = _design(planned_budgets(c1, MAX_BUDGET_EXTENSIONS), 0, train)
     assert len({run.budget for run in design.runs}) == N_BUDGETS + MAX_BUDGET_EXTENSIONS

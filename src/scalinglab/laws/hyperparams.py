@@ -317,13 +317,18 @@ def _parametric_bootstrap(
 
 
 def _log_sd(optima: Sequence[Optimum]) -> np.ndarray:
-    """Each optimum's standard deviation in log space, from its 95% interval; an optimum
-    without a finite interval gets the widest one of the others (0 when none has one)."""
-    z = 1.959963984540054
-    sd = np.array([(math.log(o.upper) - math.log(o.lower)) / (2 * z) if 0 < o.lower <= o.upper
-                   < math.inf else math.nan for o in optima])  # fmt: skip
+    """Each optimum's standard deviation in log space, from its 95% interval
+    (``exp(log value +- Z95 sd)``); an optimum without a finite interval gets the widest
+    one of the others (0 when none has one)."""
+    sd = np.array([_interval_sd(o.lower, o.upper) for o in optima])
     finite = sd[np.isfinite(sd)]
     return np.where(np.isfinite(sd), sd, finite.max() if finite.size else 0.0)
+
+
+def _interval_sd(lower: float, upper: float) -> float:
+    if not 0 < lower <= upper < math.inf:
+        return math.nan
+    return (math.log(upper) - math.log(lower)) / (2 * Z95)
 
 
 def _identifiable(

@@ -52,7 +52,7 @@ from scalinglab.models.shape import ShapeSpec
 from scalinglab.quickstart.lr_pilot import LrPilot, pilot_design, run_lr_pilot
 from scalinglab.registry import Registry
 from scalinglab.report import TargetCheck, build_report
-from scalinglab.sweep.calibrate import calibrate, flops_per_second
+from scalinglab.sweep.calibrate import Throughput, calibrate, flops_per_second
 from scalinglab.sweep.design import SweepDesign, explicit_runs, isoflop_grid, with_recipe
 from scalinglab.sweep.executors import default_workers
 from scalinglab.sweep.export import runs_dataframe
@@ -161,10 +161,17 @@ def planned_budgets(c1: float, extensions: int = 0) -> list[float]:
     return [c1 * BUDGET_RATIO**i for i in range(N_BUDGETS + extensions)]
 
 
+def _throughput(train: dict[str, Any], cache: Path | None) -> list[Throughput]:
+    """This machine's calibrated throughput for the sweep's shapes, in ``train``'s
+    precision (measured once, then read from the cache)."""
+    shapes = one_layer_shapes(WIDTHS)
+    return calibrate(shapes, threads=1, cache_dir=cache, bf16=train.get("bf16"))
+
+
 def _estimated_seconds(
     c1: float,
     workers: int,
-    cache: Path | None,
+    measured: list[Throughput],
     train: dict[str, Any],
     *,
     pilot: bool,
@@ -172,11 +179,8 @@ def _estimated_seconds(
 ) -> float:
     """Training seconds, in the worst case, of the learning-rate pilot at ``c1`` (when
     ``pilot``), the sweep with every budget extension and the target run past it, on
-    ``workers`` workers."""
+    ``workers`` workers at the ``measured`` throughput."""
     design = _design(planned_budgets(c1, MAX_BUDGET_EXTENSIONS), seed, train)
-    measured = calibrate(
-        [r.shape for r in design.runs], threads=1, cache_dir=cache, bf16=train.get("bf16")
-    )
     runs = list(design.runs)
     if pilot:
         runs += pilot_design(c1, one_layer_shapes(WIDTHS), seed=seed, train=train).runs
@@ -192,7 +196,12 @@ class BudgetSizing:
 
     budgets: list[float]
     estimated_seconds: float
-    available_seconds: float
+    budget_seconds: float
+
+    @property
+    def available_seconds(self) -> float:
+        """The training share of the time budget (seconds) the budgets are sized to."""
+        return self.budget_seconds * TRAINING_SHARE
 
     @property
     def at_floor(self) -> bool:
@@ -202,12 +211,12 @@ class BudgetSizing:
     def floor_note(self) -> str | None:
         """A note when even the smallest budgets are estimated to train for longer than
         the whole time budget."""
-        given = self.available_seconds / TRAINING_SHARE
-        if not (self.at_floor and self.estimated_seconds > given):
+        if not (self.at_floor and self.estimated_seconds > self.budget_seconds):
             return None
         return (
             f"the smallest budgets are estimated at {self.estimated_seconds / 60:.0f} min of "
-            f"training on this machine in the worst case, more than the {given / 60:g} min "
+            f"training on this machine in the worst case, more than the "
+            f"{self.budget_seconds / 60:g} min "
             "given: the quickstart will take longer"
         )
 
@@ -224,14 +233,15 @@ def size_budgets(
     """The budgets whose estimated worst-case training time (with the learning-rate
     pilot when ``pilot``, and every budget extension) is ``TRAINING_SHARE`` of the time
     budget, never below :func:`smallest_budget`."""
-    available = budget_minutes * 60.0 * TRAINING_SHARE
+    budget_seconds = budget_minutes * 60.0
     train = train_options(precision)
+    measured = _throughput(train, cache)
     c1 = smallest_budget()
     for _ in range(3):
-        estimate = _estimated_seconds(c1, workers, cache, train, pilot=pilot, seed=seed)
-        c1 = max(smallest_budget(), c1 * available / estimate)
-    estimate = _estimated_seconds(c1, workers, cache, train, pilot=pilot, seed=seed)
-    return BudgetSizing(planned_budgets(c1), estimate, available)
+        estimate = _estimated_seconds(c1, workers, measured, train, pilot=pilot, seed=seed)
+        c1 = max(smallest_budget(), c1 * budget_seconds * TRAINING_SHARE / estimate)
+    estimate = _estimated_seconds(c1, workers, measured, train, pilot=pilot, seed=seed)
+    return BudgetSizing(planned_budgets(c1), estimate, budget_seconds)
 
 
 def smallest_budget() -> float:
@@ -262,13 +272,23 @@ def _fit(runs: Any, bootstrap: int, seed: int) -> FitReport:
     return FitReport("all", len(runs), "huber", methods, bootstrap)
 
 
+def fit_window(budgets: list[float]) -> list[float]:
+    """The ``N_BUDGETS`` largest of ``budgets``: the ones the law is fitted on."""
+    return sorted(budgets)[-N_BUDGETS:]
+
+
 @dataclass(frozen=True)
 class SweepFit:
-    """Approaches 2 and 3 fitted on the ``N_BUDGETS`` largest budgets of the sweep."""
+    """Approaches 2 and 3 fitted on the ``N_BUDGETS`` largest of the ``trained`` budgets."""
 
-    budgets: list[float]
+    trained: list[float]
     runs: Any
     fit: FitReport
+
+    @property
+    def budgets(self) -> list[float]:
+        """The budgets the law is fitted on (FLOPs)."""
+        return fit_window(self.trained)
 
     @property
     def law(self) -> ChinchillaLaw:
@@ -302,11 +322,11 @@ class _SweepContext:
         run_sweep(design, self.registry_path, workers=self.workers, progress=self.progress)
         with Registry(self.registry_path) as registry:
             frame, _ = runs_dataframe(registry, SWEEP_NAME)
-        fitted = sorted(budgets)[-N_BUDGETS:]
+        fitted = fit_window(budgets)
         ids = {run.run_id for run in design.runs if run.budget in fitted}
         frame = frame[frame["run_id"].isin(ids)].reset_index(drop=True)
         runs = runs_table_from_frame(frame, source="quickstart sweep").df
-        return SweepFit(fitted, runs, _fit(runs, self.bootstrap, self.seed))
+        return SweepFit(list(budgets), runs, _fit(runs, self.bootstrap, self.seed))
 
 
 def _sweep_until_identified(
@@ -451,7 +471,7 @@ def run_quickstart(
         target_tokens=int(record.summary["tokens"]),
         rel_error=check.rel_error,
         inside_interval=check.inside,
-        budgets=sorted({*budgets, *sweep.budgets}),
+        budgets=sweep.trained,
         fit_budgets=sweep.budgets,
         sweep_runs=len(runs),
         approach2_a=fit.methods["approach2"].result.a if fit.methods["approach2"].result else None,
