@@ -13,12 +13,15 @@ from scalinglab.errors import ScalingLabError
 from scalinglab.quickstart.run import (
     BUDGET_RATIO,
     MAX_BUDGET_EXTENSIONS,
+    MAX_EPOCHS,
     N_BUDGETS,
+    N_CTX,
     QuickstartResult,
     _design,
     _estimated_seconds,
     _sweep_until_identified,
     _throughput,
+    max_sweep_tokens,
     planned_budgets,
     run_quickstart,
     size_budgets,
@@ -59,12 +62,34 @@ def test_the_worst_case_estimate_counts_the_budget_extension_and_the_pilot(tmp_p
     assert {run.shape.n_layer for run in design.runs} == {1}
 
 
+def test_the_sweep_leaves_out_its_points_past_four_epochs_of_the_corpus():
+    from scalinglab.data.corpus import load_corpus
+    from scalinglab.data.shards import is_validation_document
+    from scalinglab.data.tokenizer import get_tokenizer
+
+    train = train_options()
+    cap = max_sweep_tokens(0, train)
+    corpus = load_corpus("kjv")
+    tokenizer = get_tokenizer(corpus, "gpt", 384, None).tokenizer
+    train_docs = [doc for doc in corpus.documents if not is_validation_document(doc, 0.05)]
+    train_tokens = sum(len(tokenizer.encode(doc).ids) + 1 for doc in train_docs)  # + separator
+    # the sampler counts the tokens its whole windows cover: at most one window fewer
+    assert 0 <= train_tokens - cap / MAX_EPOCHS <= N_CTX + 1
+    design = _design(planned_budgets(smallest_budget(), MAX_BUDGET_EXTENSIONS), 0, train, cap)
+    assert design.options["left_out"]
+    assert all(run.tokens <= cap for run in design.runs)
+    uncapped = _design(planned_budgets(smallest_budget(), MAX_BUDGET_EXTENSIONS), 0, train)
+    past = {run.run_id for run in uncapped.runs if run.tokens / (cap / MAX_EPOCHS) > MAX_EPOCHS}
+    assert set(design.options["left_out"]) == past
+
+
 def test_json_has_the_promised_keys(tmp_path):
     result = QuickstartResult(
         predicted_loss=3.0, predicted_interval=(2.9, 3.1), measured_loss=3.05,
         target_flops=1e13, target_n_params_nonembed=10**5, target_tokens=10**6,
         rel_error=0.0167, inside_interval=True, budgets=[1e11, 2e11, 4e11],
-        fit_budgets=[1e11, 2e11, 4e11], sweep_runs=13,
+        fit_budgets=[1e11, 2e11, 4e11], sweep_runs=13, max_sweep_tokens=7.7e6,
+        left_out=["quickstart-C4e11-L1d32-D8e06"],
         approach2_a=0.5, approach3_params={"E": 1.0}, wall_seconds=500.0, seconds={},
         report="r.html", registry="r.db", precision="fp32", lr_source="pilot",
         lr_pilot={"law": "lr* = 0.5 * N^-0.300", "runs": 25},
@@ -74,6 +99,7 @@ def test_json_has_the_promised_keys(tmp_path):
         assert isinstance(data[key], float)
     assert data["predicted_interval"] == [2.9, 3.1]
     assert data["precision"] == "fp32"
+    assert data["left_out"] == ["quickstart-C4e11-L1d32-D8e06"]
     assert data["lr_pilot"]["law"].startswith("lr* = ")
 
 

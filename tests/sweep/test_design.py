@@ -74,6 +74,39 @@ def test_isoflop_grid_with_fixed_shapes_trains_each_shape_at_every_budget():
         isoflop_grid("f", [1e11], shapes=shapes[1:])
 
 
+def test_isoflop_grid_leaves_out_the_points_past_max_tokens_and_names_them():
+    shapes = [
+        ShapeSpec.create("gpt", n_layer=1, d_model=d, n_head=d // 32, vocab_size=384, n_ctx=64)
+        for d in (32, 64, 96, 128)
+    ]
+    narrowest_at_large = 4e11 / training_flops(shapes[0], 1)
+    cap = 0.5 * narrowest_at_large  # above d32 at 1e11 (a quarter of it), below d32 at 4e11
+    design = isoflop_grid("f", [1e11, 4e11], shapes=shapes, max_tokens=cap)
+    assert [(r.budget, r.shape.d_model) for r in design.runs] == [
+        (1e11, 32), (1e11, 64), (1e11, 96), (1e11, 128), (4e11, 64), (4e11, 96), (4e11, 128)
+    ]  # fmt: skip
+    assert all(run.tokens <= cap for run in design.runs)
+    assert design.options["max_tokens"] == cap
+    (left_out,) = design.options["left_out"]
+    assert left_out.startswith("f-C4e11-L1d32-D")
+    assert left_out not in {run.run_id for run in design.runs}
+    generic = isoflop_grid("g", [1e13], sizes_per_budget=5, n_ctx=128)
+    capped = isoflop_grid("g", [1e13], sizes_per_budget=5, n_ctx=128, max_tokens=1e12)
+    assert capped.runs == generic.runs
+    assert capped.options["left_out"] == []
+
+
+def test_isoflop_grid_refuses_a_cap_that_leaves_a_budget_fewer_than_three_sizes():
+    shapes = [
+        ShapeSpec.create("gpt", n_layer=1, d_model=d, n_head=d // 32, vocab_size=384, n_ctx=64)
+        for d in (32, 64, 96)
+    ]
+    with pytest.raises(ScalingLabError, match="budget 4e\\+11 FLOPs keeps 2 size"):
+        isoflop_grid("f", [4e11], shapes=shapes, max_tokens=4e11 / training_flops(shapes[0], 1) / 2)
+    with pytest.raises(ScalingLabError, match="max_tokens must be positive"):
+        isoflop_grid("f", [4e11], shapes=shapes, max_tokens=0)
+
+
 def test_ladder_uses_fixed_tokens_per_param():
     design = model_ladder("lad", 2e4, 2e5, 4, tokens_per_param=10)
     for run in design.runs:
@@ -179,6 +212,13 @@ def test_design_file_round_trip(tmp_path):
     assert design.runs[0].config["batch_size"] == 8
     assert design.runs[0].shape.vocab_size == 512
     assert design.runs[0].shape.n_ctx == 64
+    capped = tmp_path / "capped.toml"
+    capped.write_text(path.read_text().replace("[isoflop]\n", "[isoflop]\nmax_tokens = 5.3e6\n"))
+    kept = load_design(capped)
+    assert kept.options["max_tokens"] == 5.3e6
+    assert all(run.tokens <= 5.3e6 for run in kept.runs)
+    assert len(kept.runs) + len(kept.options["left_out"]) == len(design.runs)
+    assert kept.options["left_out"]
 
 
 @pytest.mark.parametrize(

@@ -75,6 +75,11 @@ def design(
         f"(a fresh process took {plan.startup_seconds:.1f} s to import torch here). A machine "
         "whose load changes after calibrating runs faster or slower than estimated."
     )
+    if left_out := plan.design.options.get("left_out"):
+        console.print(
+            f"left out past max_tokens {plan.design.options['max_tokens']:.3g}: "
+            + ", ".join(left_out)
+        )
 
 
 @sweep_app.command("run")

@@ -7,7 +7,8 @@
    ``lr*(N)`` on the pilot's own validation losses (:mod:`scalinglab.quickstart.lr_pilot`),
    sets the rate of every later run; ``recipe`` (``--recipe FILE``) replaces the pilot.
    Train the IsoFLOP sweep (one-layer GPTs of five widths, 1.3e4 to 3.1e5 non-embedding
-   parameters, at every budget) on the local process pool into ``OUT/registry.db``.
+   parameters, at every budget, leaving out the points past ``MAX_EPOCHS`` epochs of the
+   corpus) on the local process pool into ``OUT/registry.db``.
 3. Fit approach 2 (IsoFLOP parabolas) and approach 3 (parametric law) with bootstrap
    intervals, on the four largest budgets. When a parameter of the approach-3 law sits at
    a bound of its search box (the sweep's budgets cannot identify the law: at the
@@ -77,6 +78,11 @@ WIDTHS = (32, 64, 96, 128, 160)
 #: Widths the prediction chooses from (up to 3.7e6 non-embedding parameters).
 TARGET_WIDTHS = tuple(range(32, 513, 32))
 TARGET_MULTIPLE = 4.0
+#: Sweep points that would train on more epochs of the corpus than this are left out
+#: (not trained, not fitted): the law counts every token as new, and Muennighoff et al.
+#: 2023 find repeated tokens worth about as much as new ones up to about 4 epochs, and
+#: fast less past them. The target run trains on at most one epoch.
+MAX_EPOCHS = 4.0
 #: Training options shared by every quickstart run: batches of 8 sequences (512 tokens),
 #: a fixed validation set of 16,384 tokens, one evaluation at the end, a checkpoint every
 #: 500 steps (each is fsynced), no HF export; the learning rate is the scale-aware default
@@ -117,6 +123,8 @@ class QuickstartResult:
     budgets: list[float]
     fit_budgets: list[float]
     sweep_runs: int
+    max_sweep_tokens: float
+    left_out: list[str]
     approach2_a: float | None
     approach3_params: dict[str, float]
     wall_seconds: float
@@ -149,10 +157,23 @@ def train_options(precision: str = "auto") -> dict[str, Any]:
     return dict(TRAIN) if bf16 is None else {**TRAIN, "bf16": bf16}
 
 
-def _design(budgets: list[float], seed: int, train: dict[str, Any]) -> SweepDesign:
+def _design(
+    budgets: list[float], seed: int, train: dict[str, Any], max_tokens: float | None = None
+) -> SweepDesign:
     return isoflop_grid(
-        SWEEP_NAME, budgets, shapes=one_layer_shapes(WIDTHS), seed=seed, train=train
-    )
+        SWEEP_NAME, budgets, shapes=one_layer_shapes(WIDTHS), seed=seed, train=train,
+        max_tokens=max_tokens,
+    )  # fmt: skip
+
+
+def max_sweep_tokens(seed: int, train: dict[str, Any]) -> float:
+    """``MAX_EPOCHS`` epochs of the corpus the sweep trains on (tokens of its training
+    split, at the sweep's tokenizer; the tokenizer and shards are built and cached)."""
+    from scalinglab.train.config import TrainConfig
+    from scalinglab.train.loop import run_data
+
+    run = _design([smallest_budget()], seed, train).runs[0]
+    return MAX_EPOCHS * run_data(TrainConfig.from_dict(run.config)).unique_tokens
 
 
 def planned_budgets(c1: float, extensions: int = 0) -> list[float]:
@@ -176,11 +197,12 @@ def _estimated_seconds(
     *,
     pilot: bool,
     seed: int,
+    max_tokens: float | None = None,
 ) -> float:
     """Training seconds, in the worst case, of the learning-rate pilot at ``c1`` (when
-    ``pilot``), the sweep with every budget extension and the target run past it, on
-    ``workers`` workers at the ``measured`` throughput."""
-    design = _design(planned_budgets(c1, MAX_BUDGET_EXTENSIONS), seed, train)
+    ``pilot``), the sweep (its points up to ``max_tokens``) with every budget extension
+    and the target run past it, on ``workers`` workers at the ``measured`` throughput."""
+    design = _design(planned_budgets(c1, MAX_BUDGET_EXTENSIONS), seed, train, max_tokens)
     runs = list(design.runs)
     if pilot:
         runs += pilot_design(c1, one_layer_shapes(WIDTHS), seed=seed, train=train).runs
@@ -229,19 +251,25 @@ def size_budgets(
     *,
     pilot: bool = True,
     precision: str = "auto",
+    max_tokens: float | None = None,
 ) -> BudgetSizing:
     """The budgets whose estimated worst-case training time (with the learning-rate
-    pilot when ``pilot``, and every budget extension) is ``TRAINING_SHARE`` of the time
-    budget, never below :func:`smallest_budget`."""
+    pilot when ``pilot``, every budget extension, and the sweep's points up to
+    ``max_tokens``) is ``TRAINING_SHARE`` of the time budget, never below
+    :func:`smallest_budget`."""
     budget_seconds = budget_minutes * 60.0
     train = train_options(precision)
     measured = _throughput(train, cache)
+
+    def estimate(c1: float) -> float:
+        return _estimated_seconds(
+            c1, workers, measured, train, pilot=pilot, seed=seed, max_tokens=max_tokens
+        )
+
     c1 = smallest_budget()
     for _ in range(3):
-        estimate = _estimated_seconds(c1, workers, measured, train, pilot=pilot, seed=seed)
-        c1 = max(smallest_budget(), c1 * budget_seconds * TRAINING_SHARE / estimate)
-    estimate = _estimated_seconds(c1, workers, measured, train, pilot=pilot, seed=seed)
-    return BudgetSizing(planned_budgets(c1), estimate, budget_seconds)
+        c1 = max(smallest_budget(), c1 * budget_seconds * TRAINING_SHARE / estimate(c1))
+    return BudgetSizing(planned_budgets(c1), estimate(c1), budget_seconds)
 
 
 def smallest_budget() -> float:
@@ -279,11 +307,14 @@ def fit_window(budgets: list[float]) -> list[float]:
 
 @dataclass(frozen=True)
 class SweepFit:
-    """Approaches 2 and 3 fitted on the ``N_BUDGETS`` largest of the ``trained`` budgets."""
+    """Approaches 2 and 3 fitted on the ``N_BUDGETS`` largest of the ``trained`` budgets;
+    ``left_out``: the ids of the sweep points past ``MAX_EPOCHS`` (neither trained nor
+    fitted)."""
 
     trained: list[float]
     runs: Any
     fit: FitReport
+    left_out: list[str] = field(default_factory=list)
 
     @property
     def budgets(self) -> list[float]:
@@ -312,11 +343,12 @@ class _SweepContext:
     recipe: Recipe | None
     bootstrap: int
     progress: bool
+    max_tokens: float | None = None
 
     def train_and_fit(self, budgets: list[float]) -> SweepFit:
-        """Train every width at ``budgets`` (reusing finished runs) and fit the
-        ``N_BUDGETS`` largest."""
-        design = _design(budgets, self.seed, self.train)
+        """Train every width at ``budgets`` up to ``max_tokens`` (reusing finished runs)
+        and fit the ``N_BUDGETS`` largest."""
+        design = _design(budgets, self.seed, self.train, self.max_tokens)
         if self.recipe is not None:
             design = with_recipe(design, self.recipe)
         run_sweep(design, self.registry_path, workers=self.workers, progress=self.progress)
@@ -326,7 +358,8 @@ class _SweepContext:
         ids = {run.run_id for run in design.runs if run.budget in fitted}
         frame = frame[frame["run_id"].isin(ids)].reset_index(drop=True)
         runs = runs_table_from_frame(frame, source="quickstart sweep").df
-        return SweepFit(list(budgets), runs, _fit(runs, self.bootstrap, self.seed))
+        fit = _fit(runs, self.bootstrap, self.seed)
+        return SweepFit(list(budgets), runs, fit, list(design.options.get("left_out", [])))
 
 
 def _sweep_until_identified(
@@ -388,11 +421,16 @@ def run_quickstart(
 
     console.rule("[bold]scalinglab quickstart")
     console.print(f"1/6 calibrating throughput and sizing budgets for {budget_minutes:g} min")
-    sizing = size_budgets(budget_minutes, workers, seed, pilot=recipe is None, precision=precision)
+    max_tokens = max_sweep_tokens(seed, train)
+    sizing = size_budgets(
+        budget_minutes, workers, seed, pilot=recipe is None, precision=precision,
+        max_tokens=max_tokens,
+    )  # fmt: skip
     budgets = sizing.budgets
     console.print(
         f"    budgets {', '.join(f'{b:.2g}' for b in budgets)} FLOPs, "
-        f"{N_BUDGETS * len(WIDTHS)} runs, target {TARGET_MULTIPLE:g} x the largest budget fitted"
+        f"{len(_design(budgets, seed, train, max_tokens).runs)} runs, "
+        f"target {TARGET_MULTIPLE:g} x the largest budget fitted"
     )
     warnings = [note] if (note := sizing.floor_note()) else []
     for warning in warnings:
@@ -410,11 +448,18 @@ def run_quickstart(
         step("lr_pilot")
     lr_source = _lr_source(recipe, pilot)
     console.print(f"3/6 IsoFLOP sweep on {workers} worker(s), fitting approaches 2 and 3")
-    context = _SweepContext(registry_path, workers, seed, train, recipe, bootstrap, progress)
+    context = _SweepContext(
+        registry_path, workers, seed, train, recipe, bootstrap, progress, max_tokens
+    )
     sweep, unidentified = _sweep_until_identified(context, budgets, console)
     warnings += unidentified
     fit, runs = sweep.fit, sweep.runs
     console.print(f"4/6 law fitted on budgets {', '.join(f'{b:.2g}' for b in sweep.budgets)} FLOPs")
+    if sweep.left_out:
+        console.print(
+            f"    left out (past {MAX_EPOCHS:g} epochs of the corpus, {max_tokens:.3g} tokens): "
+            + ", ".join(sweep.left_out)
+        )
     if fit.methods["approach2"].error:
         console.print(f"    [yellow]approach 2:[/] {fit.methods['approach2'].error}")
     law = sweep.law
@@ -474,6 +519,8 @@ def run_quickstart(
         budgets=sweep.trained,
         fit_budgets=sweep.budgets,
         sweep_runs=len(runs),
+        max_sweep_tokens=max_tokens,
+        left_out=sweep.left_out,
         approach2_a=fit.methods["approach2"].result.a if fit.methods["approach2"].result else None,
         approach3_params=law.params,
         wall_seconds=time.perf_counter() - start,

@@ -266,11 +266,17 @@ def isoflop_grid(
     tokens_per_param: float = CHINCHILLA_TOKENS_PER_PARAM,
     optimal_params: Mapping[float, float] | None = None,
     shapes: Sequence[ShapeSpec] | None = None,
+    max_tokens: float | None = None,
     **common: Any,
 ) -> SweepDesign:
     """An IsoFLOP grid: for each budget ``C`` (FLOPs), ``sizes_per_budget`` shapes with
     non-embedding ``N`` log-spaced from ``N*/width`` to ``N* width``, each trained on the
     tokens that spend ``C``.
+
+    ``max_tokens`` leaves out every point that would train on more tokens than that (e.g.
+    a few epochs of a small corpus, past which a law counting every token as new no
+    longer describes the run); the design's ``options["left_out"]`` names them, and a
+    budget left with fewer than 3 sizes is refused.
 
     ``N*`` comes from ``optimal_params[C]`` when given (e.g. a fitted law's
     ``compute_optimal``), else from the prior ``D* = tokens_per_param N*`` with exact
@@ -280,8 +286,10 @@ def isoflop_grid(
     ``common``: the keywords of :class:`DesignCommon`.
     """
     shared = DesignCommon(**common)
+    if max_tokens is not None and max_tokens <= 0:
+        raise ScalingLabError(f"max_tokens must be positive, got {max_tokens}")
     if shapes is not None:
-        return _fixed_shape_grid(name, budgets, shapes, shared)
+        return _fixed_shape_grid(name, budgets, shapes, shared, max_tokens)
     if not MIN_SIZES_PER_BUDGET <= sizes_per_budget <= MAX_SIZES_PER_BUDGET:
         raise ScalingLabError(
             f"sizes_per_budget must be between {MIN_SIZES_PER_BUDGET} and "
@@ -316,7 +324,7 @@ def isoflop_grid(
         "tokens_per_param": tokens_per_param,
         "family": shared.family,
     }
-    return SweepDesign(name, "isoflop", tuple(runs), options)
+    return _capped(SweepDesign(name, "isoflop", tuple(runs), options), max_tokens)
 
 
 def _fixed_shape_grid(
@@ -324,6 +332,7 @@ def _fixed_shape_grid(
     budgets: Sequence[float],
     shapes: Sequence[ShapeSpec],
     shared: DesignCommon,
+    max_tokens: float | None,
 ) -> SweepDesign:
     unique = _unique_shapes(shapes)
     if len(unique) < 3:
@@ -341,7 +350,26 @@ def _fixed_shape_grid(
         "budgets": sorted(float(b) for b in budgets),
         "shapes": [shape_name(s) for s in unique],
     }
-    return SweepDesign(name, "isoflop", tuple(runs), options)
+    return _capped(SweepDesign(name, "isoflop", tuple(runs), options), max_tokens)
+
+
+def _capped(design: SweepDesign, max_tokens: float | None) -> SweepDesign:
+    """``design`` without its runs past ``max_tokens`` tokens (their ids in
+    ``options["left_out"]``), refusing a budget left with fewer than 3 sizes."""
+    if max_tokens is None:
+        return design
+    kept = tuple(run for run in design.runs if run.tokens <= max_tokens)
+    for budget in design.options["budgets"]:
+        sizes = sum(run.budget == budget for run in kept)
+        if sizes < 3:
+            raise ScalingLabError(
+                f"budget {budget:.3g} FLOPs keeps {sizes} size(s) within max_tokens "
+                f"{max_tokens:.3g}; an IsoFLOP curve needs 3: lower the budget, raise "
+                "max_tokens or add larger sizes"
+            )
+    left_out = [run.run_id for run in design.runs if run.tokens > max_tokens]
+    options = {**design.options, "max_tokens": float(max_tokens), "left_out": left_out}
+    return SweepDesign(design.name, design.kind, kept, options)
 
 
 def _isoflop_run(name: str, shape: ShapeSpec, budget: float, shared: DesignCommon) -> PlannedRun:

@@ -66,7 +66,7 @@ _RUN_KEYS = {
 }
 _SWEEP_KEYS = {"name", "design", "family", "vocab_size", "n_ctx", "seed", "schedule"}
 _SECTION_KEYS: dict[str, set[str]] = {
-    "isoflop": {"budgets", "sizes_per_budget", "width", "tokens_per_param"},
+    "isoflop": {"budgets", "sizes_per_budget", "width", "tokens_per_param", "max_tokens"},
     "ladder": {"n_min", "n_max", "count", "tokens_per_param"},
     "wsd": {"n_min", "n_max", "count", "tokens_per_param", "cooldown_fraction"},
 }
@@ -197,7 +197,7 @@ def _build(data: Mapping[str, Any], source: str) -> SweepDesign:
             return isoflop_grid(
                 name,
                 [float(b) for b in _required(section, "budgets", kind, source)],
-                **_pick(section, ("sizes_per_budget", "width", "tokens_per_param")),
+                **_pick(section, ("sizes_per_budget", "width", "tokens_per_param", "max_tokens")),
                 **common,
             )
         sizes = {key: _required(section, key, kind, source) for key in ("n_min", "n_max", "count")}

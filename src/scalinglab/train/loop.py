@@ -418,8 +418,17 @@ def _prepare_data(cfg: TrainConfig, ctx: DistContext) -> PreparedData:
     the other ranks wait, then map what it built."""
     if not ctx.is_main:
         ctx.barrier()
+    data = run_data(cfg)
+    if ctx.is_main:
+        ctx.barrier()
+    return data
+
+
+def run_data(cfg: TrainConfig) -> PreparedData:
+    """The tokenizer, shards and samplers ``cfg`` trains on (built once, then read from
+    the cache); ``.unique_tokens`` is its training split's size in tokens."""
     shape = cfg.shape()
-    data = prepare_data(
+    return prepare_data(
         family=shape.family,
         corpus=cfg.corpus,
         vocab_size=cfg.vocab_size,
@@ -433,9 +442,6 @@ def _prepare_data(cfg: TrainConfig, ctx: DistContext) -> PreparedData:
         data=cfg.data,
         data_dtype=cfg.data_dtype,
     )
-    if ctx.is_main:
-        ctx.barrier()
-    return data
 
 
 def _peak(cfg: TrainConfig, device: torch.device, bf16: bool) -> tuple[float | None, str]:
