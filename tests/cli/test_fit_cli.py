@@ -55,6 +55,23 @@ def isoflop_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def test_json_dash_prints_the_fit_to_stdout_and_writes_no_file(
+    isoflop_csv: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    status = run_cli(monkeypatch, "fit", str(isoflop_csv), "--method", "approach3", "--json", "-")
+    printed, err = capsys.readouterr()
+    assert (status, err) == (0, "")
+    data = json.loads(printed)
+    assert set(data) >= FIT_KEYS
+    assert data["method"] == "approach3"
+    assert data["n_points"] == 28
+    assert not (tmp_path / "-").exists()
+
+
 def test_all_methods_json_and_three_plots(
     isoflop_csv: Path,
     tmp_path: Path,

@@ -7,6 +7,7 @@ imported inside the command.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -134,8 +135,9 @@ def fit(
         Path | None,
         typer.Option(
             "--json",
-            help="Write the fit as JSON to this file (schema in docs/fit-cli.md); "
-            "scalinglab.laws.forms.law_from_dict reads its form and params back.",
+            help="Write the fit as JSON to this file ('-' for stdout only; schema in "
+            "docs/fit-cli.md); scalinglab.laws.forms.law_from_dict reads its form and "
+            "params back.",
             show_default=False,
         ),
     ] = None,
@@ -240,6 +242,7 @@ def fit(
     from scalinglab.laws.table_filters import TableFilters, parse_line_spec
 
     console = Console()
+    to_stdout = json_out is not None and str(json_out) == "-"
     filters = TableFilters(
         exclude_lines=parse_line_spec(exclude_lines or ""),
         max_loss=max_loss,
@@ -262,7 +265,7 @@ def fit(
             seed=seed,
             n_jobs=jobs,
             plot=plot,
-            json_out=json_out,
+            json_out=None if to_stdout else json_out,
             bootstrap_by=bootstrap_by.value,
             filters=filters,
             delta=delta,
@@ -270,6 +273,9 @@ def fit(
             decades=decades,
             progress=progress,
         )
+    if to_stdout:
+        typer.echo(json.dumps(result.json_dict(), indent=2))
+        return
     _print_table(console, result.table, result.rows_read)
     for note in result.filters:
         console.print(f"filter: {note}", soft_wrap=True)
