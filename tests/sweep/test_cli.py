@@ -41,6 +41,19 @@ def test_sweep_design_prints_runs_compute_and_time(tmp_path, monkeypatch):
     assert "(cached)" in again.output
 
 
+def test_sweep_design_names_the_points_left_out_past_max_tokens(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCALINGLAB_CACHE", str(tmp_path))
+    design = tmp_path / "capped.toml"
+    design.write_text(
+        '[sweep]\nname = "capped"\ndesign = "isoflop"\nn_ctx = 64\nvocab_size = 512\n'
+        "[isoflop]\nbudgets = [1e12, 3e12]\nsizes_per_budget = 5\nmax_tokens = 5.3e6\n"
+    )
+    result = CliRunner().invoke(app, ["sweep", "design", str(design), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "7 runs" in result.output
+    assert "left out past max_tokens 5.3e+06: capped-C3e12-" in result.output
+
+
 def test_bad_design_file_is_one_line_exit_2(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[sweep]\nname = "x"\ndesign = "nope"\n')
