@@ -221,6 +221,26 @@ def test_design_file_round_trip(tmp_path):
     assert kept.options["left_out"]
 
 
+def test_an_explicit_llama_run_may_set_grouped_query_attention(tmp_path):
+    path = tmp_path / "gqa.toml"
+    path.write_text(
+        '[sweep]\nname = "gqa"\ndesign = "explicit"\nfamily = "llama"\nn_ctx = 64\n'
+        "vocab_size = 512\n"
+        "[[runs]]\nn_layer = 2\nd_model = 128\nn_head = 4\nn_kv_head = 1\ntokens = 1e5\n"
+        "[[runs]]\nn_layer = 2\nd_model = 128\nn_head = 4\ntokens = 1e5\n"
+    )
+    grouped, full = load_design(path).runs
+    assert grouped.shape.n_kv_head == 1
+    assert grouped.config["n_kv_head"] == 1
+    assert "n_kv_head" not in full.config  # MHA runs keep the registry keys they had
+    # K and V of 3 fewer heads of 32: 2 layers x 2 (K, V) x 2 FLOPs x 128 x 96 x 3 (fwd+bwd)
+    saved = 2 * 2 * 2 * 128 * 96 * 3 * 100_000
+    assert full.flops - grouped.flops == pytest.approx(saved, rel=1e-9)
+    from scalinglab.train.config import TrainConfig
+
+    assert TrainConfig.from_dict(grouped.config).shape() == grouped.shape
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

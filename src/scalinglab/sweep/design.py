@@ -94,6 +94,8 @@ class PlannedRun:
             "seed": int(self.seed),
             "schedule": self.schedule,
         }
+        if shape.n_kv_head != shape.n_head:  # only then, so MHA runs keep their registry keys
+            config["n_kv_head"] = shape.n_kv_head
         if self.branches:
             config["branches"] = [int(b) for b in self.branches]
         return config
@@ -472,8 +474,11 @@ def wsd_design(
 #: Keys of an explicit run entry that place the run (its shape and budget); every other
 #: key of an entry is a training option of that run alone.
 ENTRY_KEYS = frozenset(
-    {"n_layer", "d_model", "n_head", "d_ff", "n_params", "tokens", "flops", "seed", "schedule"}
-)
+    {
+        "n_layer", "d_model", "n_head", "n_kv_head", "d_ff", "n_params", "tokens", "flops",
+        "seed", "schedule",
+    }
+)  # fmt: skip
 
 
 def explicit_runs(
@@ -482,7 +487,8 @@ def explicit_runs(
     **common: Any,
 ) -> SweepDesign:
     """Runs listed one by one. Each entry gives ``tokens`` (or ``flops``) and either a
-    shape (``n_layer``, ``d_model``, optional ``n_head``, ``d_ff``) or ``n_params`` (a
+    shape (``n_layer``, ``d_model``, optional ``n_head``, ``n_kv_head`` (grouped-query
+    attention, llama), ``d_ff``) or ``n_params`` (a
     non-embedding target for :func:`~scalinglab.models.ladder.shape_for_params`); an
     entry's ``seed`` and ``schedule`` override the sweep's, and any other key (``lr``,
     ``batch_size``, ``warmup_steps``, ...) is a training option of that run that
@@ -570,6 +576,7 @@ def _entry_shape(entry: Mapping[str, Any], index: int, shared: DesignCommon) -> 
         n_layer=int(entry["n_layer"]),
         d_model=int(entry["d_model"]),
         n_head=int(entry["n_head"]) if "n_head" in entry else None,
+        n_kv_head=int(entry["n_kv_head"]) if "n_kv_head" in entry else None,
         d_ff=int(entry["d_ff"]) if "d_ff" in entry else None,
         vocab_size=shared.vocab_size,
         n_ctx=shared.n_ctx,

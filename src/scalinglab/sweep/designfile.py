@@ -56,6 +56,7 @@ _RUN_KEYS = {
     "n_layer",
     "d_model",
     "n_head",
+    "n_kv_head",
     "d_ff",
     "vocab_size",
     "n_ctx",
