@@ -238,11 +238,12 @@ def fit(
     from rich.console import Console
 
     from scalinglab.cli.fit_compare import print_comparison
+    from scalinglab.cli.options import json_to_stdout
     from scalinglab.laws.fit_file import fit_file
     from scalinglab.laws.table_filters import TableFilters, parse_line_spec
 
     console = Console()
-    to_stdout = json_out is not None and str(json_out) == "-"
+    to_stdout = json_to_stdout(json_out)
     filters = TableFilters(
         exclude_lines=parse_line_spec(exclude_lines or ""),
         max_loss=max_loss,

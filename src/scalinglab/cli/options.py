@@ -25,6 +25,12 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a 
 JsonOut = Annotated[Path | None, typer.Option("--json", help="Also write the result JSON here.")]
 Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
 
+
+def json_to_stdout(json_out: Path | None) -> bool:
+    """Whether ``--json`` asks for the JSON alone on standard output (``-``)."""
+    return json_out is not None and str(json_out) == "-"
+
+
 # Model shapes (train, model describe, model ladder, plan)
 
 Family = Annotated[str, typer.Option("--family", help=families_help() + ".")]

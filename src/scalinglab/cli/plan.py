@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from scalinglab.cli.options import Family
+from scalinglab.cli.options import Family, json_to_stdout
 from scalinglab.errors import ScalingLabError
 from scalinglab.plan.hardware import load_catalogue
 
@@ -208,7 +208,7 @@ def plan(
         typer.secho(f"error: {error}", err=True, fg=typer.colors.RED)
         raise typer.Exit(error.exit_code) from None
     data = result.to_json_dict()
-    if json_out is not None and str(json_out) == "-":
+    if json_to_stdout(json_out):
         typer.echo(json.dumps(data, indent=2))
         return
     _print(data)

@@ -314,7 +314,7 @@ class SweepFit:
     trained: list[float]
     runs: Any
     fit: FitReport
-    left_out: list[str] = field(default_factory=list)
+    left_out: list[str]
 
     @property
     def budgets(self) -> list[float]:
@@ -343,7 +343,7 @@ class _SweepContext:
     recipe: Recipe | None
     bootstrap: int
     progress: bool
-    max_tokens: float | None = None
+    max_tokens: float
 
     def train_and_fit(self, budgets: list[float]) -> SweepFit:
         """Train every width at ``budgets`` up to ``max_tokens`` (reusing finished runs)
