@@ -90,6 +90,37 @@ def test_power_law_recovers_the_exponents_within_its_interval():
     assert law.decades_past(N=1e6, D=1e7) == 0.0
 
 
+def test_a_law_of_no_inputs_is_the_geometric_mean_of_the_optima():
+    """muP's one rate: with no inputs the law is exp(mean log lr*) of the optima inside
+    their grids, the same at every N and D, and its band that of a mean of n values,
+    each known to a factor 2 (95%) or scattered more than that: 1.96 s / sqrt(n), with
+    s the larger of the two standard deviations."""
+    values = [2e-3, 3e-3, 5e-3, 4e-3]
+    optima = [_optimum(n, lr, 2.0) for n, lr in zip((1e4, 3e4, 1e5, 3e5), values, strict=True)]
+    edge = Optimum({"N": 1e6}, 0.1, math.nan, math.nan, 3.0, (0.1,), True, "at the edge")
+    law, warnings = fit_power_law([*optima, edge], "lr", (), bootstrap=4000)
+    assert law.exponents == {}
+    expected = math.exp(sum(math.log(v) for v in values) / len(values))
+    assert law.coefficient == pytest.approx(expected, rel=1e-12)
+    assert law.predict(N=1e9, D=1e3) == pytest.approx(expected, rel=1e-12)
+    assert law.formula() == f"lr* = {expected:.4g}"
+    assert len(warnings) == 1
+    assert "left out" in warnings[0]
+    low, high = law.interval()
+    sd = max(math.log(2.0) / 1.96, float(np.std(np.log(values), ddof=1)))
+    reference = 1.96 * sd / math.sqrt(len(values))
+    assert math.log(high / low) / 2 == pytest.approx(reference, rel=0.1)
+
+
+def test_recipe_with_no_lr_inputs_gives_every_run_one_rate():
+    frame = lr_sweep_table(noise=0.0)
+    fit = fit_recipe(frame, lr_column="lr", bootstrap=50, lr_inputs=())
+    stars = [true_lr(n, d) for n in (1e5, 3e5, 1e6, 3e6) for d in (2e6, 8e6, 3.2e7)]
+    expected = math.exp(float(np.mean(np.log(stars))))
+    assert fit.recipe.learning_rate(1e5, 2e6) == pytest.approx(expected, rel=1e-9)
+    assert fit.recipe.learning_rate(1e8, 1e9) == pytest.approx(expected, rel=1e-9)
+
+
 def _band_reference(sizes: np.ndarray, sigma: float, n0: float) -> float:
     """Half-width of the 95% band of a least-squares line in (log N, log lr) at ``n0``
     when each point has noise ``sigma``: 1.96 sigma sqrt(x0' (X'X)^-1 x0)."""
@@ -257,6 +288,25 @@ def test_recipe_cli_fit_and_show(tmp_path):
     assert "decades past the data" in shown.output
     as_json = runner.invoke(app, ["recipe", "fit", str(table), "--json", "--bootstrap", "50"])
     assert len(json.loads(as_json.output)["lr_optima"]) == 12
+
+
+def test_recipe_cli_one_rate_writes_the_geometric_mean_of_the_optima(tmp_path):
+    table = tmp_path / "lr.csv"
+    lr_sweep_table(noise=0.0).to_csv(table, index=False)
+    out = tmp_path / "recipe.json"
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["recipe", "fit", str(table), "--one-rate", "--out", str(out), "--bootstrap", "50"]
+    )
+    assert result.exit_code == 0, result.output
+    stars = [true_lr(n, d) for n in (1e5, 3e5, 1e6, 3e6) for d in (2e6, 8e6, 3.2e7)]
+    expected = math.exp(float(np.mean(np.log(stars))))
+    law = json.loads(out.read_text())["lr"]
+    assert law["exponents"] == {}
+    assert law["coefficient"] == pytest.approx(expected, rel=1e-9)
+    shown = runner.invoke(app, ["recipe", "show", str(out), "--n", "3e7", "--tokens", "1e8"])
+    assert shown.exit_code == 0, shown.output
+    assert f"lr = {expected:.4g} " in shown.output
 
 
 def test_too_few_optima_inside_their_grids_is_a_one_line_error():

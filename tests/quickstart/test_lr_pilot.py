@@ -94,7 +94,7 @@ def test_a_real_pilot_fits_a_law_and_reuses_its_runs(tmp_path):
     assert again.frame["loss"].tolist() == pilot.frame["loss"].tolist()
 
 
-def _fake_pilot(monkeypatch, losses_by_width):
+def _fake_pilot(monkeypatch, losses_by_width, train=None):
     """run_lr_pilot on made-up losses (no training): ``losses_by_width`` maps a width's
     N to its losses at LR_GRID (NaN: diverged)."""
     from scalinglab.quickstart import lr_pilot
@@ -106,7 +106,42 @@ def _fake_pilot(monkeypatch, losses_by_width):
     ]
     monkeypatch.setattr(lr_pilot, "run_sweep", lambda *args, **kwargs: None)
     monkeypatch.setattr(lr_pilot, "_pilot_frame", lambda *args: pd.DataFrame(rows))
-    return run_lr_pilot(1e11, SHAPES, "unused.db", workers=1, seed=0, train={}, bootstrap=10)
+    return run_lr_pilot(
+        1e11, SHAPES, "unused.db", workers=1, seed=0, train=train or {}, bootstrap=10
+    )
+
+
+def _parabola_losses(best: float) -> list[float]:
+    """Losses at LR_GRID of a parabola in log lr whose minimum is ``best``."""
+    return [3.0 + 0.1 * math.log(lr / best) ** 2 for lr in LR_GRID]
+
+
+def test_under_mup_the_pilot_gives_every_width_one_rate(monkeypatch):
+    """The optima of exact parabolas are their minima; muP's law is their geometric mean,
+    and the spread is the largest over the smallest."""
+    best = {1e4: 3e-3, 2e4: 4e-3, 4e4: 6e-3}
+    losses = {n: _parabola_losses(lr) for n, lr in best.items()}
+    pilot = _fake_pilot(monkeypatch, losses, train={"parametrization": "mup"})
+    assert pilot.recipe is not None
+    assert pilot.recipe.lr is not None
+    assert pilot.recipe.lr.exponents == {}
+    expected = (3e-3 * 4e-3 * 6e-3) ** (1 / 3)
+    assert pilot.recipe.learning_rate(1e4, 1e6) == pytest.approx(expected, rel=1e-6)
+    assert pilot.recipe.learning_rate(1e7, 1e3) == pytest.approx(expected, rel=1e-6)
+    assert pilot.spread == pytest.approx(2.0, rel=1e-6)
+    data = pilot.to_json_dict()
+    assert data["law"] == f"lr* = {expected:.4g}"
+    assert data["exponent_N_interval"] is None
+    assert data["spread"] == pytest.approx(2.0, rel=1e-6)
+
+
+def test_under_sp_the_pilot_fits_a_law_of_n(monkeypatch):
+    best = {1e4: 6e-3, 2e4: 4e-3, 4e4: 3e-3}
+    pilot = _fake_pilot(monkeypatch, {n: _parabola_losses(lr) for n, lr in best.items()})
+    assert pilot.recipe is not None
+    assert pilot.recipe.lr is not None
+    assert set(pilot.recipe.lr.exponents) == {"N"}
+    assert pilot.recipe.lr.exponents["N"] < 0
 
 
 def test_a_width_whose_rates_mostly_diverged_keeps_the_default_rule(monkeypatch):

@@ -35,6 +35,14 @@ def fit(
         str, typer.Option("--lr-column", help="Column of the peak learning rate.")
     ] = "lr",
     no_lr: Annotated[bool, typer.Option("--no-lr", help="Fit no learning-rate law.")] = False,
+    one_rate: Annotated[
+        bool,
+        typer.Option(
+            "--one-rate",
+            help="Fit one learning rate for every run, the geometric mean of the optima "
+            "(muP runs that differ in width share their best rate).",
+        ),
+    ] = False,
     batch_column: Annotated[
         str | None,
         typer.Option(
@@ -66,6 +74,7 @@ def fit(
         batch_column=batch_column,
         n_ctx=n_ctx,
         bootstrap=bootstrap,
+        lr_inputs=() if one_rate else ("N", "D"),
     )
     if out is not None:
         result.recipe.write(out)

@@ -262,6 +262,8 @@ def fit_power_law(
     law's band carries how poorly each optimum is located: resampling three optima
     alone gave bands narrower than any one optimum's interval.
 
+    With no ``inputs`` the law is one value, the geometric mean of the optima.
+
     Returns the law and its warnings (optima left out, inputs dropped as lockstep).
     Needs at least 3 usable optima at 3 distinct values of each kept input.
     """
@@ -450,18 +452,21 @@ def fit_recipe(
     n_ctx: int | None = None,
     bootstrap: int = 1000,
     source: str = "",
+    lr_inputs: Sequence[str] = ("N", "D"),
 ) -> RecipeFit:
     """Fit ``lr*(N, D)`` from the runs that differ in ``lr_column`` at each ``(N, D)``,
     and ``B*(C)`` (tokens) from those that differ in ``batch_column`` at each ``C``
     (``n_ctx`` converts a batch in sequences to tokens; a ``batch_tokens`` column is
-    used as it is). Either column may be None to skip that law."""
+    used as it is). Either column may be None to skip that law. ``lr_inputs`` are the
+    inputs of the lr law; none (``()``) fits one rate for every run, the geometric mean
+    of the optima: what muP promises when the runs differ in width."""
     if lr_column is None and batch_column is None:
         raise ScalingLabError("fit at least one law: give an lr column or a batch column")
     result = RecipeFit(Recipe(source=source))
     if lr_column is not None:
         result.lr_optima = optimal_settings(frame, lr_column, ("N", "D"))
         result.recipe.lr, warnings = fit_power_law(
-            result.lr_optima, "lr", ("N", "D"), bootstrap=bootstrap
+            result.lr_optima, "lr", lr_inputs, bootstrap=bootstrap
         )
         result.recipe.warnings += warnings
     if batch_column is not None:

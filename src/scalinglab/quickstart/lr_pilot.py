@@ -8,10 +8,14 @@ The pilot trains each sweep width at the smallest budget at every rate of ``LR_G
 locates each width's best rate by a parabola in log lr over the runs' own validation
 losses (:func:`~scalinglab.laws.hyperparams.optimal_settings`; the target run is never
 looked at), gives a width whose best rate sits at an edge of its grid one more rate
-beyond that edge (at most ``MAX_EXTENSIONS`` times), and fits ``lr*(N)`` to the optima
-(:func:`~scalinglab.laws.hyperparams.fit_recipe`; at one budget ``D`` moves in lockstep
-with ``N``, so the law is of ``N`` alone). When fewer than three optima can be located
-the pilot says why and the runs keep the default rule.
+beyond that edge (at most ``MAX_EXTENSIONS`` times), and fits the learning-rate law to
+the optima (:func:`~scalinglab.laws.hyperparams.fit_recipe`). Under muP (the runs'
+``parametrization``) the law is one rate for every width, the geometric mean of the
+optima: the best rate transfers across width, so five optima estimate one number
+instead of a power law's two, and a wider target run takes that rate without
+extrapolating an exponent. Under the standard parametrization it is ``lr*(N)`` (at one
+budget ``D`` moves in lockstep with ``N``, so the law is of ``N`` alone). When fewer
+than three optima can be located the pilot says why and the runs keep the default rule.
 """
 
 from __future__ import annotations
@@ -58,12 +62,20 @@ class LrPilot:
         """Pilot runs trained (the grid and its extensions)."""
         return len(self.frame)
 
+    @property
+    def spread(self) -> float:
+        """The largest located optimum over the smallest (1: every width agrees; NaN:
+        none located): how far muP's one rate is from each width's own."""
+        values = [o.value for o in self.optima if not o.at_edge and math.isfinite(o.value)]
+        return max(values) / min(values) if values else math.nan
+
     def to_json_dict(self) -> dict[str, Any]:
         law = None if self.recipe is None else self.recipe.lr
         return {
             "law": None if law is None else law.formula(),
             "exponent_N_interval": None if law is None else _exponent_interval(law),
             "optima": [_optimum_dict(optimum) for optimum in self.optima],
+            "spread": self.spread,
             "runs": self.runs,
             "grid": list(LR_GRID),
             "note": self.note,
@@ -135,8 +147,11 @@ def run_lr_pilot(
             break
         design = SweepDesign(design.name, design.kind, design.runs + tuple(extra), design.options)
     source = f"quickstart learning-rate pilot ({len(frame)} runs at {budget:.3g} FLOPs)"
+    lr_inputs = () if train.get("parametrization") == "mup" else ("N", "D")
     try:
-        fit = fit_recipe(frame, lr_column="lr", bootstrap=bootstrap, source=source)
+        fit = fit_recipe(
+            frame, lr_column="lr", bootstrap=bootstrap, source=source, lr_inputs=lr_inputs
+        )
     except ScalingLabError as error:
         return LrPilot(None, optima, frame, _default_rule(error))
     return LrPilot(fit.recipe, fit.lr_optima, frame, warnings=fit.recipe.warnings)
