@@ -55,7 +55,8 @@ def plot_lr_study(
             used = [{k: v for k, v in i.items() if k in law.exponents} for i in inputs]
             line = [law.predict(**u) for u in used]
             band = np.array([law.interval(**u) for u in used])
-            (drawn,) = trend.plot(grid, line, lw=1, label=f"law, D = {d:.3g}")
+            label = f"law, D = {d:.3g}" if "D" in law.exponents else "law"
+            (drawn,) = trend.plot(grid, line, lw=1, label=label)
             trend.fill_between(grid, band[:, 0], band[:, 1], color=drawn.get_color(), alpha=0.15)
             if "D" not in law.exponents:
                 break
