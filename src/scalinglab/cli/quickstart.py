@@ -42,7 +42,7 @@ def quickstart(
         typer.Option(
             "--recipe",
             help="Recipe JSON (scalinglab recipe fit): every run's learning rate from its law "
-            "instead of the learning-rate pilot (the runs train under muP: fit it on muP runs).",
+            "instead of the learning-rate pilot.",
         ),
     ] = None,
     precision: Annotated[
@@ -54,10 +54,9 @@ def quickstart(
         ),
     ] = "auto",
 ) -> None:
-    """Choose the learning rate by a pilot sweep (one rate for every width: the runs
-    train under muP), run an IsoFLOP sweep, fit (adding a larger budget when the law has
-    a parameter at a bound), predict a larger run, train it, compare, and write a
-    report."""
+    """Choose the learning rate by a pilot sweep, run an IsoFLOP sweep, fit (adding a
+    larger budget when the law has a parameter at a bound), predict a larger run, train
+    it, compare, and write a report."""
     from scalinglab.laws.hyperparams import Recipe
     from scalinglab.quickstart import run_quickstart, write_json
 

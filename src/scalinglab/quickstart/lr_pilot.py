@@ -9,13 +9,12 @@ locates each width's best rate by a parabola in log lr over the runs' own valida
 losses (:func:`~scalinglab.laws.hyperparams.optimal_settings`; the target run is never
 looked at), gives a width whose best rate sits at an edge of its grid one more rate
 beyond that edge (at most ``MAX_EXTENSIONS`` times), and fits the learning-rate law to
-the optima (:func:`~scalinglab.laws.hyperparams.fit_recipe`). Under muP (the runs'
-``parametrization``) the law is one rate for every width, the geometric mean of the
-optima: the best rate transfers across width, so five optima estimate one number
-instead of a power law's two, and a wider target run takes that rate without
-extrapolating an exponent. Under the standard parametrization it is ``lr*(N)`` (at one
-budget ``D`` moves in lockstep with ``N``, so the law is of ``N`` alone). When fewer
-than three optima can be located the pilot says why and the runs keep the default rule.
+the optima (:func:`~scalinglab.laws.hyperparams.fit_recipe`). Under the standard
+parametrization (the quickstart's) it is ``lr*(N)``: at one budget ``D`` moves in
+lockstep with ``N``, so the law is of ``N`` alone. When the runs train under muP
+(``train["parametrization"]``) it is one rate for every width, the geometric mean of the
+optima, since muP's best rate does not move with width. When fewer than three optima
+can be located the pilot says why and the runs keep the default rule.
 """
 
 from __future__ import annotations
@@ -65,7 +64,7 @@ class LrPilot:
     @property
     def spread(self) -> float:
         """The largest located optimum over the smallest (1: every width agrees; NaN:
-        none located): how far muP's one rate is from each width's own."""
+        none located): how far the best rate moves across the widths."""
         values = [o.value for o in self.optima if not o.at_edge and math.isfinite(o.value)]
         return max(values) / min(values) if values else math.nan
 

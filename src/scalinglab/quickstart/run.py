@@ -3,11 +3,9 @@
 1. Calibrate this machine's training throughput (cached) and size four IsoFLOP budgets
    (each twice the last; never below :func:`smallest_budget`) so that the whole
    quickstart fits ``budget_minutes``.
-2. Choose the learning rate: every run trains under muP, and a pilot sweep over rates at
-   the smallest budget locates each width's best rate on the pilot's own validation
-   losses; their geometric mean, one rate for every width as muP promises, sets the rate
-   of every later run (:mod:`scalinglab.quickstart.lr_pilot`); ``recipe``
-   (``--recipe FILE``) replaces the pilot, its law giving muP's base rate.
+2. Choose the learning rate: a pilot sweep over rates at the smallest budget, fitted to
+   ``lr*(N)`` on the pilot's own validation losses (:mod:`scalinglab.quickstart.lr_pilot`),
+   sets the rate of every later run; ``recipe`` (``--recipe FILE``) replaces the pilot.
    Train the IsoFLOP sweep (one-layer GPTs of five widths, 1.3e4 to 3.1e5 non-embedding
    parameters, at every budget, leaving out the points past ``MAX_EPOCHS`` epochs of the
    corpus) on the local process pool into ``OUT/registry.db``.
@@ -24,10 +22,10 @@
    predict its loss with a 95% bootstrap interval.
 5. Train that run, compare the measured loss with the prediction, write the report.
 
-Every run shares the training recipe (muP, cosine schedule, batches of 8 sequences, the
-pilot's learning rate) and the fixed validation set, so the law sees one smooth family.
-``precision`` trains (and calibrates) in bf16 autocast or fp32 whatever the CPU's
-default, to reproduce a run of another CPU. Re-running with the same folder
+Every run shares the training recipe (cosine schedule, batches of 8 sequences, the
+learning rate of the pilot's law) and the fixed validation set, so the law sees one
+smooth family. ``precision`` trains (and calibrates) in bf16 autocast or fp32 whatever
+the CPU's default, to reproduce a run of another CPU. Re-running with the same folder
 reuses finished runs.
 """
 
@@ -85,17 +83,15 @@ TARGET_MULTIPLE = 4.0
 #: 2023 find repeated tokens worth about as much as new ones up to about 4 epochs, and
 #: fast less past them. The target run trains on at most one epoch.
 MAX_EPOCHS = 4.0
-#: Training options shared by every quickstart run: muP at the default base width (so the
-#: pilot's one rate transfers to every width, the target's included), batches of 8
-#: sequences (512 tokens), a fixed validation set of 16,384 tokens, one evaluation at the
-#: end, a checkpoint every 500 steps (each is fsynced), no HF export. The batch: the
-#: default (DeepSeek's B_opt, fitted at 1e17 FLOPs and up) gives about 34 sequences at
-#: these budgets, every size then trains too few steps and the smallest wins every
-#: budget; with 8 the IsoFLOP minima move inside the sizes (docs/quickstart.md has the
-#: measurements).
+#: Training options shared by every quickstart run: batches of 8 sequences (512 tokens),
+#: a fixed validation set of 16,384 tokens, one evaluation at the end, a checkpoint every
+#: 500 steps (each is fsynced), no HF export; the learning rate is the scale-aware default
+#: of ``scalinglab train``. The batch: the default (DeepSeek's B_opt, fitted at 1e17 FLOPs
+#: and up) gives about 34 sequences at these budgets, every size then trains too few
+#: steps and the smallest wins every budget; with 8 the IsoFLOP minima move inside the
+#: sizes (docs/quickstart.md has the measurements).
 BATCH_SIZE = 8
 TRAIN = {
-    "parametrization": "mup",
     "batch_size": BATCH_SIZE,
     "val_tokens": 16_384,
     "eval_every": 1_000_000_000,
