@@ -90,10 +90,13 @@ def test_sigkill_again_and_again_ends_like_an_uninterrupted_run(env, tiny_train,
 @pytest.mark.slow
 def test_a_second_train_on_one_folder_is_refused(env, tiny_train, tmp_path):
     out = tmp_path / "run"
-    args = [*tiny_train, "--tokens", str(8 * 32 * 400), "--out", str(out)]
+    # Far more steps than the test lets it train (it is killed below): 400 steps ended on
+    # an idle machine before the second process had started. Its first checkpoint comes
+    # at step 4,000 (a tenth of the run).
+    args = [*tiny_train, "--tokens", str(8 * 32 * 40_000), "--out", str(out)]
     first = _train(env, args)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300
         while _step(out) == 0:
             assert first.poll() is None, first.stderr.read().decode()
             assert time.monotonic() < deadline
