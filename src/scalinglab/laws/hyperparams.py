@@ -246,6 +246,11 @@ def _delta_interval(
     return math.exp(x_star - Z95 * spread), math.exp(x_star + Z95 * spread)
 
 
+def located_optima(optima: Sequence[Optimum]) -> list[Optimum]:
+    """The optima inside their grids with a value: the ones a law is fitted to."""
+    return [o for o in optima if not o.at_edge and math.isfinite(o.value)]
+
+
 def fit_power_law(
     optima: Sequence[Optimum],
     target: str,
@@ -267,7 +272,7 @@ def fit_power_law(
     Returns the law and its warnings (optima left out, inputs dropped as lockstep).
     Needs at least 3 usable optima at 3 distinct values of each kept input.
     """
-    usable = [o for o in optima if not o.at_edge and math.isfinite(o.value)]
+    usable = located_optima(optima)
     warnings = [
         f"{target} optimum at {_describe(o.keys)} left out: {o.note}"
         for o in optima

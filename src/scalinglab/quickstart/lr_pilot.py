@@ -28,7 +28,13 @@ from typing import Any
 import pandas as pd
 
 from scalinglab.errors import ScalingLabError
-from scalinglab.laws.hyperparams import Optimum, Recipe, fit_recipe, optimal_settings
+from scalinglab.laws.hyperparams import (
+    Optimum,
+    Recipe,
+    fit_recipe,
+    located_optima,
+    optimal_settings,
+)
 from scalinglab.models.shape import ShapeSpec
 from scalinglab.registry import Registry
 from scalinglab.sweep.design import PlannedRun, SweepDesign, isoflop_grid, with_grid
@@ -65,7 +71,7 @@ class LrPilot:
     def spread(self) -> float:
         """The largest located optimum over the smallest (1: every width agrees; NaN:
         none located): how far the best rate moves across the widths."""
-        values = [o.value for o in self.optima if not o.at_edge and math.isfinite(o.value)]
+        values = [o.value for o in located_optima(self.optima)]
         return max(values) / min(values) if values else math.nan
 
     def to_json_dict(self) -> dict[str, Any]:
