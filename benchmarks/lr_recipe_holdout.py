@@ -28,13 +28,12 @@ without training (the registry skips finished runs).
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from scalinglab.io import dumps_strict
 from scalinglab.laws.hyperparams import fit_power_law, optimal_settings
 from scalinglab.models.counting import count_params
 from scalinglab.models.ladder import width_ladder
@@ -183,7 +182,7 @@ def main() -> None:
         f"{result['wall_seconds']:.0f} s"
     )
     if args.json:
-        args.json.write_text(json.dumps(result, indent=1, default=_finite))
+        args.json.write_text(dumps_strict(result, indent=1))
 
 
 def _optimum_row(optimum) -> dict[str, Any]:
@@ -195,10 +194,6 @@ def _optimum_row(optimum) -> dict[str, Any]:
         "at_edge": optimum.at_edge,
         "note": optimum.note,
     }
-
-
-def _finite(value: Any) -> Any:
-    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 if __name__ == "__main__":

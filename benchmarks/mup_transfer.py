@@ -19,13 +19,12 @@ the same ``--out`` reuses finished runs.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from scalinglab.io import dumps_strict
 from scalinglab.laws.hyperparams import optimal_settings
 from scalinglab.models.ladder import width_ladder
 from scalinglab.registry import Registry
@@ -92,11 +91,7 @@ def main() -> None:
     result["mup_within_1_5x"] = mup_ratio is not None and 1 / 1.5 <= mup_ratio <= 1.5
     result["wall_seconds"] = time.perf_counter() - start
     if args.json:
-        args.json.write_text(json.dumps(result, indent=1, default=_finite))
-
-
-def _finite(value: Any) -> Any:
-    return None if isinstance(value, float) and not math.isfinite(value) else value
+        args.json.write_text(dumps_strict(result, indent=1))
 
 
 if __name__ == "__main__":

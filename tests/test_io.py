@@ -4,9 +4,12 @@ temporary file is left behind, also when the write fails."""
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from scalinglab import io
 from scalinglab.errors import InputError
@@ -66,3 +69,37 @@ def test_load_json_missing_file_and_folder(tmp_path):
         io.load_json(tmp_path / "nope.json", what="recipe file", fix="give a recipe")
     with pytest.raises(InputError, match="cannot read the recipe file"):
         io.load_json(tmp_path, what="recipe file", fix="give a recipe")
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5) | st.floats(),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def _same_but_non_finite_as_null(written, original) -> bool:
+    if isinstance(original, float):
+        return written is None if not math.isfinite(original) else written == original
+    if isinstance(original, dict):
+        return written.keys() == original.keys() and all(
+            _same_but_non_finite_as_null(written[k], v) for k, v in original.items()
+        )
+    if isinstance(original, list | tuple):
+        return len(written) == len(original) and all(
+            _same_but_non_finite_as_null(w, o) for w, o in zip(written, original, strict=True)
+        )
+    return written == original
+
+
+@given(_JSON_VALUES)
+def test_strict_json_is_standard_json_with_only_non_finite_floats_changed(value):
+    def refuse(token):
+        raise AssertionError(f"{token} is not standard JSON")
+
+    written = json.loads(io.dumps_strict(value), parse_constant=refuse)
+    assert _same_but_non_finite_as_null(written, value)

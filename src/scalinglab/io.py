@@ -14,6 +14,7 @@ file, and the line and column where there is one.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from pathlib import Path
@@ -72,6 +73,26 @@ def atomic_write_json(path: str | Path, data: Any, **dumps_options: Any) -> None
     """Write ``data`` as JSON (``indent=1`` unless given) to ``path`` atomically."""
     dumps_options.setdefault("indent", 1)
     atomic_write_text(path, json.dumps(data, **dumps_options))
+
+
+def strict_json(data: Any) -> Any:
+    """``data`` with every NaN or infinite float replaced by ``None`` (tuples become
+    lists), so that ``json.dumps`` writes standard JSON: Python's default ``NaN`` and
+    ``Infinity`` tokens are refused by ``jq``, browsers and most other JSON parsers.
+    Used for the result files a user reads with other tools (an interval that could not
+    be given is ``null`` there)."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {key: strict_json(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [strict_json(value) for value in data]
+    return data
+
+
+def dumps_strict(data: Any, **dumps_options: Any) -> str:
+    """``json.dumps`` of :func:`strict_json` ``(data)``; never writes ``NaN``."""
+    return json.dumps(strict_json(data), allow_nan=False, **dumps_options)
 
 
 def load_json(path: str | Path, *, what: str, fix: str) -> Any:

@@ -316,3 +316,21 @@ def test_too_few_optima_inside_their_grids_is_a_one_line_error():
     assert all(o.at_edge for o in optima)
     with pytest.raises(ScalingLabError, match="needs 3 or more optima inside their grids; 0"):
         fit_power_law(optima, "lr", ("N", "D"), bootstrap=10)
+
+
+def test_recipe_cli_json_is_standard_json_with_null_for_a_missing_interval(tmp_path):
+    table = tmp_path / "lr.csv"
+    frame = lr_sweep_table(seed=2)
+    edge_group = frame["N"] == frame["N"].min()
+    frame.loc[edge_group, "loss"] = 3.0 - frame.loc[edge_group, "lr"]  # best at the largest lr
+    frame.to_csv(table, index=False)
+
+    def refuse(token):
+        raise AssertionError(f"{token} is not standard JSON")
+
+    result = CliRunner().invoke(app, ["recipe", "fit", str(table), "--json", "--bootstrap", "50"])
+    assert result.exit_code == 0, result.output
+    optima = json.loads(result.output, parse_constant=refuse)["lr_optima"]
+    at_edge = [optimum for optimum in optima if optimum["at_edge"]]
+    assert at_edge
+    assert all(optimum["lower"] is None for optimum in at_edge)

@@ -4,6 +4,7 @@ minutes, too long for the suite)."""
 from __future__ import annotations
 
 import json
+import math
 from types import SimpleNamespace
 
 import pytest
@@ -92,15 +93,22 @@ def test_json_has_the_promised_keys(tmp_path):
         left_out=["quickstart-C4e11-L1d32-D8e06"],
         approach2_a=0.5, approach3_params={"E": 1.0}, wall_seconds=500.0, seconds={},
         report="r.html", registry="r.db", precision="fp32", lr_source="pilot",
-        lr_pilot={"law": "lr* = 0.5 * N^-0.300", "runs": 25},
+        lr_pilot={"law": "lr* = 0.5 * N^-0.300", "runs": 25,
+                  "optima": [{"lr": 2e-3, "interval": [math.nan, math.nan]}]},
     )  # fmt: skip
-    data = json.loads(write_json(result, tmp_path / "q.json").read_text())
+    text = write_json(result, tmp_path / "q.json").read_text()
+    data = json.loads(text, parse_constant=_refuse_non_standard)
     for key in ("predicted_loss", "measured_loss", "target_flops", "wall_seconds"):
         assert isinstance(data[key], float)
     assert data["predicted_interval"] == [2.9, 3.1]
     assert data["precision"] == "fp32"
     assert data["left_out"] == ["quickstart-C4e11-L1d32-D8e06"]
     assert data["lr_pilot"]["law"].startswith("lr* = ")
+    assert data["lr_pilot"]["optima"] == [{"lr": 2e-3, "interval": [None, None]}]
+
+
+def _refuse_non_standard(token: str) -> None:
+    raise AssertionError(f"{token} is not standard JSON")
 
 
 def test_precision_forces_bf16_or_fp32_and_refuses_anything_else():

@@ -7,7 +7,6 @@ imported inside the command.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from scalinglab.io import dumps_strict
 
 #: Warnings printed per method; the rest are in the JSON.
 MAX_WARNINGS = 6
@@ -275,7 +276,7 @@ def fit(
             progress=progress,
         )
     if to_stdout:
-        typer.echo(json.dumps(result.json_dict(), indent=2))
+        typer.echo(dumps_strict(result.json_dict(), indent=2))
         return
     _print_table(console, result.table, result.rows_read)
     for note in result.filters:

@@ -8,7 +8,6 @@ all logic lives in :func:`scalinglab.plan.make_plan`.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +17,7 @@ from rich.table import Table
 
 from scalinglab.cli.options import Family, json_to_stdout
 from scalinglab.errors import ScalingLabError
+from scalinglab.io import atomic_write_text, dumps_strict
 from scalinglab.plan.hardware import load_catalogue
 
 
@@ -209,11 +209,11 @@ def plan(
         raise typer.Exit(error.exit_code) from None
     data = result.to_json_dict()
     if json_to_stdout(json_out):
-        typer.echo(json.dumps(data, indent=2))
+        typer.echo(dumps_strict(data, indent=2))
         return
     _print(data)
     if json_out is not None:
-        json_out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        atomic_write_text(json_out, dumps_strict(data, indent=2) + "\n")
         Console().print(f"plan written to {json_out}")
 
 

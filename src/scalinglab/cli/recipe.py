@@ -4,7 +4,6 @@ read with ``--recipe FILE``."""
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from scalinglab.cli.options import JsonFlag
+from scalinglab.io import dumps_strict
 
 recipe_app = typer.Typer(
     help="Fit hyperparameter laws (lr*(N, D), B*(C)) from a sweep and write them as a recipe.",
@@ -85,7 +85,7 @@ def fit(
         frame = read_runs_table(table).df
         write_lr_study_plot(plot, frame, result.lr_optima, result.recipe.lr, lr_column)
     if as_json:
-        typer.echo(json.dumps(_as_json(result), indent=1))
+        typer.echo(dumps_strict(_as_json(result), indent=1))
         return
     console = Console()
     for name, optima in (("lr", result.lr_optima), ("batch_tokens", result.batch_optima)):

@@ -9,13 +9,13 @@ This is what ``scalinglab fit`` does, as one call for notebooks and scripts:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from scalinglab.errors import ScalingLabError
+from scalinglab.io import atomic_write_text, dumps_strict
 from scalinglab.laws import FitReport, fit_runs
 from scalinglab.laws.extrapolation import DECADES
 from scalinglab.laws.forms import ChinchillaLaw, KaplanND
@@ -58,7 +58,7 @@ class FileFit:
         path = Path(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(self.json_dict(), indent=2) + "\n")
+            atomic_write_text(path, dumps_strict(self.json_dict(), indent=2) + "\n")
         except OSError as error:
             raise ScalingLabError(
                 f"cannot write {path} ({error.strerror or error}); choose a writable path"

@@ -31,7 +31,6 @@ reuses finished runs.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -41,6 +40,7 @@ from typing import Any
 from rich.console import Console
 
 from scalinglab.errors import ScalingLabError
+from scalinglab.io import atomic_write_text, dumps_strict
 from scalinglab.laws.bootstrap import percentile_interval
 from scalinglab.laws.forms import ChinchillaLaw
 from scalinglab.laws.frontier import token_cap
@@ -558,8 +558,9 @@ def _lr_source(recipe: Recipe | None, pilot: LrPilot | None) -> str:
 
 
 def write_json(result: QuickstartResult, path: str | Path) -> Path:
-    """Write ``result.to_json_dict()`` to ``path``."""
+    """Write ``result.to_json_dict()`` to ``path`` as standard JSON (an interval that
+    could not be given is ``null``), whole or not at all."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result.to_json_dict(), indent=2))
+    atomic_write_text(path, dumps_strict(result.to_json_dict(), indent=2))
     return path
