@@ -37,6 +37,26 @@ def test_report_files_and_recovered_law(report):
     assert len(report.fit.methods["approach3"].holdout) == 2
 
 
+@pytest.mark.slow
+def test_extra_figures_follow_the_report_s_own(synthetic_registry, tmp_path):
+    from matplotlib.figure import Figure
+
+    figure = Figure()
+    figure.subplots().plot([1, 2], [3, 1])
+    extra = {"lr_pilot": (figure, "Learning-rate pilot", "Loss versus lr per width.")}
+    result = build_report(
+        synthetic_registry, "synthetic", tmp_path, bootstrap=10, extra_figures=extra
+    )
+    assert [p.name for p in result.pngs][-1] == "lr_pilot.png"
+    assert (tmp_path / "lr_pilot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    html = result.html.read_text()
+    assert html.count("data:image/png;base64,") == 5
+    assert "Learning-rate pilot" in html
+    assert "Loss versus lr per width." in html
+    markdown = result.markdown.read_text()
+    assert "![Learning-rate pilot](lr_pilot.png)\n\nLoss versus lr per width." in markdown
+
+
 def test_report_needs_runs(tmp_path):
     from scalinglab.registry import Registry
 

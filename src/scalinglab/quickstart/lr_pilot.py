@@ -23,13 +23,14 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from scalinglab.errors import ScalingLabError
 from scalinglab.laws.hyperparams import (
     Optimum,
+    PowerLaw,
     Recipe,
     fit_recipe,
     located_optima,
@@ -40,6 +41,9 @@ from scalinglab.registry import Registry
 from scalinglab.sweep.design import PlannedRun, SweepDesign, isoflop_grid, with_grid
 from scalinglab.sweep.export import runs_dataframe
 from scalinglab.sweep.runner import run_sweep
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PILOT_NAME = "quickstart-lr"
 #: Peak learning rates tried at every width (a geometric grid, factor 2). The default
@@ -87,12 +91,20 @@ class LrPilot:
             "warnings": list(self.warnings),
         }
 
+    def figure(self) -> Figure:
+        """Loss against learning rate per width, the optima and the law."""
+        from scalinglab.laws.hyperparam_plots import plot_lr_study
+
+        return plot_lr_study(self.frame, self.optima, self._law())
+
     def write_plot(self, path: str | Path) -> Path:
-        """Loss against learning rate per width, the optima and the law, as a PNG."""
+        """:meth:`figure` as a PNG at ``path``."""
         from scalinglab.laws.hyperparam_plots import write_lr_study_plot
 
-        law = None if self.recipe is None else self.recipe.lr
-        return write_lr_study_plot(path, self.frame, self.optima, law)
+        return write_lr_study_plot(path, self.frame, self.optima, self._law())
+
+    def _law(self) -> PowerLaw | None:
+        return None if self.recipe is None else self.recipe.lr
 
 
 def _exponent_interval(law: Any) -> list[float] | None:

@@ -103,6 +103,14 @@ TRAIN = {
 TRAINING_SHARE = 0.6
 SWEEP_NAME = "quickstart"
 TARGET_NAME = "quickstart-target"
+#: The learning-rate pilot's figure in the report: its file stem, title and caption.
+PILOT_FIGURE = "lr_pilot"
+PILOT_FIGURE_TEXT = (
+    "Learning-rate pilot",
+    "Validation loss versus peak learning rate for each width at the pilot's budget, each "
+    "width's best rate (left); the best rates with their 95% intervals and the fitted law "
+    "that set the rate of every sweep run and of the target (right).",
+)
 #: ``precision`` values: the CPU's default (bf16 autocast where it computes bf16
 #: natively), or either one forced.
 PRECISIONS = {"auto": None, "bf16": True, "fp32": False}
@@ -499,13 +507,14 @@ def run_quickstart(
         f"{'inside' if check.inside else 'outside'} the 95% interval"
     )
     console.print("6/6 writing the report")
-    report = build_report(registry_path, SWEEP_NAME, out / "report", target=check, fit=fit)
+    extra = {} if pilot is None else {PILOT_FIGURE: (pilot.figure(), *PILOT_FIGURE_TEXT)}
+    report = build_report(
+        registry_path, SWEEP_NAME, out / "report", target=check, fit=fit, extra_figures=extra
+    )
     pilot_json = None
     if pilot is not None:
-        pilot_json = {
-            **pilot.to_json_dict(),
-            "plot": str(pilot.write_plot(out / "report" / "lr_pilot.png")),
-        }
+        plot = out / "report" / f"{PILOT_FIGURE}.png"
+        pilot_json = {**pilot.to_json_dict(), "plot": str(plot)}
     step("report")
     result = QuickstartResult(
         predicted_loss=choice.predicted_loss,

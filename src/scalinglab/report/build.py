@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -85,10 +86,13 @@ def build_report(
     seed: int = 0,
     target: TargetCheck | None = None,
     fit: FitReport | None = None,
+    extra_figures: Mapping[str, tuple[Figure, str, str]] | None = None,
 ) -> ReportResult:
     """Fit the sweep's runs (every method, ``bootstrap`` resamples, the
     ``holdout_largest`` largest runs held out) unless ``fit`` is given, and write
-    ``report.html``, ``report.md`` and the PNGs into ``out_dir``."""
+    ``report.html``, ``report.md`` and the PNGs into ``out_dir``. ``extra_figures``
+    (``name -> (figure, title, caption)``, e.g. the quickstart's learning-rate pilot)
+    follow the report's own figures, each saved as ``name.png``."""
     with Registry(registry_path) as registry:
         frame, _ = runs_dataframe(registry, sweep)
     table = runs_table_from_frame(frame, source=f"sweep {sweep}")
@@ -108,7 +112,7 @@ def build_report(
         )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    figures = _figures(fit, runs, target)
+    figures = {**_figures(fit, runs, target), **(extra_figures or {})}
     pngs = []
     for name, (figure, _, _) in figures.items():
         path = out / f"{name}.png"
