@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from scalinglab.laws.approaches import ApproachResult
-from scalinglab.laws.compare import compare_methods, compared_methods, disagreements
+from scalinglab.laws.compare import (
+    allocation_conflicts,
+    compare_methods,
+    compared_methods,
+    disagreements,
+)
 
 
 def result(method: str, tokens_per_param: float, a: float = 0.5) -> ApproachResult:
@@ -51,3 +56,17 @@ def test_a_rejected_form_is_shown_but_not_compared():
     comparison = compare_methods(results, 1e21, "chinchilla")
     assert len(comparison.rows) == 4
     assert comparison.disagreements == []
+
+
+def test_allocation_intervals_conflict_only_when_they_do_not_overlap():
+    assert allocation_conflicts({"approach2": (0.5, 0.8), "approach3": (0.3, 0.55)}) == []
+    assert allocation_conflicts({"approach2": (0.5, 0.8), "approach3": (0.2, 0.5)}) == []
+    (warning,) = allocation_conflicts({"approach2": (0.474, 0.837), "approach3": (0.049, 0.419)})
+    assert warning.startswith("approach2 and approach3 disagree on the allocation exponent a")
+    assert "[0.474, 0.837] and [0.049, 0.419] do not overlap" in warning
+    three = {"approach1": (0.1, 0.2), "approach2": (0.5, 0.8), "approach3": (0.6, 0.9)}
+    assert [w.split(" disagree")[0] for w in allocation_conflicts(three)] == [
+        "approach1 and approach2",
+        "approach1 and approach3",
+    ]
+    assert allocation_conflicts({"approach3": (0.1, 0.2)}) == []

@@ -7,10 +7,13 @@ import json
 import math
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from rich.console import Console
 
 from scalinglab.errors import ScalingLabError
+from scalinglab.laws.forms import ChinchillaLaw
+from scalinglab.laws.orchestrate import MethodReport
 from scalinglab.quickstart.run import (
     BUDGET_RATIO,
     MAX_BUDGET_EXTENSIONS,
@@ -18,6 +21,7 @@ from scalinglab.quickstart.run import (
     N_BUDGETS,
     N_CTX,
     QuickstartResult,
+    SweepFit,
     _design,
     _estimated_seconds,
     _sweep_until_identified,
@@ -125,20 +129,20 @@ def test_non_positive_budget_is_a_user_error(tmp_path):
 
 
 class _ScriptedSweep:
-    """Stands in for the sweep's training and fitting: each round's law has the
-    parameters at a bound that ``at_bounds`` lists, round by round."""
+    """Stands in for the sweep's training and fitting: each round's law is unidentified
+    for the reasons listed, round by round (none: identified)."""
 
-    def __init__(self, *at_bounds: list[str]):
-        self.rounds = list(at_bounds)
+    def __init__(self, *reasons: list[str]):
+        self.rounds = list(reasons)
         self.budgets: list[list[float]] = []
 
     def train_and_fit(self, budgets):
         self.budgets.append(list(budgets))
-        return SimpleNamespace(budgets=budgets[-N_BUDGETS:], at_bounds=self.rounds.pop(0))
+        return SimpleNamespace(budgets=budgets[-N_BUDGETS:], unidentified=self.rounds.pop(0))
 
 
-def test_a_law_at_a_bound_adds_a_budget_and_refits_on_the_largest():
-    context = _ScriptedSweep(["E"], [])
+def test_an_unidentified_law_adds_a_budget_and_refits_on_the_largest():
+    context = _ScriptedSweep(["approach 3's E at a bound of its search box"], [])
     sweep, warnings = _sweep_until_identified(context, [1.0, 2.0, 4.0, 8.0], Console(quiet=True))
     assert context.budgets == [[1.0, 2.0, 4.0, 8.0], [1.0, 2.0, 4.0, 8.0, 16.0]]
     assert sweep.budgets == [2.0, 4.0, 8.0, 16.0]
@@ -152,11 +156,35 @@ def test_an_identified_law_trains_nothing_more():
     assert warnings == []
 
 
-def test_a_law_still_at_a_bound_is_flagged_after_the_last_extension():
-    context = _ScriptedSweep(*[["E", "beta"]] * (MAX_BUDGET_EXTENSIONS + 1))
-    sweep, warnings = _sweep_until_identified(context, [1.0, 2.0, 4.0, 8.0], Console(quiet=True))
+def test_a_law_still_unidentified_is_flagged_after_the_last_extension():
+    reasons = ["approach 3's E, beta at a bound", "approach2 and approach3 disagree on a"]
+    context = _ScriptedSweep(*[reasons] * (MAX_BUDGET_EXTENSIONS + 1))
+    _, warnings = _sweep_until_identified(context, [1.0, 2.0, 4.0, 8.0], Console(quiet=True))
     assert len(context.budgets) == MAX_BUDGET_EXTENSIONS + 1
-    assert sweep.at_bounds == ["E", "beta"]
     (warning,) = warnings
-    assert "E, beta still at a bound" in warning
+    assert warning.startswith("approach 3's E, beta at a bound; approach2 and approach3 disagree")
     assert "not to be trusted" in warning
+
+
+def _sweep_fit(law: ChinchillaLaw, a_samples: dict[str, list[float]]) -> SweepFit:
+    """A SweepFit whose approach-3 law is ``law`` and whose approaches' bootstrap draws
+    of the allocation exponent are ``a_samples``."""
+    result = SimpleNamespace(fits={"chinchilla": SimpleNamespace(law=law)})
+    methods = {
+        name: MethodReport(result if name == "approach3" else None, samples={"a": np.array(a)})
+        for name, a in a_samples.items()
+    }
+    return SweepFit([1.0], None, SimpleNamespace(methods=methods), [])
+
+
+def test_the_law_is_unidentified_at_a_bound_or_when_the_approaches_disagree():
+    law = ChinchillaLaw(E=1.0, A=20.0, B=100.0, alpha=0.3, beta=0.3)
+    overlapping = {"approach2": [0.5, 0.6, 0.7], "approach3": [0.3, 0.4, 0.55]}
+    assert _sweep_fit(law, overlapping).unidentified == []
+    disjoint = {"approach2": [0.5, 0.6, 0.7], "approach3": [0.05, 0.1, 0.2]}
+    (reason,) = _sweep_fit(law, disjoint).unidentified
+    assert "approach2 and approach3 disagree on the allocation exponent a" in reason
+    floor = ChinchillaLaw.bounds["E"].lower
+    at_floor = ChinchillaLaw(E=floor, A=20.0, B=100.0, alpha=0.3, beta=0.3)
+    (reason,) = _sweep_fit(at_floor, overlapping).unidentified
+    assert reason == "approach 3's E at a bound of its search box"

@@ -10,10 +10,14 @@ Compared are approaches 1 and 2 and the parametric method of the form the runs s
 (approach 3 for the Chinchilla form, ``kaplan`` for Kaplan's; see
 :mod:`scalinglab.laws.crossval`): a form the data reject is shown but is not a
 competing answer. Without a form selection every method is compared.
+
+:func:`allocation_conflicts` is the statistical version for methods with bootstrap
+intervals: two estimates of one exponent ``a`` whose 95% intervals do not overlap.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
@@ -83,6 +87,26 @@ def disagreements(rows: list[dict[str, Any]], budgets: list[float]) -> list[str]
                 f"C = {budgets[worst]:.3g} FLOPs ({ratios[worst]:.2f}x > {DISAGREE_RATIO}x); "
                 "the allocation depends on the method: look for outlying runs and runs far "
                 "from the optimum, and check the design (IsoFLOP grids around the optimum)"
+            )
+    return out
+
+
+def allocation_conflicts(intervals: Mapping[str, tuple[float, float]]) -> list[str]:
+    """One warning per pair of methods whose 95% bootstrap intervals of the allocation
+    exponent ``a`` (``N* ~ C^a``), given as ``method -> (low, high)``, do not overlap.
+
+    Both estimate the same exponent from the same runs; when even their intervals miss
+    each other, the budgets do not identify one law, whatever each fit's own diagnostics
+    say (Hoffmann et al.'s approaches 2 and 3 agree on well-designed grids). No
+    threshold is involved: the intervals carry each method's own uncertainty.
+    """
+    out = []
+    for (first, (low1, high1)), (second, (low2, high2)) in combinations(intervals.items(), 2):
+        if high1 < low2 or high2 < low1:
+            out.append(
+                f"{first} and {second} disagree on the allocation exponent a (N* ~ C^a): "
+                f"their 95% intervals [{low1:.3g}, {high1:.3g}] and [{low2:.3g}, {high2:.3g}] "
+                "do not overlap"
             )
     return out
 

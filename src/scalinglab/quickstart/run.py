@@ -10,12 +10,14 @@
    parameters, at every budget, leaving out the points past ``MAX_EPOCHS`` epochs of the
    corpus) on the local process pool into ``OUT/registry.db``.
 3. Fit approach 2 (IsoFLOP parabolas) and approach 3 (parametric law) with bootstrap
-   intervals, on the four largest budgets. When a parameter of the approach-3 law sits at
-   a bound of its search box (the sweep's budgets cannot identify the law: at the
-   smallest budgets the runs are still in their first hundred steps), one more budget of
+   intervals, on the four largest budgets. The law counts as unidentified when a
+   parameter of the approach-3 law sits at a bound of its search box (at the smallest
+   budgets the runs are still in their first hundred steps), or when the two approaches'
+   95% intervals of the allocation exponent ``a`` do not overlap
+   (:func:`~scalinglab.laws.compare.allocation_conflicts`). Then one more budget of
    twice the largest is trained and the law refitted on the four largest budgets; a law
-   still at a bound is flagged in the output and the JSON. The time budget is sized for
-   that extension, so the quickstart fits its budget either way.
+   still unidentified is flagged in the output and the JSON. The time budget is sized
+   for that extension, so the quickstart fits its budget either way.
 4. Pick the compute-optimal run at ``TARGET_MULTIPLE`` x the largest budget from the
    approach-3 law over one-layer shapes with exact FLOPs, among those that train on at
    most one epoch of the corpus (:func:`~scalinglab.laws.frontier.token_cap`), and
@@ -42,6 +44,7 @@ from rich.console import Console
 from scalinglab.errors import ScalingLabError
 from scalinglab.io import atomic_write_text, dumps_strict
 from scalinglab.laws.bootstrap import percentile_interval
+from scalinglab.laws.compare import allocation_conflicts
 from scalinglab.laws.forms import ChinchillaLaw
 from scalinglab.laws.frontier import token_cap
 from scalinglab.laws.hyperparams import Recipe
@@ -143,6 +146,8 @@ class QuickstartResult:
     lr_source: str
     lr_pilot: dict[str, Any] | None
     law_at_bounds: list[str] = field(default_factory=list)
+    allocation_intervals: dict[str, list[float]] = field(default_factory=dict)
+    approaches_disagree: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     def to_json_dict(self) -> dict[str, Any]:
@@ -339,6 +344,23 @@ class SweepFit:
         """Parameters of the approach-3 law at a bound of their search box."""
         return self.law.parameters_at_bounds()
 
+    @property
+    def allocation_intervals(self) -> dict[str, tuple[float, float]]:
+        """Each approach's 95% bootstrap interval of the allocation exponent ``a``."""
+        intervals = {name: report.intervals() for name, report in self.fit.methods.items()}
+        return {name: found["a"] for name, found in intervals.items() if "a" in found}
+
+    @property
+    def disagreements(self) -> list[str]:
+        """The approaches' allocation exponents, where their intervals do not overlap."""
+        return allocation_conflicts(self.allocation_intervals)
+
+    @property
+    def unidentified(self) -> list[str]:
+        """Why these budgets do not identify the law (empty when they do)."""
+        bounds = [f"approach 3's {', '.join(self.at_bounds)} at a bound of its search box"]
+        return (bounds if self.at_bounds else []) + self.disagreements
+
 
 @dataclass(frozen=True)
 class _SweepContext:
@@ -374,25 +396,25 @@ def _sweep_until_identified(
     context: _SweepContext, budgets: list[float], console: Console
 ) -> tuple[SweepFit, list[str]]:
     """The sweep at ``budgets``, extended by a budget of ``BUDGET_RATIO`` x the largest
-    while the law has a parameter at a bound (at most ``MAX_BUDGET_EXTENSIONS`` times);
-    the warning when it still has one."""
+    while the law is unidentified (:attr:`SweepFit.unidentified`; at most
+    ``MAX_BUDGET_EXTENSIONS`` times); the warning when it still is."""
     sweep = context.train_and_fit(budgets)
     for _ in range(MAX_BUDGET_EXTENSIONS):
-        if not sweep.at_bounds:
+        if not sweep.unidentified:
             break
         budgets = [*budgets, budgets[-1] * BUDGET_RATIO]
         console.print(
-            f"    [yellow]approach 3's {', '.join(sweep.at_bounds)} at a bound of its search "
-            f"box:[/] these budgets cannot identify the law; training a budget of "
-            f"{budgets[-1]:.2g} FLOPs and refitting on the {N_BUDGETS} largest"
+            f"    [yellow]{'; '.join(sweep.unidentified)}:[/] these budgets cannot identify "
+            f"the law; training a budget of {budgets[-1]:.2g} FLOPs and refitting on the "
+            f"{N_BUDGETS} largest"
         )
         sweep = context.train_and_fit(budgets)
-    if not sweep.at_bounds:
+    if not sweep.unidentified:
         return sweep, []
     warning = (
-        f"approach 3's {', '.join(sweep.at_bounds)} still at a bound after "
-        f"{MAX_BUDGET_EXTENSIONS} budget extension(s): these budgets do not identify the law, "
-        "so its prediction is not to be trusted"
+        f"{'; '.join(sweep.unidentified)}, after {MAX_BUDGET_EXTENSIONS} budget "
+        "extension(s): these budgets do not identify the law, so its prediction is not to "
+        "be trusted"
     )
     console.print(f"    [bold red]warning:[/] {warning}")
     return sweep, [warning]
@@ -540,6 +562,8 @@ def run_quickstart(
         lr_source=lr_source,
         lr_pilot=pilot_json,
         law_at_bounds=sweep.at_bounds,
+        allocation_intervals={k: list(v) for k, v in sweep.allocation_intervals.items()},
+        approaches_disagree=sweep.disagreements,
         warnings=warnings,
     )
     console.print(f"done in {result.wall_seconds:.0f} s; report: {report.html}")
