@@ -55,6 +55,11 @@ def test_extra_figures_follow_the_report_s_own(synthetic_registry, tmp_path):
     assert "Loss versus lr per width." in html
     markdown = result.markdown.read_text()
     assert "![Learning-rate pilot](lr_pilot.png)\n\nLoss versus lr per width." in markdown
+    with pytest.raises(ScalingLabError, match="'frontier' has the name of a report figure"):
+        build_report(
+            synthetic_registry, "synthetic", tmp_path, bootstrap=10,
+            extra_figures={"frontier": extra["lr_pilot"]},
+        )  # fmt: skip
 
 
 def test_report_needs_runs(tmp_path):

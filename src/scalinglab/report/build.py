@@ -92,7 +92,8 @@ def build_report(
     ``holdout_largest`` largest runs held out) unless ``fit`` is given, and write
     ``report.html``, ``report.md`` and the PNGs into ``out_dir``. ``extra_figures``
     (``name -> (figure, title, caption)``, e.g. the quickstart's learning-rate pilot)
-    follow the report's own figures, each saved as ``name.png``."""
+    follow the report's own figures, each saved as ``name.png`` (a name of the report's
+    own, such as ``frontier``, is refused)."""
     with Registry(registry_path) as registry:
         frame, _ = runs_dataframe(registry, sweep)
     table = runs_table_from_frame(frame, source=f"sweep {sweep}")
@@ -112,7 +113,11 @@ def build_report(
         )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    figures = {**_figures(fit, runs, target), **(extra_figures or {})}
+    figures = _figures(fit, runs, target)
+    clash = sorted(set(figures) & set(extra_figures or {}))
+    if clash:
+        raise ScalingLabError(f"extra figure {clash[0]!r} has the name of a report figure")
+    figures.update(extra_figures or {})
     pngs = []
     for name, (figure, _, _) in figures.items():
         path = out / f"{name}.png"
