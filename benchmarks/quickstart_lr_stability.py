@@ -10,10 +10,11 @@ exponent and the rate it gives the target (``target_n_params_nonembed`` of the f
 file), for ``A`` and ``B``, and their ratio: 1 when the two pilots agree.
 
 Estimators: ``ols`` (the quickstart's own: least squares in log space over the optima,
-:func:`~scalinglab.laws.hyperparams.fit_recipe`), ``wls`` (weighted by each optimum's
-interval), ``theil-sen`` (median of the pairwise slopes), ``joint`` (one surface over
-every pilot run: a parabola in log lr per width with shared curvature, its centre a line
-in log N) and ``constant`` (the geometric mean of the optima past the smallest width).
+:func:`~scalinglab.laws.hyperparams.fit_power_law`), ``wls`` (weighted by each
+optimum's interval, :func:`~scalinglab.laws.hyperparams.log_sd`), ``theil-sen``
+(median of the pairwise slopes), ``joint`` (one surface over every pilot run: a
+parabola in log lr per width with shared curvature, its centre a line in log N) and
+``constant`` (the geometric mean of the optima past the smallest width).
 
     python benchmarks/quickstart_lr_stability.py \\
         --pair floor-seed0 bf16/q.json fp32/q.json \\
@@ -33,7 +34,13 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from scalinglab.io import dumps_strict
-from scalinglab.laws.hyperparams import Optimum, fit_recipe, optimal_settings
+from scalinglab.laws.hyperparams import (
+    Optimum,
+    fit_power_law,
+    located_optima,
+    log_sd,
+    optimal_settings,
+)
 from scalinglab.quickstart.lr_pilot import PILOT_NAME
 from scalinglab.registry import Registry
 from scalinglab.sweep.export import runs_dataframe
@@ -44,14 +51,13 @@ JOINT_WINDOW = math.log(4.01)
 
 def pilot_losses(files: list[Path]) -> tuple[pd.DataFrame, float]:
     """The pilot runs of ``files`` pooled by :func:`pool`, and the first file's target N."""
+    results = [json.loads(path.read_text()) for path in files]
     frames = []
-    for path in files:
-        result = json.loads(path.read_text())
+    for result in results:
         with Registry(result["registry"]) as registry:
             frame, _ = runs_dataframe(registry, PILOT_NAME)
         frames.append(frame)
-    target_n = float(json.loads(files[0].read_text())["target_n_params_nonembed"])
-    return pool(frames), target_n
+    return pool(frames), float(results[0]["target_n_params_nonembed"])
 
 
 def pool(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -76,18 +82,15 @@ def _logs(optima: list[Optimum]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def ols(frame: pd.DataFrame, optima: list[Optimum]) -> tuple[float, float]:
-    law = fit_recipe(frame, lr_column="lr", bootstrap=0, source="pilot").recipe.lr
-    exponent = law.exponents.get("N", 0.0)
-    return exponent, math.log(law.coefficient)
+    law, _ = fit_power_law(optima, "lr", ("N", "D"), bootstrap=0)
+    return law.exponents.get("N", 0.0), math.log(law.coefficient)
 
 
 def wls(frame: pd.DataFrame, optima: list[Optimum]) -> tuple[float, float]:
     x, y = _logs(optima)
-    sd = np.array([math.log(o.upper / o.lower) / 3.92 if o.lower > 0 else 0.0 for o in optima])
-    usable = np.isfinite(sd) & (sd > 0)
-    if not usable.any():
+    sd = log_sd(optima)
+    if not (sd > 0).all():  # an optimum located exactly (noiseless losses): no weights
         return _line(x, y)
-    sd = np.where(usable, sd, np.median(sd[usable]))
     return _line(x, y, 1 / sd**2)
 
 
@@ -141,7 +144,7 @@ def target_rates(files: list[Path]) -> dict[str, tuple[float, float]]:
 
 def rates_at(frame: pd.DataFrame, target_n: float) -> dict[str, tuple[float, float]]:
     """Per estimator: (exponent in N, the rate at ``target_n``) from one pilot's runs."""
-    optima = [o for o in optimal_settings(frame, "lr", ("N", "D")) if not o.at_edge]
+    optima = located_optima(optimal_settings(frame, "lr", ("N", "D")))
     out = {}
     for name, estimator in ESTIMATORS.items():
         exponent, log_coefficient = estimator(frame, optima)

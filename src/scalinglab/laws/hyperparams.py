@@ -296,7 +296,7 @@ def fit_power_law(
     X = np.column_stack([np.ones(len(usable)), *(logs[name] for name in kept)])
     y = np.log([o.value for o in usable])
     coef = _least_squares(X, y)
-    samples = _parametric_bootstrap(X, y, coef, _log_sd(usable), bootstrap, seed)
+    samples = _parametric_bootstrap(X, y, coef, log_sd(usable), bootstrap, seed)
     law = PowerLaw(
         target=target,
         coefficient=float(math.exp(coef[0])),
@@ -323,7 +323,7 @@ def _parametric_bootstrap(
     return [_least_squares(X, fitted + rng.normal(0.0, scale)).tolist() for _ in range(draws)]
 
 
-def _log_sd(optima: Sequence[Optimum]) -> np.ndarray:
+def log_sd(optima: Sequence[Optimum]) -> np.ndarray:
     """Each optimum's standard deviation in log space, from its 95% interval
     (``exp(log value +- Z95 sd)``); an optimum without a finite interval gets the widest
     one of the others (0 when none has one)."""

@@ -358,8 +358,9 @@ class SweepFit:
     @property
     def unidentified(self) -> list[str]:
         """Why these budgets do not identify the law (empty when they do)."""
-        bounds = [f"approach 3's {', '.join(self.at_bounds)} at a bound of its search box"]
-        return (bounds if self.at_bounds else []) + self.disagreements
+        at_bounds = self.at_bounds
+        bounds = f"approach 3's {', '.join(at_bounds)} at a bound of its search box"
+        return ([bounds] if at_bounds else []) + self.disagreements
 
 
 @dataclass(frozen=True)
